@@ -1,0 +1,149 @@
+"""The `bmsync` command: argument parsing and rendering only, no sync logic.
+
+Exit codes (a contract): 0 in sync or dry run done; 1 finished with per-file errors; 2 usage or
+configuration error; 3 safety abort, nothing changed; 4 another sync of this project is running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from bmsync.api import sync_project
+from bmsync.engine.execute import ProgressEvent
+from bmsync.engine.options import PROFILES, ConflictStrategy
+from bmsync.errors import BmsyncError, ConfigError
+from bmsync.report import SyncReport
+from bmsync.s3.config import S3Config
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ABORTED, EXIT_LOCKED = 0, 1, 2, 3, 4
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with 2 on usage errors already; keep its message, add a hint."""
+
+    def error(self, message: str) -> Any:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nRun '{self.prog} --help'.\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bmsync", description="Bidirectional sync of notes with S3.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sync = commands.add_parser("sync", help="sync a local folder with an S3 prefix, both ways")
+    sync.add_argument("local", help="the local project folder (created if missing)")
+    sync.add_argument("remote", help="s3://BUCKET/PREFIX")
+    sync.add_argument("--endpoint-url", help="S3 endpoint (e.g. https://fly.storage.tigris.dev)")
+    sync.add_argument("--region")
+    sync.add_argument("--profile", choices=sorted(PROFILES), default="balanced")
+    sync.add_argument("--conflict", choices=[s.value for s in ConflictStrategy])
+    sync.add_argument("--max-delete", metavar="N|N%", help="per-side delete limit")
+    sync.add_argument("--force", action="store_true", help="lift the safety guards")
+    sync.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
+    sync.add_argument("--resync", action="store_true", help="rebuild the snapshot (a union)")
+    sync.add_argument("--state-dir")
+    sync.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
+    sync.add_argument("--header", action="append", default=[], metavar="'Name: value'")
+    sync.add_argument("--transfers", type=int, default=8)
+    sync.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    sync.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+
+    demo = commands.add_parser(
+        "demo", help="sync a sample knowledge base with a throwaway local S3 server"
+    )
+    demo.add_argument("--json", action="store_true")
+    return parser
+
+
+def parse_headers(values: Sequence[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for value in values:
+        name, sep, content = value.partition(":")
+        if not sep or not name.strip():
+            raise ConfigError(f"--header must look like 'Name: value', not {value!r}")
+        headers[name.strip()] = content.strip()
+    return headers
+
+
+def exit_code(report: SyncReport) -> int:
+    if report.status == "aborted":
+        return EXIT_ABORTED
+    return EXIT_PARTIAL if report.errors else EXIT_OK
+
+
+def _progress_printer(enabled: bool) -> Any:
+    if not enabled or not sys.stderr.isatty():
+        return None
+
+    def show(event: ProgressEvent) -> None:
+        sys.stderr.write(f"\r[{event.done}/{event.total}] {event.action} {event.path[:60]:<60}")
+        if event.done == event.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _error_report(err: BmsyncError) -> dict[str, Any]:
+    report = SyncReport(status="aborted", abort_reason=str(err)).to_dict()
+    report["error_type"] = type(err).__name__
+    return report
+
+
+def run_sync_command(args: argparse.Namespace) -> int:
+    try:
+        config = S3Config(
+            endpoint_url=args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+            region=args.region,
+            headers=parse_headers(args.header),
+        )
+        report = asyncio.run(
+            sync_project(
+                args.local,
+                args.remote,
+                s3=config,
+                state_dir=args.state_dir,
+                profile=args.profile,
+                conflict=args.conflict,
+                max_delete=args.max_delete,
+                dry_run=args.dry_run,
+                resync=args.resync,
+                force=args.force,
+                ignore_files=args.ignore_file,
+                transfers=args.transfers,
+                progress=_progress_printer(not (args.quiet or args.json)),
+            )
+        )
+    except BmsyncError as err:
+        if args.json:
+            print(json.dumps(_error_report(err)))
+        else:
+            print(f"bmsync: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("bmsync: interrupted; the next run picks up where this one stopped", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print(report.summary())
+    return exit_code(report)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from bmsync.demo import run_demo
+
+        return run_demo(as_json=args.json)
+    return run_sync_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""`bmsync demo`: the whole story on a throwaway local S3 server, in about a second.
+
+Starts moto's S3 server on 127.0.0.1 (the `demo` extra), seeds a small knowledge base locally
+and in the bucket, and runs three syncs: the first (a union, no `--resync` needed), one after
+edits on both sides including a conflict and a delete, and one that finds nothing to do.
+Everything lives in a temporary folder that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from bmsync.api import sync_project
+from bmsync.report import SyncReport
+from bmsync.s3.client import open_s3_client
+from bmsync.s3.config import S3Config
+
+BUCKET = "basic-memory-demo"
+REMOTE = f"s3://{BUCKET}/research"
+
+LOCAL_NOTES = {
+    "welcome.md": "# Welcome\n\nNotes written in Obsidian.\n",
+    "ideas.md": "# Ideas\n\n- sync without rclone\n",
+    "daily/2026-11-22.md": "# Sunday\n\nRead about three-way merges.\n",
+    ".obsidian/workspace.json": "{}\n",  # ignored by the default .bmignore rules
+}
+REMOTE_NOTES = {
+    "from-assistant.md": "# Summary\n\nWritten by the AI assistant in the cloud.\n",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _write(root: Path, rel: str, text: str, mtime: float | None = None) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+
+
+async def _put(config: S3Config, rel: str, text: str, mtime: float) -> None:
+    async with open_s3_client(config) as client:
+        await client.put_object(
+            Bucket=BUCKET,
+            Key=f"research/{rel}",
+            Body=text.encode(),
+            Metadata={"mtime": f"{mtime:.9f}"},
+        )
+
+
+async def _story(config: S3Config, root: Path, state: Path) -> list[tuple[str, SyncReport]]:
+    async with open_s3_client(config) as client:
+        await client.create_bucket(Bucket=BUCKET)
+    for rel, text in LOCAL_NOTES.items():
+        _write(root, rel, text)
+    for rel, text in REMOTE_NOTES.items():
+        await _put(config, rel, text, time.time())
+
+    async def run() -> SyncReport:
+        return await sync_project(root, REMOTE, s3=config, state_dir=state)
+
+    runs = [("first sync: a union of both sides, no --resync needed", await run())]
+
+    now = time.time()
+    _write(root, "welcome.md", LOCAL_NOTES["welcome.md"] + "\nEdited locally.\n", now - 60)
+    (root / "daily" / "2026-11-22.md").unlink()
+    await _put(config, "from-assistant.md", REMOTE_NOTES["from-assistant.md"] + "\nMore.\n", now)
+    # Both sides edit ideas.md; the local edit is newer, so it wins, and the cloud's version is
+    # kept beside it on both sides as ideas.conflict-<time>.md.
+    await _put(config, "ideas.md", "# Ideas\n\n- edited in the cloud\n", now - 120)
+    _write(root, "ideas.md", "# Ideas\n\n- edited locally, later\n", now - 30)
+    runs.append(("after edits on both sides, a delete and a conflict", await run()))
+    runs.append(("again: nothing to do", await run()))
+    return runs
+
+
+def run_demo(*, as_json: bool = False) -> int:
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        print("bmsync demo needs the demo extra: pip install 'bmsync[demo]'")
+        return 2
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    config = S3Config(
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region="us-east-1",
+        access_key_id="demo",
+        secret_access_key="demo",
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="bmsync-demo-") as tmp:
+            root, state = Path(tmp) / "research", Path(tmp) / "state"
+            runs = asyncio.run(_story(config, root, state))
+            files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    finally:
+        server.stop()
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "runs": [{"title": t, "report": r.to_dict()} for t, r in runs],
+                    "local_files": files,
+                }
+            )
+        )
+    else:
+        print(f"Local folder <-> {REMOTE} on a throwaway S3 server at {config.endpoint_url}\n")
+        for title, report in runs:
+            print(f"== {title}")
+            print(report.summary(), end="\n\n")
+        print("Local folder now holds:\n  " + "\n  ".join(files))
+    return 0 if all(r.status == "ok" for _, r in runs) else 1

@@ -1,0 +1,98 @@
+"""The operations a plan is made of.
+
+Each action carries what the planner saw (the `LocalFile` / `RemoteObject`), so the executor can
+check just before acting that the path still holds exactly that, and back off if it does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bmsync.engine.model import LocalFile, RemoteObject, Side, SnapshotEntry
+from bmsync.engine.ports import PutMode
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    path: str
+    local: LocalFile
+    mode: PutMode
+    relkey: str
+    """The remote key below the prefix: the existing object's key, else `path`."""
+    replaces: RemoteObject | None = None
+    """The remote version being overwritten, kept in the remote trash first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    path: str
+    remote: RemoteObject
+    replaces: LocalFile | None
+    """The local version being overwritten (moved to the trash first); None: path must be free."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteLocal:
+    path: str
+    local: LocalFile
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRemote:
+    path: str
+    remote: RemoteObject
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Both sides already agree (same content, or a touched file): update the snapshot only."""
+
+    entry: SnapshotEntry
+
+    @property
+    def path(self) -> str:
+        return self.entry.path
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """Gone from both sides (or newly ignored): drop the snapshot row, touch nothing."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveConflict:
+    """Both sides changed the path differently.
+
+    The winner's version ends at `path` on both sides, the loser's at `loser_copy` on both sides.
+    With no winner (keep-both) the remote version stays at the path and the local one becomes
+    the copy, exactly like a tie.
+    """
+
+    path: str
+    local: LocalFile
+    remote: RemoteObject
+    winner: Side | None
+    loser_copy: str
+
+    @property
+    def winner_name(self) -> Literal["local", "remote"] | None:
+        match self.winner:
+            case Side.LOCAL:
+                return "local"
+            case Side.REMOTE:
+                return "remote"
+            case None:
+                return None
+
+    @property
+    def kept_at_path(self) -> Side:
+        return Side.LOCAL if self.winner is Side.LOCAL else Side.REMOTE
+
+
+Action = Upload | Download | DeleteLocal | DeleteRemote | Record | Forget | ResolveConflict
+
+TRANSFERS = (Upload, Download, DeleteLocal, DeleteRemote, ResolveConflict)
+"""Action types that touch a side (everything else only updates the snapshot)."""

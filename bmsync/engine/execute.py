@@ -1,0 +1,277 @@
+"""The executor: carries out a plan with bounded concurrency and records each finished action.
+
+Order: snapshot-only actions, then deletes, then transfers and conflicts (deleting first frees
+names a transfer may need, e.g. a file `a` replaced by a folder `a/`). Each finished action's
+snapshot change is queued and committed in batches; a run killed between an action and its
+commit leaves a path whose two sides agree but whose snapshot row is stale, which the next run
+finds equal and records without transferring anything. Per-file failures are reported and their
+rows left as they were; a `BmsyncError` (an auth failure) stops the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bmsync.engine.actions import (
+    Action,
+    DeleteLocal,
+    DeleteRemote,
+    Download,
+    Forget,
+    Record,
+    ResolveConflict,
+    Upload,
+)
+from bmsync.engine.model import LocalFile, RemoteMeta, RemoteObject, Side, SnapshotEntry
+from bmsync.engine.ports import (
+    Create,
+    FileActionError,
+    PutMode,
+    RemoteMissing,
+    RemoteStore,
+    Update,
+)
+from bmsync.errors import BmsyncError
+from bmsync.local import ops
+from bmsync.local.trash import Trash
+from bmsync.report import ConflictReport, FileError, SyncReport
+
+CommitFn = Callable[[Sequence[SnapshotEntry], Sequence[str]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """Sent after each action: what was done to which path, and how far the run is."""
+
+    action: str
+    path: str
+    done: int
+    total: int
+    ok: bool
+
+
+ProgressFn = Callable[[ProgressEvent], None]
+
+
+class SnapshotBatcher:
+    """Collects snapshot changes and commits them in batches (one transaction each)."""
+
+    def __init__(self, commit: CommitFn, *, max_rows: int = 256, max_delay_s: float = 0.5) -> None:
+        self._commit = commit
+        self._upserts: dict[str, SnapshotEntry] = {}
+        self._deletes: set[str] = set()
+        self._max_rows = max_rows
+        self._max_delay_s = max_delay_s
+        self._last_flush = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def add(self, upserts: Sequence[SnapshotEntry] = (), deletes: Sequence[str] = ()) -> None:
+        for entry in upserts:
+            self._deletes.discard(entry.path)
+            self._upserts[entry.path] = entry
+        for path in deletes:
+            self._upserts.pop(path, None)
+            self._deletes.add(path)
+        pending = len(self._upserts) + len(self._deletes)
+        if pending >= self._max_rows or time.monotonic() - self._last_flush > self._max_delay_s:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            if not self._upserts and not self._deletes:
+                return
+            upserts, deletes = list(self._upserts.values()), sorted(self._deletes)
+            self._upserts, self._deletes = {}, set()
+            await self._commit(upserts, deletes)
+            self._last_flush = time.monotonic()
+
+
+def _entry(path: str, local: LocalFile, etag: str) -> SnapshotEntry:
+    return SnapshotEntry(path, local.size, local.mtime_ns, local.xxh3, etag)
+
+
+class Executor:
+    def __init__(
+        self,
+        *,
+        root: Path,
+        remote: RemoteStore,
+        batcher: SnapshotBatcher,
+        trash: Trash,
+        run_id: str,
+        report: SyncReport,
+        transfers: int,
+        verify: bool,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.root = root
+        self.remote = remote
+        self.batcher = batcher
+        self.trash = trash
+        self.run_id = run_id
+        self.report = report
+        self.verify = verify
+        self.progress = progress
+        self._gate = asyncio.Semaphore(transfers)
+        self._done = 0
+        self._total = 0
+
+    async def run(self, actions: Sequence[Action]) -> None:
+        self._total = len(actions)
+        quiet = [a for a in actions if isinstance(a, Record | Forget)]
+        deletes = [a for a in actions if isinstance(a, DeleteLocal | DeleteRemote)]
+        transfers = [a for a in actions if isinstance(a, Upload | Download | ResolveConflict)]
+        try:
+            for quiet_action in quiet:
+                await self._record_quietly(quiet_action)
+            for phase in (deletes, transfers):
+                async with asyncio.TaskGroup() as group:
+                    for action in phase:
+                        group.create_task(self._guarded(action))
+        except* BmsyncError as failures:
+            raise failures.exceptions[0] from None
+        finally:
+            await self.batcher.flush()
+
+    async def _record_quietly(self, action: Record | Forget) -> None:
+        if isinstance(action, Record):
+            await self.batcher.add(upserts=[action.entry])
+        else:
+            await self.batcher.add(deletes=[action.path])
+        self._tick(action, ok=True)
+
+    async def _guarded(self, action: Action) -> None:
+        async with self._gate:
+            try:
+                await self._perform(action)
+            except (FileActionError, OSError) as err:
+                self.report.errors.append(FileError(action.path, _describe(err)))
+                self._tick(action, ok=False)
+                return
+        self._tick(action, ok=True)
+
+    def _tick(self, action: Action, *, ok: bool) -> None:
+        self._done += 1
+        if self.progress is not None:
+            kind = type(action).__name__
+            self.progress(ProgressEvent(kind, action.path, self._done, self._total, ok))
+
+    async def _perform(self, action: Action) -> None:
+        match action:
+            case Upload():
+                await self._upload(action)
+            case Download():
+                await self._download(action)
+            case DeleteLocal():
+                await asyncio.to_thread(ops.delete_file, self.root, action.local, self.trash)
+                await self.batcher.add(deletes=[action.path])
+                self.report.deleted_local.append(action.path)
+            case DeleteRemote():
+                await self._delete_remote(action.remote)
+                await self.batcher.add(deletes=[action.path])
+                self.report.deleted_remote.append(action.path)
+            case ResolveConflict():
+                await self._resolve(action)
+            case Record() | Forget():
+                await self._record_quietly(action)
+
+    async def _send(self, local: LocalFile, relkey: str, mode: PutMode) -> RemoteMeta:
+        """Upload one local file as `relkey`, re-checking the file around the transfer."""
+        await asyncio.to_thread(ops.check_unchanged, self.root, local.os_relpath, local)
+        meta = await self.remote.upload(
+            relkey,
+            self.root / local.os_relpath,
+            size=local.size,
+            mtime_ns=local.mtime_ns,
+            xxh3=local.xxh3,
+            mode=mode,
+            verify=self.verify,
+        )
+        # Changed while being read: what was stored may be a mix; the next run sees it changed.
+        await asyncio.to_thread(ops.check_unchanged, self.root, local.os_relpath, local)
+        self.report.bytes_uploaded += local.size
+        return meta
+
+    async def _receive(
+        self, relkey: str, target: str, replaces: LocalFile | None, etag: str
+    ) -> tuple[LocalFile, RemoteMeta]:
+        """Download `relkey` to the local path `target` through a temporary file."""
+        writer = await asyncio.to_thread(ops.AtomicDownload, self.root, target)
+        try:
+            meta = await self.remote.download(
+                relkey, writer.sink, if_match=etag, verify=self.verify
+            )
+            if writer.sink.size != meta.size:
+                raise FileActionError(
+                    f"received {writer.sink.size} bytes, the object has {meta.size};"
+                    " retried next run"
+                )
+            if self.verify and meta.xxh3 and meta.xxh3 != writer.sink.hasher.hexdigest():
+                raise FileActionError(
+                    "downloaded bytes do not match the object's xxh3 metadata; retried next run"
+                )
+            local = await asyncio.to_thread(
+                writer.commit, meta.effective_mtime_ns, replaces, self.trash
+            )
+        except BaseException:
+            await asyncio.to_thread(writer.abort)
+            raise
+        self.report.bytes_downloaded += local.size
+        return local, meta
+
+    async def _upload(self, action: Upload) -> None:
+        if action.replaces is not None:
+            await self._preserve(action.replaces)
+        meta = await self._send(action.local, action.relkey, action.mode)
+        await self.batcher.add(upserts=[_entry(action.path, action.local, meta.etag)])
+        self.report.uploaded.append(action.path)
+
+    async def _download(self, action: Download) -> None:
+        target = action.replaces.os_relpath if action.replaces else action.path
+        local, meta = await self._receive(
+            action.remote.relkey, target, action.replaces, action.remote.etag
+        )
+        await self.batcher.add(upserts=[_entry(action.path, local, meta.etag)])
+        self.report.downloaded.append(action.path)
+
+    async def _preserve(self, remote: RemoteObject) -> None:
+        await self.remote.preserve(remote.relkey, self.run_id, if_match=remote.etag)
+
+    async def _delete_remote(self, remote: RemoteObject) -> None:
+        try:
+            await self._preserve(remote)
+        except RemoteMissing:
+            return  # already gone: nothing to keep, nothing to delete
+        await self.remote.delete(remote.relkey, if_match=remote.etag)
+
+    async def _resolve(self, action: ResolveConflict) -> None:
+        """Keep the loser beside the winner on both sides, loser first so a crash loses nothing."""
+        copy = action.loser_copy
+        if action.kept_at_path is Side.REMOTE:
+            moved = await asyncio.to_thread(ops.rename_file, self.root, action.local, copy)
+            copy_meta = await self._send(moved, copy, Create())
+            await self.batcher.add(upserts=[_entry(copy, moved, copy_meta.etag)])
+            local, meta = await self._receive(
+                action.remote.relkey, action.path, None, action.remote.etag
+            )
+            await self.batcher.add(upserts=[_entry(action.path, local, meta.etag)])
+        else:
+            kept, _ = await self._receive(action.remote.relkey, copy, None, action.remote.etag)
+            copy_meta = await self.remote.copy(
+                action.remote.relkey, copy, if_match=action.remote.etag
+            )
+            await self.batcher.add(upserts=[_entry(copy, kept, copy_meta.etag)])
+            meta = await self._send(action.local, action.remote.relkey, Update(action.remote.etag))
+            await self.batcher.add(upserts=[_entry(action.path, action.local, meta.etag)])
+        self.report.conflicts.append(ConflictReport(action.path, action.winner_name, copy))
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.strerror:
+        where = f" ({err.filename})" if err.filename else ""
+        return f"{err.strerror}{where}"
+    return str(err) or type(err).__name__

@@ -1,0 +1,62 @@
+"""Safety guards, checked before anything changes on either side.
+
+Both answer with the reason to abort, or None. They exist because a sync that faithfully
+propagates a catastrophe (an unmounted drive, a wrong bucket, a stray `rm -r`) is the worst
+thing a sync engine can do; the user lifts them deliberately with `force`.
+"""
+
+from __future__ import annotations
+
+from bmsync.engine.actions import DeleteLocal, DeleteRemote
+from bmsync.engine.options import SyncOptions
+from bmsync.engine.plan import Plan
+
+_SHOWN = 5
+
+
+def empty_side_reason(
+    *,
+    snapshot_files: int,
+    local_files: int,
+    remote_files: int,
+    local_exists: bool,
+    options: SyncOptions,
+) -> str | None:
+    """One side empty (or the folder missing) while the snapshot says both held files."""
+    if options.force or options.resync or snapshot_files == 0:
+        return None
+    if local_files == 0 and remote_files > 0:
+        what = "is missing" if not local_exists else "is empty"
+        return (
+            f"the local folder {what} but the last sync recorded {snapshot_files} files; "
+            "syncing now would delete them from the remote. If the folder is on a drive that "
+            "is not mounted, mount it and run again; if you really emptied it, run again with "
+            "--force"
+        )
+    if remote_files == 0 and local_files > 0:
+        return (
+            f"the remote prefix holds no objects but the last sync recorded {snapshot_files} "
+            "files; syncing now would delete them locally. Check the bucket, prefix and "
+            "endpoint; if the remote really was emptied, run again with --force"
+        )
+    return None
+
+
+def max_delete_reason(plan: Plan, options: SyncOptions) -> str | None:
+    if options.force:
+        return None
+    limit = options.max_delete.limit(plan.snapshot_size)
+    sides = (
+        ("local folder", [a.path for a in plan.of_type(DeleteLocal)]),
+        ("remote", [a.path for a in plan.of_type(DeleteRemote)]),
+    )
+    for side, paths in sides:
+        if len(paths) > limit:
+            shown = ", ".join(paths[:_SHOWN]) + (", …" if len(paths) > _SHOWN else "")
+            return (
+                f"{len(paths)} files would be deleted from the {side} (max-delete is "
+                f"{options.max_delete}, i.e. {limit}): {shown}. Nothing was changed. Review "
+                "with --dry-run; if the deletes are intended, run again with --force or a "
+                "higher --max-delete"
+            )
+    return None

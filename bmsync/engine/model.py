@@ -1,0 +1,115 @@
+"""The value types the sync engine passes between its steps.
+
+Three trees meet in the planner: a `LocalFile` per file of the local scan, a `RemoteObject` per
+object of the S3 listing, and a `SnapshotEntry` per path both sides agreed on after the last
+successful sync. All are frozen so the pure core can share them without copying, and all paths
+are project-relative POSIX strings in NFC (see `bmsync.local.names`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    """One regular file of the local folder, as the scanner saw it."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    xxh3: str
+    """xxh3-128 hex digest; taken from the snapshot when size and mtime are unchanged."""
+    disk_path: str = ""
+    """The name on disk relative to the root when it differs from `path` (an NFD name)."""
+
+    @property
+    def os_relpath(self) -> str:
+        return self.disk_path or self.path
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteObject:
+    """One object of the S3 listing (ListObjectsV2 only: no metadata, no HEAD)."""
+
+    path: str
+    size: int
+    etag: str
+    """Unquoted: rclone's server lists ETags bare, moto and AWS quote them."""
+    last_modified_ns: int
+    raw_relkey: str = ""
+    """The key below the prefix when it differs from `path` (an NFD key); empty otherwise."""
+
+    @property
+    def relkey(self) -> str:
+        return self.raw_relkey or self.path
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteMeta:
+    """What a HEAD (or a GET's headers) adds to a listing entry: the user metadata."""
+
+    etag: str
+    size: int
+    last_modified_ns: int
+    mtime_ns: int | None
+    """From user metadata `mtime` (rclone's key), when present and parseable."""
+    xxh3: str | None
+    """From user metadata `xxh3`, written by bmsync on upload."""
+
+    @property
+    def effective_mtime_ns(self) -> int:
+        return self.mtime_ns if self.mtime_ns is not None else self.last_modified_ns
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotEntry:
+    """What both sides held at `path` when they last agreed.
+
+    Local identity is (size, mtime_ns, xxh3); remote identity is the ETag. The content size is the
+    same on both sides by construction.
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+    xxh3: str
+    etag: str
+
+
+Snapshot = Mapping[str, SnapshotEntry]
+
+
+class Change(Enum):
+    """How one side of a path compares with the snapshot."""
+
+    ABSENT = "absent"  # not on this side, not in the snapshot
+    NEW = "new"  # on this side, not in the snapshot
+    UNCHANGED = "unchanged"
+    CHANGED = "changed"
+    DELETED = "deleted"  # in the snapshot, gone from this side
+
+    @property
+    def is_present(self) -> bool:
+        return self in (Change.NEW, Change.UNCHANGED, Change.CHANGED)
+
+    @property
+    def is_modified(self) -> bool:
+        """New or changed: this side holds content the snapshot does not know."""
+        return self in (Change.NEW, Change.CHANGED)
+
+
+class Side(Enum):
+    LOCAL = "local"
+    REMOTE = "remote"
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """The edge's answer for a path modified on both sides: same bytes or not, and when the
+    remote version was last modified (for the `newer`/`older` strategies)."""
+
+    equal: bool
+    remote: RemoteMeta

@@ -1,0 +1,138 @@
+"""Profiles, conflict strategies and the max-delete limit, resolved into one `SyncOptions`.
+
+The three profiles are the ones Basic Memory users already know from the rclone era (SPEC-9):
+`safe` keeps both versions of every conflict and allows 10 deletes, `balanced` (default) lets
+the newer version win and allows 25, `fast` allows 50 and skips post-transfer verification.
+An explicit `conflict` or `max_delete` overrides the profile's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from bmsync.errors import ConfigError
+
+
+class ConflictStrategy(Enum):
+    NEWER = "newer"
+    OLDER = "older"
+    LARGER = "larger"
+    SMALLER = "smaller"
+    LOCAL = "local"
+    REMOTE = "remote"
+    KEEP_BOTH = "keep-both"
+
+
+@dataclass(frozen=True, slots=True)
+class MaxDelete:
+    """A per-side delete limit: a count, or a percentage of the snapshot's files."""
+
+    count: int | None = None
+    percent: float | None = None
+
+    def limit(self, snapshot_size: int) -> int:
+        if self.percent is not None:
+            return int(snapshot_size * self.percent / 100)
+        assert self.count is not None
+        return self.count
+
+    def __str__(self) -> str:
+        return f"{self.percent:g}%" if self.percent is not None else str(self.count)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    max_delete: MaxDelete
+    conflict: ConflictStrategy
+    verify: bool
+
+
+PROFILES: dict[str, Profile] = {
+    "safe": Profile("safe", MaxDelete(count=10), ConflictStrategy.KEEP_BOTH, verify=True),
+    "balanced": Profile("balanced", MaxDelete(count=25), ConflictStrategy.NEWER, verify=True),
+    "fast": Profile("fast", MaxDelete(count=50), ConflictStrategy.NEWER, verify=False),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    """Everything the planner and guards need to know about how this run should behave."""
+
+    conflict: ConflictStrategy = ConflictStrategy.NEWER
+    max_delete: MaxDelete = MaxDelete(count=25)
+    verify: bool = True
+    resync: bool = False
+    force: bool = False
+    dry_run: bool = False
+    transfers: int = 8
+
+
+_MAX_DELETE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$")
+
+
+def parse_max_delete(value: int | str) -> MaxDelete:
+    """`25` or `"25"` is a count; `"50%"` is a share of the files in the snapshot."""
+    if isinstance(value, bool):
+        raise ConfigError(
+            f"max_delete must be a count like 25 or a share like '50%', not {value!r}"
+        )
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigError(f"max_delete must not be negative (got {value})")
+        return MaxDelete(count=value)
+    match = _MAX_DELETE_RE.match(str(value))
+    if not match:
+        raise ConfigError(
+            f"max_delete must be a count like 25 or a share like '50%', not {value!r}"
+        )
+    number, percent = match.groups()
+    if percent:
+        share = float(number)
+        if share > 100:
+            raise ConfigError(f"max_delete share must be at most 100% (got {value!r})")
+        return MaxDelete(percent=share)
+    if "." in number:
+        raise ConfigError(f"max_delete count must be a whole number (got {value!r})")
+    return MaxDelete(count=int(number))
+
+
+def parse_conflict(value: str | ConflictStrategy) -> ConflictStrategy:
+    if isinstance(value, ConflictStrategy):
+        return value
+    try:
+        return ConflictStrategy(value)
+    except ValueError:
+        choices = ", ".join(s.value for s in ConflictStrategy)
+        raise ConfigError(
+            f"unknown conflict strategy {value!r}; choose one of: {choices}"
+        ) from None
+
+
+def resolve_options(
+    *,
+    profile: str = "balanced",
+    conflict: str | ConflictStrategy | None = None,
+    max_delete: int | str | None = None,
+    resync: bool = False,
+    force: bool = False,
+    dry_run: bool = False,
+    transfers: int = 8,
+) -> SyncOptions:
+    """Apply explicit settings on top of the named profile, validating each."""
+    chosen = PROFILES.get(profile)
+    if chosen is None:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+    if not isinstance(transfers, int) or isinstance(transfers, bool) or transfers < 1:
+        raise ConfigError(f"transfers must be a whole number of at least 1 (got {transfers!r})")
+    return SyncOptions(
+        conflict=parse_conflict(conflict) if conflict is not None else chosen.conflict,
+        max_delete=parse_max_delete(max_delete) if max_delete is not None else chosen.max_delete,
+        verify=chosen.verify,
+        resync=resync,
+        force=force,
+        dry_run=dry_run,
+        transfers=transfers,
+    )

@@ -1,0 +1,126 @@
+"""The seams between the engine and the outside world.
+
+The engine talks to S3 only through `RemoteStore`, so the same engine runs against a real server
+(`bmsync.s3.remote.S3Remote`) or an in-memory stand-in in unit tests. Per-file failures are the
+`FileActionError` family: the executor catches them, reports them and leaves that path's snapshot
+row as it was so the next run retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from bmsync.engine.model import RemoteMeta, RemoteObject
+
+
+class FileActionError(Exception):
+    """One path could not be synced this run; the run goes on."""
+
+
+class RemoteChanged(FileActionError):
+    """The object is no longer what the listing showed (a conditional request failed)."""
+
+
+class RemoteMissing(FileActionError):
+    """The object vanished between the listing and the request."""
+
+
+class LocalChanged(FileActionError):
+    """The local file changed after the scan; it is left for the next run."""
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    """Write only if no object exists at the key (`If-None-Match: *`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """Write only if the object still has this ETag (`If-Match`)."""
+
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class Overwrite:
+    """Write whatever is there."""
+
+
+PutMode = Create | Update | Overwrite
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedKey:
+    """A listed key that cannot be a local path (`..`, control characters, …)."""
+
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteListing:
+    objects: dict[str, RemoteObject]
+    """By NFC path relative to the prefix; folder markers (keys ending in `/`) are left out."""
+    rejected: Sequence[RejectedKey] = ()
+
+
+class ByteSink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
+class RemoteStore(Protocol):
+    """One S3 prefix, addressed by project-relative keys (`relkey`)."""
+
+    @property
+    def url(self) -> str:
+        """`s3://bucket/prefix`, for messages."""
+        ...
+
+    async def list_objects(self) -> RemoteListing: ...
+
+    async def head(self, relkey: str) -> RemoteMeta | None:
+        """None when there is no such object."""
+        ...
+
+    async def upload(
+        self,
+        relkey: str,
+        source: Path,
+        *,
+        size: int,
+        mtime_ns: int,
+        xxh3: str,
+        mode: PutMode,
+        verify: bool,
+    ) -> RemoteMeta:
+        """Store `source` with metadata `mtime` and `xxh3`; return the new object's identity.
+
+        Raises `RemoteChanged` when `mode`'s condition fails, `FileActionError` when `verify` finds
+        that the stored object is not what was sent.
+        """
+        ...
+
+    async def download(
+        self, relkey: str, sink: ByteSink, *, if_match: str | None, verify: bool
+    ) -> RemoteMeta:
+        """Stream the object into `sink`; the returned meta comes from the GET's headers."""
+        ...
+
+    async def delete(self, relkey: str, *, if_match: str | None) -> None:
+        """Delete; an already missing object is not an error."""
+        ...
+
+    async def copy(self, src_relkey: str, dst_relkey: str, *, if_match: str | None) -> RemoteMeta:
+        """Server-side copy keeping the metadata; returns the new object's identity."""
+        ...
+
+    async def preserve(self, relkey: str, run_id: str, *, if_match: str | None) -> None:
+        """Copy the object into the remote trash before the sync deletes or overwrites it.
+
+        The trash lives outside the synced prefix (`.bmsync-trash/<prefix>/<run_id>/<relkey>` in
+        the same bucket), so it never syncs back; `RemoteMissing` when there is nothing to keep.
+        """
+        ...

@@ -1,0 +1,66 @@
+"""Every error bmsync raises to its caller, and the exit code the CLI gives each.
+
+    BmsyncError                 base; `exit_code` is what `bmsync sync` exits with
+    ├── ConfigError             bad arguments or settings (2)
+    │   ├── RemoteUrlError      not an s3://bucket/prefix URL
+    │   └── StateMismatchError  the state file belongs to another local folder or remote
+    ├── StateError              the snapshot cannot be used (2)
+    │   ├── StateCorruptError   not a readable bmsync snapshot
+    │   └── StateTooNewError    written by a newer bmsync
+    ├── RemoteError             the S3 service refused the whole run (2)
+    │   ├── RemoteAuthError     credentials rejected or missing
+    │   └── BucketNotFoundError
+    └── LockedError             another sync of this project is running (4)
+
+A safety guard (max-delete, empty side) is not raised either: it comes back as a `SyncReport`
+with status "aborted" (exit code 3), so a caller sees what would have happened.
+Per-file failures are never raised: they are collected in `SyncReport.errors` and the run goes
+on. Every message says what happened and what to do next, because the person reading it is
+usually looking at a terminal, not at this code.
+"""
+
+from __future__ import annotations
+
+
+class BmsyncError(Exception):
+    exit_code = 2
+
+
+class ConfigError(BmsyncError):
+    exit_code = 2
+
+
+class RemoteUrlError(ConfigError):
+    pass
+
+
+class StateMismatchError(ConfigError):
+    pass
+
+
+class StateError(BmsyncError):
+    exit_code = 2
+
+
+class StateCorruptError(StateError):
+    pass
+
+
+class StateTooNewError(StateError):
+    pass
+
+
+class RemoteError(BmsyncError):
+    exit_code = 2
+
+
+class RemoteAuthError(RemoteError):
+    pass
+
+
+class BucketNotFoundError(RemoteError):
+    pass
+
+
+class LockedError(BmsyncError):
+    exit_code = 4

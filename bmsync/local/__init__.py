@@ -1,0 +1,1 @@
+"""The local side: scanning the folder, ignore rules, atomic writes and the trash."""

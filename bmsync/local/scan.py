@@ -1,0 +1,113 @@
+"""Scan the local folder into `LocalFile`s, hashing only what may have changed.
+
+A file whose size and mtime equal the snapshot's keeps the snapshot's hash: an unchanged tree
+costs one `stat` per file and no reads. Symlinks are never followed (a link could lead out of
+the project); they, FIFOs, sockets and devices are reported, not synced.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bmsync.engine.model import LocalFile, SnapshotEntry
+from bmsync.local.hashing import hash_file
+from bmsync.local.ignore import IgnoreRules
+from bmsync.local.names import canonical, is_internal
+
+
+@dataclass(frozen=True, slots=True)
+class ScanProblem:
+    path: str
+    message: str
+
+
+@dataclass(slots=True)
+class LocalScan:
+    files: dict[str, LocalFile] = field(default_factory=dict)
+    problems: list[ScanProblem] = field(default_factory=list)
+    temp_files: list[str] = field(default_factory=list)
+    """bmsync temporary files left by a killed run (relative disk paths), to be removed."""
+    hashed: int = 0
+    """How many files had to be read (the rest kept the snapshot's hash)."""
+
+
+def scan_local(root: Path, rules: IgnoreRules, snapshot: Mapping[str, SnapshotEntry]) -> LocalScan:
+    """Walk `root` (which must exist) without following links; blocking, run it in a thread."""
+    scan = LocalScan()
+    _walk(root, "", rules, snapshot, scan)
+    return scan
+
+
+def _walk(
+    root: Path,
+    rel_dir: str,
+    rules: IgnoreRules,
+    snapshot: Mapping[str, SnapshotEntry],
+    scan: LocalScan,
+) -> None:
+    folder = root / rel_dir if rel_dir else root
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as err:
+        scan.problems.append(ScanProblem(rel_dir or ".", f"cannot list folder: {err.strerror}"))
+        return
+    for entry in entries:
+        disk_rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+        if is_internal(entry.name):
+            if entry.is_file(follow_symlinks=False):
+                scan.temp_files.append(disk_rel)
+            continue
+        path = canonical(disk_rel)
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError as err:
+            scan.problems.append(ScanProblem(path, f"cannot stat: {err.strerror}"))
+            continue
+        mode = info.st_mode
+        if stat.S_ISDIR(mode):
+            if not rules.is_ignored_dir(path):
+                _walk(root, disk_rel, rules, snapshot, scan)
+            continue
+        if rules.is_ignored(path):
+            continue
+        if stat.S_ISLNK(mode):
+            scan.problems.append(ScanProblem(path, "symbolic link: not followed, not synced"))
+            continue
+        if not stat.S_ISREG(mode):
+            scan.problems.append(ScanProblem(path, "not a regular file (FIFO, socket or device)"))
+            continue
+        if path in scan.files:
+            scan.problems.append(
+                ScanProblem(path, "two local names differ only by Unicode normalisation")
+            )
+            continue
+        _add_file(root, disk_rel, path, info, snapshot.get(path), scan)
+
+
+def _add_file(
+    root: Path,
+    disk_rel: str,
+    path: str,
+    info: os.stat_result,
+    snap: SnapshotEntry | None,
+    scan: LocalScan,
+) -> None:
+    disk_path = disk_rel if disk_rel != path else ""
+    if snap is not None and snap.size == info.st_size and snap.mtime_ns == info.st_mtime_ns:
+        scan.files[path] = LocalFile(path, info.st_size, info.st_mtime_ns, snap.xxh3, disk_path)
+        return
+    try:
+        digest, size = hash_file(root / disk_rel)
+        after = os.stat(root / disk_rel, follow_symlinks=False)
+    except OSError as err:
+        scan.problems.append(ScanProblem(path, f"cannot read: {err.strerror}"))
+        return
+    scan.hashed += 1
+    if size != after.st_size or after.st_mtime_ns != info.st_mtime_ns:
+        scan.problems.append(ScanProblem(path, "changed while it was being read; next run"))
+        return
+    scan.files[path] = LocalFile(path, size, after.st_mtime_ns, digest, disk_path)

@@ -1,0 +1,104 @@
+"""`SyncReport`: what a run did (or, in a dry run, would do), for people and for programs.
+
+Its JSON form is a contract (`bmsync sync --json`): the field names and their meaning stay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["ok", "partial", "aborted"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictReport:
+    path: str
+    winner: Literal["local", "remote"] | None
+    """None when no version won (keep-both): the remote version stays at the path."""
+    loser_copy: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FileError:
+    path: str
+    message: str
+
+
+@dataclass(slots=True)
+class SyncReport:
+    status: Status = "ok"
+    dry_run: bool = False
+    uploaded: list[str] = field(default_factory=list)
+    downloaded: list[str] = field(default_factory=list)
+    deleted_local: list[str] = field(default_factory=list)
+    deleted_remote: list[str] = field(default_factory=list)
+    conflicts: list[ConflictReport] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    abort_reason: str | None = None
+    bytes_uploaded: int = 0
+    bytes_downloaded: int = 0
+    duration_s: float = 0.0
+    warnings: list[FileError] = field(default_factory=list)
+    """Paths left alone on purpose (symlinks, devices, invalid remote keys): not errors."""
+    run_id: str | None = None
+
+    @property
+    def in_sync(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.uploaded
+            or self.downloaded
+            or self.deleted_local
+            or self.deleted_remote
+            or self.conflicts
+        )
+
+    def finish(self, duration_s: float) -> SyncReport:
+        self.duration_s = round(duration_s, 3)
+        for names in (self.uploaded, self.downloaded, self.deleted_local, self.deleted_remote):
+            names.sort()
+        self.conflicts.sort(key=lambda c: c.path)
+        self.errors.sort(key=lambda e: e.path)
+        if self.status != "aborted":
+            self.status = "partial" if self.errors else "ok"
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """A few lines for a terminal."""
+        verb = "would " if self.dry_run else ""
+        if self.status == "aborted":
+            head = f"aborted: {self.abort_reason}"
+        else:
+            head = "dry run: nothing was changed" if self.dry_run else f"sync {self.status}"
+        lines = [head]
+        counts = [
+            (len(self.uploaded), "upload" if self.dry_run else "uploaded"),
+            (len(self.downloaded), "download" if self.dry_run else "downloaded"),
+            (len(self.deleted_local), "delete locally" if self.dry_run else "deleted locally"),
+            (len(self.deleted_remote), "delete remotely" if self.dry_run else "deleted remotely"),
+            (len(self.conflicts), "conflicts"),
+        ]
+        done = [f"{n} {what}" for n, what in counts if n]
+        if done:
+            lines.append(f"  {verb}" + ", ".join(done) if self.dry_run else "  " + ", ".join(done))
+        elif self.status != "aborted":
+            lines.append("  nothing to do: both sides agree")
+        for conflict in self.conflicts:
+            kept = conflict.winner or "no winner; remote kept"
+            lines.append(f"  conflict {conflict.path}: {kept}, other copy at {conflict.loser_copy}")
+        for error in self.errors:
+            lines.append(f"  error {error.path}: {error.message}")
+        for warning in self.warnings:
+            lines.append(f"  skipped {warning.path}: {warning.message}")
+        moved = self.bytes_uploaded + self.bytes_downloaded
+        if moved:
+            lines.append(f"  {self.bytes_uploaded} bytes up, {self.bytes_downloaded} bytes down")
+        lines.append(f"  took {self.duration_s:.2f} s")
+        return "\n".join(lines)

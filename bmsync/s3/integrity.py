@@ -1,0 +1,68 @@
+"""What an ETag proves about the bytes behind it.
+
+S3 ETags are MD5-based by convention only: a single PUT's ETag is the MD5 of the content, a
+multipart upload's is `md5(concat(part MD5 digests))-<part count>`, and objects encrypted with
+SSE-KMS or SSE-C have ETags that are no digest at all. Some stores (rclone's server among them)
+answer CompleteMultipartUpload with the composite form but list the whole-content MD5. So an
+ETag can prove the content right, prove it wrong, or say nothing, and the caller must know which.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+_COMPOSITE = re.compile(r"^[0-9a-f]{32}-[0-9]+$")
+_OPAQUE_SSE = frozenset({"aws:kms", "aws:kms:dsse"})
+
+
+@dataclass(frozen=True, slots=True)
+class ContentDigest:
+    md5_hex: str
+    """MD5 of the whole content."""
+    composite: str | None = None
+    """`<md5 of part digests>-<parts>` when the content was sent as a multipart upload."""
+
+
+def etag_verdict(etag: str, digest: ContentDigest) -> bool | None:
+    """True when `etag` (unquoted) proves the content is `digest`'s, False when it proves it is
+    not, None when this ETag shape says nothing about the content."""
+    if etag in (digest.md5_hex, digest.composite):
+        return True
+    if digest.composite is None:
+        # Sent whole: a 32-hex ETag is the content's MD5, anything else is opaque.
+        return False if _MD5_HEX.match(etag) else None
+    # Sent in parts: a composite ETag must be ours; a 32-hex one that is not the whole MD5 may be
+    # a store's own scheme, so it proves nothing either way.
+    return False if _COMPOSITE.match(etag) else None
+
+
+def etag_is_opaque(response: Mapping[str, Any]) -> bool:
+    """Whether the response says the object is encrypted in a way that makes its ETag no MD5."""
+    return (
+        response.get("ServerSideEncryption") in _OPAQUE_SSE
+        or response.get("SSECustomerAlgorithm") is not None
+    )
+
+
+class PartDigester:
+    """Accumulates the whole-content MD5 and the multipart composite while parts are sent."""
+
+    def __init__(self) -> None:
+        self._whole = hashlib.md5(usedforsecurity=False)
+        self._parts: list[bytes] = []
+
+    def add_part(self, data: bytes) -> bytes:
+        """Account for one part; returns its MD5 digest (for Content-MD5)."""
+        self._whole.update(data)
+        part = hashlib.md5(data, usedforsecurity=False).digest()
+        self._parts.append(part)
+        return part
+
+    def digest(self) -> ContentDigest:
+        combined = hashlib.md5(b"".join(self._parts), usedforsecurity=False).hexdigest()
+        return ContentDigest(self._whole.hexdigest(), f"{combined}-{len(self._parts)}")

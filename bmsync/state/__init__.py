@@ -1,0 +1,1 @@
+"""The snapshot store: one SQLite file per project of what both sides last agreed on."""

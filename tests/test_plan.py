@@ -1,0 +1,283 @@
+"""The decision table of docs/semantics.md, one test per row, on the pure planner."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bmsync.engine.actions import (
+    DeleteLocal,
+    DeleteRemote,
+    Download,
+    Forget,
+    Record,
+    ResolveConflict,
+    Upload,
+)
+from bmsync.engine.model import (
+    Comparison,
+    LocalFile,
+    RemoteMeta,
+    RemoteObject,
+    Side,
+    SnapshotEntry,
+)
+from bmsync.engine.options import ConflictStrategy
+from bmsync.engine.plan import (
+    Plan,
+    choose_winner,
+    conflict_copy_name,
+    paths_to_compare,
+    plan_sync,
+)
+from bmsync.engine.ports import Create, Update
+
+NOW = datetime(2026, 11, 23, 10, 15, 0, tzinfo=UTC)
+P = "notes/x.md"
+
+
+def lf(content: str = "a", mtime: int = 1_000, path: str = P) -> LocalFile:
+    return LocalFile(path, len(content), mtime, f"h-{content}")
+
+
+def ro(content: str = "a", path: str = P, modified: int = 1_000) -> RemoteObject:
+    return RemoteObject(path, len(content), f"e-{content}", modified)
+
+
+def snap(content: str = "a", mtime: int = 1_000, path: str = P) -> SnapshotEntry:
+    return SnapshotEntry(path, len(content), mtime, f"h-{content}", f"e-{content}")
+
+
+def meta(content: str, mtime: int | None) -> RemoteMeta:
+    return RemoteMeta(f"e-{content}", len(content), 500, mtime, f"h-{content}")
+
+
+def plan_one(
+    local: LocalFile | None,
+    remote: RemoteObject | None,
+    snapshot: SnapshotEntry | None,
+    comparison: Comparison | None = None,
+    *,
+    strategy: ConflictStrategy = ConflictStrategy.NEWER,
+    resync: bool = False,
+) -> Plan:
+    return plan_sync(
+        {P: local} if local else {},
+        {P: remote} if remote else {},
+        {P: snapshot} if snapshot else {},
+        {P: comparison} if comparison else {},
+        strategy=strategy,
+        now=NOW,
+        resync=resync,
+    )
+
+
+def only(plan: Plan) -> object:
+    assert len(plan.actions) == 1, plan.actions
+    return plan.actions[0]
+
+
+# Row: local new, remote absent -> upload as a new key (If-None-Match).
+def test_local_new_remote_absent_uploads_with_create() -> None:
+    action = only(plan_one(lf("a"), None, None))
+    assert isinstance(action, Upload) and action.mode == Create() and action.replaces is None
+
+
+# Row: local changed, remote unchanged -> upload over the listed ETag.
+def test_local_changed_remote_unchanged_uploads_with_if_match() -> None:
+    action = only(plan_one(lf("b"), ro("a"), snap("a")))
+    assert isinstance(action, Upload)
+    assert action.mode == Update("e-a") and action.replaces == ro("a")
+
+
+# Row: local unchanged, remote changed -> download over the local file (trash first).
+def test_local_unchanged_remote_changed_downloads() -> None:
+    action = only(plan_one(lf("a"), ro("b"), snap("a")))
+    assert isinstance(action, Download) and action.replaces == lf("a")
+
+
+# Row: local absent, remote new -> download to a free path.
+def test_remote_new_local_absent_downloads() -> None:
+    action = only(plan_one(None, ro("b"), None))
+    assert isinstance(action, Download) and action.replaces is None
+
+
+# Row: local deleted, remote unchanged -> delete remote.
+def test_local_deleted_remote_unchanged_deletes_remote() -> None:
+    assert isinstance(only(plan_one(None, ro("a"), snap("a"))), DeleteRemote)
+
+
+# Row: local unchanged, remote deleted -> delete local.
+def test_local_unchanged_remote_deleted_deletes_local() -> None:
+    assert isinstance(only(plan_one(lf("a"), None, snap("a"))), DeleteLocal)
+
+
+# Row: deleted on both sides -> forget the snapshot row.
+def test_deleted_both_sides_forgets() -> None:
+    assert only(plan_one(None, None, snap("a"))) == Forget(P)
+
+
+# Row: local changed, remote deleted -> upload (an edit beats a delete).
+def test_local_changed_remote_deleted_uploads() -> None:
+    action = only(plan_one(lf("b"), None, snap("a")))
+    assert isinstance(action, Upload) and action.mode == Create()
+
+
+# Row: local deleted, remote changed -> download (an edit beats a delete).
+def test_local_deleted_remote_changed_downloads() -> None:
+    action = only(plan_one(None, ro("b"), snap("a")))
+    assert isinstance(action, Download) and action.replaces is None
+
+
+# Row: unchanged both sides -> nothing.
+def test_unchanged_both_sides_does_nothing() -> None:
+    assert plan_one(lf("a"), ro("a"), snap("a")).actions == ()
+
+
+# Row: touched (same bytes, new mtime) -> refresh the snapshot quietly, transfer nothing.
+def test_touched_file_refreshes_snapshot_only() -> None:
+    action = only(plan_one(lf("a", mtime=9_000), ro("a"), snap("a", mtime=1_000)))
+    assert isinstance(action, Record) and action.entry.mtime_ns == 9_000
+
+
+# Row: modified on both sides, same content -> record, transfer nothing.
+def test_both_modified_same_content_records() -> None:
+    action = only(plan_one(lf("b"), ro("b"), snap("a"), Comparison(True, meta("b", 1))))
+    assert isinstance(action, Record) and action.entry.etag == "e-b"
+
+
+# Row: new on both sides, same content (first run) -> record.
+def test_both_new_same_content_records() -> None:
+    assert isinstance(
+        only(plan_one(lf("b"), ro("b"), None, Comparison(True, meta("b", 1)))), Record
+    )
+
+
+# Row: modified on both sides, different content -> conflict, newer wins.
+def test_both_modified_differently_conflict_newer_local_wins() -> None:
+    action = only(
+        plan_one(lf("b", mtime=2_000), ro("c"), snap("a"), Comparison(False, meta("c", 1_500)))
+    )
+    assert isinstance(action, ResolveConflict)
+    assert action.winner is Side.LOCAL
+    assert action.loser_copy == "notes/x.conflict-20261123-101500.md"
+
+
+def test_both_modified_differently_conflict_newer_remote_wins() -> None:
+    action = only(
+        plan_one(lf("b", mtime=1_000), ro("c"), snap("a"), Comparison(False, meta("c", 1_500)))
+    )
+    assert isinstance(action, ResolveConflict) and action.winner is Side.REMOTE
+
+
+def test_conflict_tie_keeps_remote_at_path() -> None:
+    action = only(
+        plan_one(lf("b", mtime=1_500), ro("c"), snap("a"), Comparison(False, meta("c", 1_500)))
+    )
+    assert isinstance(action, ResolveConflict)
+    assert action.winner is Side.REMOTE and action.kept_at_path is Side.REMOTE
+
+
+def test_conflict_remote_without_mtime_metadata_uses_last_modified() -> None:
+    # LastModified is 500 in `meta`; the local mtime 1000 is newer.
+    action = only(plan_one(lf("b"), ro("c"), snap("a"), Comparison(False, meta("c", None))))
+    assert isinstance(action, ResolveConflict) and action.winner is Side.LOCAL
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        (ConflictStrategy.NEWER, Side.LOCAL),
+        (ConflictStrategy.OLDER, Side.REMOTE),
+        (ConflictStrategy.LARGER, Side.LOCAL),
+        (ConflictStrategy.SMALLER, Side.REMOTE),
+        (ConflictStrategy.LOCAL, Side.LOCAL),
+        (ConflictStrategy.REMOTE, Side.REMOTE),
+        (ConflictStrategy.KEEP_BOTH, None),
+    ],
+)
+def test_conflict_strategies(strategy: ConflictStrategy, expected: Side | None) -> None:
+    local = lf("longer", mtime=2_000)
+    remote = Comparison(False, meta("c", 1_000))
+    assert choose_winner(strategy, local, remote) is expected
+
+
+def test_keep_both_keeps_remote_at_path_and_local_as_copy() -> None:
+    action = only(
+        plan_one(
+            lf("b"),
+            ro("c"),
+            snap("a"),
+            Comparison(False, meta("c", 1)),
+            strategy=ConflictStrategy.KEEP_BOTH,
+        )
+    )
+    assert isinstance(action, ResolveConflict)
+    assert action.winner is None and action.kept_at_path is Side.REMOTE
+
+
+def test_missing_comparison_leaves_path_alone() -> None:
+    plan = plan_one(lf("b"), ro("c"), snap("a"))
+    assert plan.actions == () and plan.skipped == (P,)
+
+
+def test_paths_to_compare_names_only_doubly_modified_paths() -> None:
+    local = {P: lf("b"), "y.md": lf("a", path="y.md"), "z.md": lf("a", path="z.md")}
+    remote = {P: ro("c"), "y.md": ro("b", path="y.md"), "z.md": ro("q", path="z.md")}
+    snapshot = {P: snap("a"), "y.md": snap("a", path="y.md")}
+    assert paths_to_compare(local, remote, snapshot) == [P, "z.md"]
+
+
+def test_resync_ignores_the_snapshot_and_never_deletes() -> None:
+    plan = plan_sync(
+        {"a.md": lf("a", path="a.md")},
+        {"b.md": ro("b", path="b.md")},
+        {
+            "a.md": snap("a", path="a.md"),
+            "b.md": snap("b", path="b.md"),
+            "c.md": snap("c", path="c.md"),
+        },
+        {},
+        strategy=ConflictStrategy.NEWER,
+        now=NOW,
+        resync=True,
+    )
+    kinds = {a.path: type(a) for a in plan.actions}
+    assert kinds == {"a.md": Upload, "b.md": Download, "c.md": Forget}
+
+
+def test_conflict_copy_name_formats() -> None:
+    assert conflict_copy_name("x.md", NOW, set()) == "x.conflict-20261123-101500.md"
+    assert conflict_copy_name("a/README", NOW, set()) == "a/README.conflict-20261123-101500"
+    assert conflict_copy_name("a/t.tar.gz", NOW, set()) == "a/t.tar.conflict-20261123-101500.gz"
+
+
+def test_conflict_copy_name_avoids_taken_names() -> None:
+    taken = {"x.conflict-20261123-101500.md", "x.conflict-20261123-101500-2.md"}
+    assert conflict_copy_name("x.md", NOW, taken) == "x.conflict-20261123-101500-3.md"
+
+
+def test_two_conflicts_in_one_run_get_distinct_copy_names() -> None:
+    # The copy name of the first conflict must not be reused by a same-named file elsewhere.
+    local = {
+        "x.md": lf("b", path="x.md"),
+        "x.conflict-20261123-101500.md": lf("z", path="x.conflict-20261123-101500.md"),
+    }
+    remote = {"x.md": ro("c", path="x.md")}
+    plan = plan_sync(
+        local,
+        remote,
+        {},
+        {"x.md": Comparison(False, meta("c", 1))},
+        strategy=ConflictStrategy.NEWER,
+        now=NOW,
+    )
+    conflict = plan.of_type(ResolveConflict)[0]
+    assert conflict.loser_copy == "x.conflict-20261123-101500-2.md"
+
+
+def test_upload_over_nfd_remote_key_targets_that_key() -> None:
+    remote = RemoteObject(P, 1, "e-a", 1, raw_relkey="notes/x\u0301.md")
+    action = only(plan_one(lf("b"), remote, snap("a")))
+    assert isinstance(action, Upload) and action.relkey == "notes/x\u0301.md"

@@ -1,0 +1,197 @@
+"""Unit tests of the S3 side's small pure pieces: remote URLs, S3Config, ETag verdicts and the
+translation of botocore errors into bmsync's."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+
+from bmsync.errors import (
+    BucketNotFoundError,
+    ConfigError,
+    RemoteAuthError,
+    RemoteError,
+    RemoteUrlError,
+)
+from bmsync.s3.client import translate_client_error
+from bmsync.s3.config import S3Config
+from bmsync.s3.integrity import ContentDigest, PartDigester, etag_verdict
+from bmsync.s3.url import RemoteLocation, parse_remote_url
+
+# -- s3:// URLs -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "bucket", "prefix"),
+    [
+        ("s3://bucket", "bucket", ""),
+        ("s3://bucket/", "bucket", ""),
+        ("s3://bucket/notes", "bucket", "notes"),
+        ("s3://bucket/a/b/", "bucket", "a/b"),
+        ("S3://my.bucket-1/x", "my.bucket-1", "x"),
+    ],
+)
+def test_remote_url_parses(url: str, bucket: str, prefix: str) -> None:
+    assert parse_remote_url(url) == RemoteLocation(bucket, prefix)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "bucket/prefix",
+        "http://bucket/prefix",
+        "s3://",
+        "s3:///prefix",
+        "s3://bucket//a",
+        "s3://bucket/a//b",
+        "s3://bucket/a/../b",
+        "s3://bucket/./a",
+        "s3://bucket/a\\b",
+        "s3://bucket/a\nb",
+        "s3://bucket/.bmsync-trash/x",
+    ],
+)
+def test_bad_remote_url_says_the_expected_form(url: str) -> None:
+    with pytest.raises(RemoteUrlError, match="s3://BUCKET/PREFIX"):
+        parse_remote_url(url)
+
+
+def test_location_url() -> None:
+    assert RemoteLocation("b", "").url == "s3://b"
+    assert RemoteLocation("b", "a/b").url == "s3://b/a/b"
+
+
+# -- S3Config -------------------------------------------------------------------------------
+
+
+def test_config_repr_hides_secrets_and_header_values() -> None:
+    config = S3Config(
+        access_key_id="AKIDEXAMPLE",
+        secret_access_key="s3cr3t-value",
+        session_token="t0ken-value",
+        headers={"X-Proxy-Token": "pr0xy-value"},
+    )
+    text = repr(config) + str(config)
+    assert "AKIDEXAMPLE" in text
+    assert "X-Proxy-Token" in text
+    for secret in ("s3cr3t-value", "t0ken-value", "pr0xy-value"):
+        assert secret not in text
+
+
+def test_config_headers_are_a_frozen_copy() -> None:
+    headers = {"X-A": "1"}
+    config = S3Config(headers=headers)
+    headers["X-B"] = "2"
+    assert dict(config.headers) == {"X-A": "1"}
+    assert hash(config) == hash(S3Config(headers={"X-Other": "3"}))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"access_key_id": "only-the-id"},
+        {"secret_access_key": "only-the-secret"},
+        {"addressing_style": "sideways"},
+        {"headers": {"Bad Name": "x"}},
+        {"headers": {"Authorization": "x"}},
+        {"headers": {"X-A": "line\r\nbreak"}},
+    ],
+)
+def test_invalid_config_is_a_config_error(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        S3Config(**kwargs)  # type: ignore[arg-type]
+
+
+# -- ETag verdicts --------------------------------------------------------------------------
+
+DATA = b"hello world"
+MD5 = hashlib.md5(DATA).hexdigest()
+
+
+def test_single_part_etag_verdicts() -> None:
+    digest = ContentDigest(MD5)
+    assert etag_verdict(MD5, digest) is True
+    assert etag_verdict("0" * 32, digest) is False
+    assert etag_verdict("some-opaque-tag", digest) is None
+
+
+def test_multipart_etag_verdicts() -> None:
+    digester = PartDigester()
+    parts = [b"a" * 10, b"b" * 5]
+    for part in parts:
+        digester.add_part(part)
+    digest = digester.digest()
+    composite = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest()
+    assert digest.composite == f"{composite}-2"
+    assert digest.md5_hex == hashlib.md5(b"".join(parts)).hexdigest()
+    assert etag_verdict(f"{composite}-2", digest) is True
+    assert etag_verdict(digest.md5_hex, digest) is True  # rclone lists the whole-content MD5
+    assert etag_verdict(f"{composite}-3", digest) is False
+    assert etag_verdict("0" * 32, digest) is None  # a store's own scheme: proves nothing
+
+
+# -- error translation ----------------------------------------------------------------------
+
+
+def _client_error(code: str, status: int, message: str = "") -> ClientError:
+    response = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, "ListObjectsV2")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "hint"),
+    [
+        ("InvalidAccessKeyId", 403, "access key ID"),
+        ("SignatureDoesNotMatch", 403, "secret access key"),
+        ("AccessDenied", 403, "refused access"),
+        ("ExpiredToken", 400, "expired"),
+        ("403", 403, "refused access"),  # HEAD answers carry no error code
+        ("Unauthorized", 401, "refused access"),
+    ],
+)
+def test_auth_failures_become_remote_auth_error(code: str, status: int, hint: str) -> None:
+    err = translate_client_error(_client_error(code, status), bucket="b", action="listing s3://b")
+    assert isinstance(err, RemoteAuthError)
+    assert hint in str(err)
+    assert "listing s3://b" in str(err)
+
+
+def test_no_such_bucket() -> None:
+    err = translate_client_error(_client_error("NoSuchBucket", 404), bucket="b", action="listing")
+    assert isinstance(err, BucketNotFoundError)
+    assert "'b'" in str(err)
+
+
+def test_missing_credentials_say_what_to_set() -> None:
+    err = translate_client_error(NoCredentialsError(), bucket="b", action="listing")
+    assert isinstance(err, RemoteAuthError)
+    assert "AWS_ACCESS_KEY_ID" in str(err)
+
+
+def test_unreachable_endpoint() -> None:
+    cause = EndpointConnectionError(endpoint_url="http://127.0.0.1:1/b")
+    err = translate_client_error(cause, bucket="b", action="listing")
+    assert isinstance(err, RemoteError)
+    assert "could not be reached" in str(err)
+    assert "http://127.0.0.1:1/b" in str(err)
+
+
+def test_read_timeout_is_a_remote_error() -> None:
+    cause = ReadTimeoutError(endpoint_url="http://127.0.0.1:1/b")
+    assert isinstance(translate_client_error(cause, bucket="b", action="x"), RemoteError)
+
+
+@pytest.mark.parametrize(("code", "status"), [("InternalError", 500), ("NoSuchKey", 404)])
+def test_per_request_failures_are_not_translated(code: str, status: int) -> None:
+    assert translate_client_error(_client_error(code, status), bucket="b", action="x") is None
