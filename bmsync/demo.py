@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import tempfile
@@ -91,6 +92,7 @@ def run_demo(*, as_json: bool = False) -> int:
     except ImportError:
         print("bmsync demo needs the demo extra: pip install 'bmsync[demo]'")
         return 2
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -65,6 +65,48 @@ def _is_corruption(err: BaseException) -> bool:
     return True
 
 
+def _engine(db: Path) -> AsyncEngine:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{db}")
+    event.listen(engine.sync_engine, "connect", _set_pragmas)
+    return engine
+
+
+def _never_created(db: Path) -> bool:
+    # An empty file can only be a creation that never finished: it holds nothing to lose.
+    return not db.exists() or db.stat().st_size == 0
+
+
+def _set_aside(db: Path) -> None:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    for suffix in ("", "-wal", "-shm"):
+        aside = Path(f"{db}{suffix}")
+        if aside.exists():
+            os.replace(aside, Path(f"{db}.corrupt-{stamp}{suffix}"))
+
+
+def _start_building(db: Path) -> Path:
+    building = db.with_name(f"{db.name}.new-{os.getpid()}")
+    for leftover in db.parent.glob(f"{db.name}.new-*"):
+        leftover.unlink(missing_ok=True)
+    os.close(os.open(building, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    return building
+
+
+def _finish_building(building: Path, db: Path) -> None:
+    for suffix in ("-wal", "-shm"):
+        Path(f"{building}{suffix}").unlink(missing_ok=True)
+    os.replace(building, db)
+    _fsync_dir(db.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class SnapshotStore:
     def __init__(self, engine: AsyncEngine, db: Path) -> None:
         self._engine = engine
@@ -79,43 +121,45 @@ class SnapshotStore:
         except StateCorruptError:
             if not repair:
                 raise
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        for suffix in ("", "-wal", "-shm"):
-            aside = Path(f"{db}{suffix}")
-            if aside.exists():
-                os.replace(aside, Path(f"{db}.corrupt-{stamp}{suffix}"))
+        _set_aside(db)
         return await cls._open(db, local_root=local_root, remote_url=remote_url)
 
     @classmethod
     async def _open(cls, db: Path, *, local_root: str, remote_url: str) -> SnapshotStore:
-        new = not db.exists() or db.stat().st_size == 0
-        if new:
-            os.close(os.open(db, os.O_WRONLY | os.O_CREAT, 0o600))
-        engine = create_async_engine(f"sqlite+aiosqlite:///{db}")
-        event.listen(engine.sync_engine, "connect", _set_pragmas)
-        store = cls(engine, db)
+        if _never_created(db):
+            await cls._create(db, local_root, remote_url)
+        store = cls(_engine(db), db)
         try:
-            if new:
-                await store._create(local_root, remote_url)
-            else:
-                await store._check(local_root, remote_url)
+            await store._check(local_root, remote_url)
         except BaseException:
-            await engine.dispose()
+            await store.close()
             raise
         return store
 
-    async def _create(self, local_root: str, remote_url: str) -> None:
-        async with self._engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            await conn.execute(
-                insert(meta),
-                [
-                    {"key": "schema_version", "value": str(SCHEMA_VERSION)},
-                    {"key": "local_root", "value": local_root},
-                    {"key": "remote_url", "value": remote_url},
-                    {"key": "created_at", "value": datetime.now(UTC).isoformat()},
-                ],
-            )
+    @staticmethod
+    async def _create(db: Path, local_root: str, remote_url: str) -> None:
+        """Build the new snapshot beside its final name and rename it into place, so a run
+        killed during creation leaves no half-made snapshot behind."""
+        building = _start_building(db)
+        engine = _engine(building)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+                await conn.execute(
+                    insert(meta),
+                    [
+                        {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+                        {"key": "local_root", "value": local_root},
+                        {"key": "remote_url", "value": remote_url},
+                        {"key": "created_at", "value": datetime.now(UTC).isoformat()},
+                    ],
+                )
+            async with engine.connect() as conn:
+                # Fold the WAL into the file so the rename carries everything.
+                await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        finally:
+            await engine.dispose()
+        _finish_building(building, db)
 
     async def _check(self, local_root: str, remote_url: str) -> None:
         try:

@@ -1,0 +1,404 @@
+"""End to end against real S3 servers (moto_server and `rclone serve s3` on 127.0.0.1).
+
+Every test runs once per server (the `s3_server` fixture); a test that needs a behaviour only one
+server has is marked and says why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bmsync import S3Config, SyncReport, sync_project
+from tests.servers import S3TestServer
+
+NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
+PREFIX = "research"
+
+
+@pytest.fixture(autouse=True)
+def no_global_bmignore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
+
+
+class Side:
+    """One bucket prefix seen from outside bmsync: another client, the cloud app, a person."""
+
+    def __init__(self, server: S3TestServer, bucket: str) -> None:
+        self.client = server.client
+        self.bucket = bucket
+        self.url = f"s3://{bucket}/{PREFIX}"
+
+    def put(self, rel: str, data: bytes | str, mtime_s: float | None = None) -> None:
+        body = data.encode() if isinstance(data, str) else data
+        extra: dict[str, Any] = {}
+        if mtime_s is not None:
+            extra["Metadata"] = {"mtime": f"{mtime_s:.9f}"}
+        self.client.put_object(Bucket=self.bucket, Key=f"{PREFIX}/{rel}", Body=body, **extra)
+
+    def delete(self, rel: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=f"{PREFIX}/{rel}")
+
+    def keys(self, prefix: str = PREFIX + "/") -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+    def tree(self) -> dict[str, bytes]:
+        out = {}
+        for key in self.keys():
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            out[key[len(PREFIX) + 1 :]] = body
+        return out
+
+    def head(self, rel: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=f"{PREFIX}/{rel}")
+        return result
+
+
+@pytest.fixture
+def remote(s3_server: S3TestServer, bucket: str) -> Side:
+    return Side(s3_server, bucket)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    path = tmp_path / "notes"
+    path.mkdir()
+    return path
+
+
+def write(root: Path, rel: str, data: bytes | str, mtime_s: float | None = None) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    path.write_bytes(data)
+    if mtime_s is not None:
+        os.utime(path, (mtime_s, mtime_s))
+    return path
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+class Client:
+    """One machine running bmsync: its folder and its state dir."""
+
+    def __init__(self, root: Path, state: Path, config: S3Config, url: str) -> None:
+        self.root, self.state, self.config, self.url = root, state, config, url
+
+    async def sync(self, **kw: Any) -> SyncReport:
+        kw.setdefault("now", NOW)
+        return await sync_project(self.root, self.url, s3=self.config, state_dir=self.state, **kw)
+
+
+@pytest.fixture
+def client(root: Path, tmp_path: Path, s3_server: S3TestServer, remote: Side) -> Client:
+    return Client(root, tmp_path / "state", s3_server.config, remote.url)
+
+
+async def test_every_table_row_end_to_end(client: Client, remote: Side, root: Path) -> None:
+    write(root, "keep.md", "k")
+    write(root, "edit-local.md", "1")
+    write(root, "edit-remote.md", "1")
+    write(root, "del-local.md", "1")
+    write(root, "del-remote.md", "1")
+    write(root, "del-both.md", "1")
+    write(root, "edit-vs-del.md", "1")
+    write(root, "del-vs-edit.md", "1")
+    write(root, "same-edit.md", "1")
+    first = await client.sync()
+    assert first.status == "ok" and len(first.uploaded) == 9
+    assert tree(root) == remote.tree()
+
+    write(root, "edit-local.md", "2")
+    remote.put("edit-remote.md", "2")
+    (root / "del-local.md").unlink()
+    remote.delete("del-remote.md")
+    (root / "del-both.md").unlink()
+    remote.delete("del-both.md")
+    write(root, "edit-vs-del.md", "2")
+    remote.delete("edit-vs-del.md")
+    (root / "del-vs-edit.md").unlink()
+    remote.put("del-vs-edit.md", "2")
+    write(root, "same-edit.md", "2")
+    remote.put("same-edit.md", "2")
+    write(root, "new-local.md", "n")
+    remote.put("new-remote.md", "n")
+    report = await client.sync()
+    assert report.status == "ok", report.errors
+    assert report.uploaded == ["edit-local.md", "edit-vs-del.md", "new-local.md"]
+    assert report.downloaded == ["del-vs-edit.md", "edit-remote.md", "new-remote.md"]
+    assert report.deleted_local == ["del-remote.md"]
+    assert report.deleted_remote == ["del-local.md"]
+    assert report.conflicts == []
+    assert tree(root) == remote.tree()
+    assert tree(root)["same-edit.md"] == b"2"
+    again = await client.sync()
+    assert not again.changed and again.status == "ok"
+    # The deleted remote object was kept in the remote trash, outside the prefix.
+    assert any(k.endswith("/del-local.md") for k in remote.keys(".bmsync-trash/"))
+
+
+async def test_mtime_travels_as_rclone_metadata(client: Client, remote: Side, root: Path) -> None:
+    write(root, "a.md", "a", mtime_s=1_700_000_000.5)
+    await client.sync()
+    meta = {k.lower(): v for k, v in remote.head("a.md")["Metadata"].items()}
+    assert float(meta["mtime"]) == pytest.approx(1_700_000_000.5)
+    assert len(meta["xxh3"]) == 32
+    remote.put("b.md", "b", mtime_s=1_600_000_000.25)
+    await client.sync()
+    assert (root / "b.md").stat().st_mtime == pytest.approx(1_600_000_000.25)
+
+
+async def test_touched_file_transfers_nothing(client: Client, root: Path) -> None:
+    path = write(root, "a.md", "a", mtime_s=1_700_000_000)
+    await client.sync()
+    os.utime(path, (1_800_000_000, 1_800_000_000))
+    report = await client.sync()
+    assert not report.changed and report.bytes_uploaded == 0
+
+
+async def test_conflict_newer_wins_loser_kept_on_both_sides(
+    client: Client, remote: Side, root: Path
+) -> None:
+    write(root, "n/x.md", "base")
+    await client.sync()
+    remote.put("n/x.md", "remote", mtime_s=1_000_000_000)
+    write(root, "n/x.md", "local", mtime_s=2_000_000_000)
+    report = await client.sync()
+    copy = "n/x.conflict-20261123-101500.md"
+    assert [(c.path, c.winner, c.loser_copy) for c in report.conflicts] == [
+        ("n/x.md", "local", copy)
+    ]
+    assert tree(root) == remote.tree() == {"n/x.md": b"local", copy: b"remote"}
+    assert not (await client.sync()).changed
+
+    remote.put("n/x.md", "remote newer", mtime_s=3_000_000_000)
+    write(root, "n/x.md", "local older", mtime_s=2_500_000_000)
+    report = await client.sync(now=datetime(2026, 11, 24, tzinfo=UTC))
+    copy2 = "n/x.conflict-20261124-000000.md"
+    assert [(c.winner, c.loser_copy) for c in report.conflicts] == [("remote", copy2)]
+    assert tree(root) == remote.tree()
+    assert tree(root)["n/x.md"] == b"remote newer" and tree(root)[copy2] == b"local older"
+
+
+async def test_first_run_conflict_safe_profile_keeps_both(
+    client: Client, remote: Side, root: Path
+) -> None:
+    write(root, "x.md", "mine")
+    remote.put("x.md", "theirs")
+    report = await client.sync(profile="safe")
+    assert [(c.winner, c.loser_copy) for c in report.conflicts] == [
+        (None, "x.conflict-20261123-101500.md")
+    ]
+    assert tree(root) == remote.tree()
+    assert tree(root) == {"x.md": b"theirs", "x.conflict-20261123-101500.md": b"mine"}
+
+
+async def test_guards_abort_without_changes(client: Client, remote: Side, root: Path) -> None:
+    for i in range(6):
+        write(root, f"f{i}.md", str(i))
+    await client.sync()
+    for i in range(6):
+        remote.delete(f"f{i}.md")
+    report = await client.sync()
+    assert report.status == "aborted" and "remote prefix holds no objects" in str(
+        report.abort_reason
+    )
+    remote.put("f0.md", "0")
+    report = await client.sync(max_delete=3)
+    assert report.status == "aborted" and "max-delete" in str(report.abort_reason)
+    assert len(tree(root)) == 6
+    assert (await client.sync(max_delete="100%")).deleted_local == [f"f{i}.md" for i in range(1, 6)]
+
+
+async def test_filters_and_folder_markers(
+    client: Client, remote: Side, root: Path, s3_server: S3TestServer
+) -> None:
+    write(root, ".obsidian/app.json", "{}")
+    write(root, "memory.db", "x")
+    write(root, "note.md", "n")
+    remote.put(".hidden.md", "h")
+    if s3_server.name == "moto":  # rclone's server turns marker keys into real folders
+        remote.client.put_object(Bucket=remote.bucket, Key=f"{PREFIX}/folder/", Body=b"")
+    report = await client.sync()
+    assert report.uploaded == ["note.md"] and report.downloaded == []
+    assert not (root / ".hidden.md").exists() and not (root / "folder").exists()
+
+
+UNICODE_NAMES = [
+    "日本語/ノート.md",
+    "emoji 🚀 notes.md",
+    "spaces and (parens) & #hash.md",
+    "deep/a/b/c/d/e.md",
+    "percent%20name.md",
+    "plus+equals=.md",
+]
+
+
+async def test_unicode_and_odd_names_round_trip(client: Client, remote: Side, root: Path) -> None:
+    for i, name in enumerate(UNICODE_NAMES):
+        write(root, name, f"local {i}")
+    remote.put("remote/ünïcödé.md", "r")
+    nfd = unicodedata.normalize("NFD", "café.md")
+    write(root, nfd, "nfd")
+    report = await client.sync()
+    assert report.status == "ok", report.errors
+    expected = {name: f"local {i}".encode() for i, name in enumerate(UNICODE_NAMES)}
+    expected["remote/ünïcödé.md"] = b"r"
+    expected["café.md"] = b"nfd"
+    assert remote.tree() == expected
+    assert not (await client.sync()).changed
+
+
+async def test_24_mib_file_both_ways(client: Client, remote: Side, root: Path) -> None:
+    big = os.urandom(24 << 20)
+    write(root, "big/up.bin", big)
+    report = await client.sync()
+    assert report.uploaded == ["big/up.bin"] and report.bytes_uploaded == len(big)
+    remote.put("big/down.bin", big[::-1])
+    report = await client.sync()
+    assert report.downloaded == ["big/down.bin"], report.errors
+    assert (root / "big/down.bin").read_bytes() == big[::-1]
+    assert remote.tree()["big/up.bin"] == big
+    assert not (await client.sync()).changed
+
+
+async def test_dry_run_changes_nothing(client: Client, remote: Side, root: Path) -> None:
+    write(root, "a.md", "a")
+    remote.put("b.md", "b")
+    report = await client.sync(dry_run=True)
+    assert report.uploaded == ["a.md"] and report.downloaded == ["b.md"]
+    assert remote.keys() == [f"{PREFIX}/b.md"] and tree(root) == {"a.md": b"a"}
+    assert (await client.sync()).uploaded == ["a.md"]
+
+
+async def test_two_clients_share_a_prefix(
+    tmp_path: Path, s3_server: S3TestServer, remote: Side
+) -> None:
+    one = Client(tmp_path / "one", tmp_path / "state-one", s3_server.config, remote.url)
+    two = Client(tmp_path / "two", tmp_path / "state-two", s3_server.config, remote.url)
+    write(one.root, "from-one.md", "1")
+    await one.sync()
+    write(two.root, "from-two.md", "2")
+    await two.sync()
+    await one.sync()
+    assert tree(one.root) == tree(two.root) == remote.tree()
+    write(one.root, "shared.md", "edited by one", mtime_s=2_000_000_000)
+    await one.sync()
+    (two.root / "from-one.md").unlink()
+    report = await two.sync()
+    assert report.downloaded == ["shared.md"] and report.deleted_remote == ["from-one.md"]
+    report = await one.sync()
+    assert report.deleted_local == ["from-one.md"]
+    assert tree(one.root) == tree(two.root) == remote.tree()
+    # Both edit the same note: each client keeps a consistent view, nothing is lost.
+    write(one.root, "shared.md", "one again", mtime_s=2_100_000_000)
+    write(two.root, "shared.md", "two again", mtime_s=2_200_000_000)
+    await one.sync()
+    report = await two.sync()
+    assert [c.winner for c in report.conflicts] == ["local"]
+    await one.sync()
+    assert tree(one.root) == tree(two.root) == remote.tree()
+    contents = set(tree(one.root).values())
+    assert {b"one again", b"two again"} <= contents
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bmsync.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def cli_env(config: S3Config, tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        AWS_ACCESS_KEY_ID=config.access_key_id or "",
+        AWS_SECRET_ACCESS_KEY=config.secret_access_key or "",
+        AWS_DEFAULT_REGION="us-east-1",
+        BASIC_MEMORY_CONFIG_DIR=str(tmp_path / "bm-config"),
+    )
+    return env
+
+
+async def test_cli_json_and_exit_codes(
+    tmp_path: Path, s3_server: S3TestServer, remote: Side, root: Path
+) -> None:
+    env = cli_env(s3_server.config, tmp_path)
+    base = [str(root), remote.url, "--endpoint-url", str(s3_server.config.endpoint_url)]
+    base += ["--state-dir", str(tmp_path / "st"), "--json"]
+    write(root, "a.md", "a")
+    done = run_cli("sync", *base, env=env)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == "ok" and report["uploaded"] == ["a.md"]
+    assert set(report) >= {
+        "status", "dry_run", "uploaded", "downloaded", "deleted_local", "deleted_remote",
+        "conflicts", "errors", "abort_reason", "bytes_uploaded", "bytes_downloaded", "duration_s",
+    }  # fmt: skip
+    (root / "a.md").unlink()
+    done = run_cli("sync", *base, "--max-delete", "0", env=env)
+    assert done.returncode == 3 and json.loads(done.stdout)["status"] == "aborted"
+    done = run_cli("sync", *base, "--max-delete", "lots", env=env)
+    assert done.returncode == 2 and "max_delete" in json.loads(done.stdout)["abort_reason"]
+    done = run_cli("sync", str(root), "not-a-url", env=env)
+    assert done.returncode == 2 and "s3://" in done.stderr
+
+
+KILL_FILES = 300
+
+
+@pytest.mark.slow
+async def test_sigkill_mid_run_then_rerun_converges(
+    tmp_path: Path, s3_server: S3TestServer, remote: Side, root: Path
+) -> None:
+    """Kill `bmsync sync` at several moments of a large run; the next run converges, no loss."""
+    env = cli_env(s3_server.config, tmp_path)
+    state = str(tmp_path / "st")
+    args = ["sync", str(root), remote.url, "--endpoint-url", str(s3_server.config.endpoint_url)]
+    args += ["--state-dir", state, "--json", "--max-delete", "100%"]
+    for i in range(KILL_FILES):
+        write(root, f"local/{i:04d}.md", f"local note {i}\n" * 20)
+        remote.put(f"remote/{i:04d}.md", f"remote note {i}\n" * 20)
+    expected = {
+        **tree(root),
+        **{f"remote/{i:04d}.md": f"remote note {i}\n".encode() * 20 for i in range(KILL_FILES)},
+    }
+    for delay in (0.8, 1.6, 2.4):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bmsync.cli", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = run_cli(*args, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not list(root.rglob(".bmsync-tmp-*")), "no temporary file outlives a completed run"
+    assert tree(root) == remote.tree() == expected
+    again = json.loads(run_cli(*args, env=env).stdout)
+    assert again["uploaded"] == again["downloaded"] == again["conflicts"] == []
