@@ -4,6 +4,7 @@ translation of botocore errors into bmsync's."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import (
@@ -20,7 +21,7 @@ from bmsync.errors import (
     RemoteError,
     RemoteUrlError,
 )
-from bmsync.s3.client import translate_client_error
+from bmsync.s3.client import open_s3_client, translate_client_error
 from bmsync.s3.config import S3Config
 from bmsync.s3.integrity import ContentDigest, PartDigester, etag_verdict
 from bmsync.s3.url import RemoteLocation, parse_remote_url
@@ -195,3 +196,22 @@ def test_read_timeout_is_a_remote_error() -> None:
 @pytest.mark.parametrize(("code", "status"), [("InternalError", 500), ("NoSuchKey", 404)])
 def test_per_request_failures_are_not_translated(code: str, status: int) -> None:
     assert translate_client_error(_client_error(code, status), bucket="b", action="x") is None
+
+
+# -- opening a client -----------------------------------------------------------------------
+
+
+async def test_malformed_endpoint_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="endpoint URL"):
+        async with open_s3_client(S3Config(endpoint_url="not a url", region="us-east-1")):
+            pass
+
+
+async def test_unknown_profile_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    with pytest.raises(ConfigError, match="no-such-profile"):
+        async with open_s3_client(S3Config(aws_profile="no-such-profile", region="us-east-1")):
+            pass

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bmsync.state.store import SnapshotStore
-
 from bmsync.engine.actions import (
     DeleteLocal,
     DeleteRemote,
@@ -39,6 +37,7 @@ from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import LocalScan, scan_local
 from bmsync.local.trash import Trash
 from bmsync.report import ConflictReport, FileError, SyncReport
+from bmsync.state.store import SnapshotStore
 
 
 @dataclass(frozen=True, slots=True)

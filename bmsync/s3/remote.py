@@ -577,6 +577,14 @@ class S3Remote:
     # -- names and messages ------------------------------------------------------------------------
 
     def _key(self, relkey: str) -> str:
+        """The full key, for relkeys that could be local paths only: `..` and friends never
+        reach the wire (with aiohttp a `p/../x` PUT to rclone's server hangs until timeout)."""
+        invalid = relkey_to_path(relkey)
+        if isinstance(invalid, InvalidKey):
+            raise FileActionError(
+                f"Refusing the remote key {key_for(self.location.prefix, relkey)!r}: "
+                f"{invalid.reason}."
+            )
         return key_for(self.location.prefix, relkey)
 
     def _key_url(self, key: str) -> str:
@@ -692,7 +700,8 @@ class _LocalFile:
             self._handle.close()
 
     async def read(self, size: int) -> bytes:
-        assert self._handle is not None
+        if self._handle is None:
+            raise RuntimeError("_LocalFile.read outside `async with`")
         with _local_read_errors(self._path):
             return await asyncio.to_thread(self._handle.read, size)
 

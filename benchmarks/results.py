@@ -1,0 +1,183 @@
+"""RESULTS.md: one dated section per benchmark run, newest first, earlier sections kept."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scenarios import SCENARIOS, Outcome
+
+TITLE = (
+    "# bmsync benchmark results\n\n"
+    "Produced by `benchmarks/bench_sync.py`; see `benchmarks/README.md`.\n"
+)
+OP_ORDER = ("LIST", "HEAD", "GET", "PUT", "COPY", "DELETE", "POST")
+
+
+@dataclass
+class SizeResult:
+    """Everything measured for one N."""
+
+    count: int
+    total_bytes: int
+    timed: dict[tuple[str, str], Outcome]
+    counted: dict[tuple[str, str], Outcome] | None
+    load_before: str
+    load_after: str
+
+
+@dataclass
+class RunMeta:
+    date: str
+    machine: list[str]
+    commands: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def median_wall(outcome: Outcome) -> float:
+    return statistics.median(r.wall_s for r in outcome.runs)
+
+
+def wall_cell(outcome: Outcome | None) -> str:
+    if outcome is None or not outcome.ok:
+        return "FAILED"
+    if len(outcome.runs) == 1:
+        return f"{outcome.runs[0].wall_s:.2f}"
+    walls = [r.wall_s for r in outcome.runs]
+    return f"{median_wall(outcome):.2f} ({min(walls):.2f}–{max(walls):.2f})"
+
+
+def cpu_cell(outcome: Outcome | None) -> str:
+    if outcome is None or not outcome.ok:
+        return "—"
+    return f"{statistics.median(r.cpu_s for r in outcome.runs):.2f}"
+
+
+def ratio_cell(bm: Outcome | None, rc: Outcome | None) -> str:
+    if bm is None or rc is None or not (bm.ok and rc.ok):
+        return "—"
+    return f"{median_wall(bm) / median_wall(rc):.2f}×"
+
+
+def requests_text(requests: Counter[str]) -> str:
+    ops = [op for op in OP_ORDER if requests.get(op)] + sorted(
+        op for op in requests if op not in OP_ORDER
+    )
+    detail = ", ".join(f"{op} {requests[op]}" for op in ops)
+    return f"**{sum(requests.values())}**" + (f": {detail}" if detail else "")
+
+
+def requests_cell(outcome: Outcome | None) -> str:
+    if outcome is None or not outcome.ok:
+        return "FAILED"
+    counts = [r.requests for r in outcome.runs]
+    if all(c == counts[0] for c in counts):
+        times = f" (each of {len(counts)} runs)" if len(counts) > 1 else ""
+        return requests_text(counts[0]) + times
+    return " / ".join(requests_text(c) for c in counts)
+
+
+def timing_table(result: SizeResult) -> list[str]:
+    lines = [
+        "| scenario | bmsync wall s | rclone bisync wall s | bmsync ÷ rclone "
+        "| bmsync CPU s | rclone CPU s | bmsync did |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for sc in SCENARIOS:
+        bm, rc = result.timed.get((sc.key, "bmsync")), result.timed.get((sc.key, "rclone bisync"))
+        did = bm.runs[-1].summary if bm is not None and bm.runs else "—"
+        lines.append(
+            f"| {sc.key}. {sc.title} | {wall_cell(bm)} | {wall_cell(rc)} | {ratio_cell(bm, rc)} "
+            f"| {cpu_cell(bm)} | {cpu_cell(rc)} | {did} |"
+        )
+    return lines
+
+
+def requests_table(counted: dict[tuple[str, str], Outcome]) -> list[str]:
+    lines = [
+        "| scenario | bmsync requests | rclone bisync requests "
+        "| wall s via relay (bmsync / rclone) |",
+        "|---|---|---|---|",
+    ]
+    for sc in SCENARIOS:
+        bm, rc = counted.get((sc.key, "bmsync")), counted.get((sc.key, "rclone bisync"))
+        lines.append(
+            f"| {sc.key} | {requests_cell(bm)} | {requests_cell(rc)} "
+            f"| {wall_cell(bm)} / {wall_cell(rc)} |"
+        )
+    return lines
+
+
+def problems(outcomes: dict[tuple[str, str], Outcome], label: str) -> list[str]:
+    found = []
+    for (key, tool), outcome in sorted(outcomes.items()):
+        if outcome.problem is not None:
+            first = outcome.problem.strip().replace("\n", "\n    ")
+            found.append(f"- {label} pass, {key}, {tool}: {first}")
+    return found
+
+
+def observations(result: SizeResult) -> list[str]:
+    """One plain sentence per scenario: who was faster, by how much."""
+    lines = []
+    for sc in SCENARIOS:
+        bm, rc = result.timed.get((sc.key, "bmsync")), result.timed.get((sc.key, "rclone bisync"))
+        if bm is None or rc is None or not (bm.ok and rc.ok):
+            continue
+        b, r = median_wall(bm), median_wall(rc)
+        verdict = f"{r / b:.1f}× faster" if b < r else f"**{b / r:.1f}× slower**"
+        lines.append(f"- {sc.key}: bmsync {b:.2f} s vs rclone bisync {r:.2f} s: bmsync {verdict}.")
+    return lines
+
+
+def render_size(result: SizeResult) -> list[str]:
+    mib = result.total_bytes / (1 << 20)
+    lines = [
+        f"### N = {result.count} notes ({mib:.1f} MiB)",
+        "",
+        f"Load average (1/5/15 min): {result.load_before} before, {result.load_after} after.",
+        "",
+        "Timed pass (tools talk to the server directly):",
+        "",
+        *timing_table(result),
+        "",
+    ]
+    if result.counted is not None:
+        lines += [
+            "HTTP requests per sync (separate counted pass through the counting relay, same "
+            "scenarios on fresh copies):",
+            "",
+            *requests_table(result.counted),
+            "",
+        ]
+    lines += observations(result)
+    failures = problems(result.timed, "timed")
+    if result.counted is not None:
+        failures += problems(result.counted, "counted")
+    if failures:
+        lines += ["", "Failures:", "", *failures]
+    return [*lines, ""]
+
+
+def render_section(meta: RunMeta, sizes: list[SizeResult]) -> str:
+    lines = [f"## {meta.date}", "", "Machine:", "", *(f"- {m}" for m in meta.machine), ""]
+    lines += ["Commands (`$WORK` is the run's temporary folder):", "", "```"]
+    lines += [*meta.commands, "```", ""]
+    if meta.notes:
+        lines += [*meta.notes, ""]
+    for size in sizes:
+        lines += render_size(size)
+    return "\n".join(lines)
+
+
+def write_results(out: Path, section: str) -> None:
+    """Put the new section first; keep every earlier `## ` section below it."""
+    earlier = ""
+    if out.exists():
+        text = out.read_text(encoding="utf-8")
+        start = text.find("\n## ")
+        earlier = text[start + 1 :] if start >= 0 else ""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(f"{TITLE}\n{section.rstrip()}\n\n{earlier}".rstrip() + "\n", encoding="utf-8")

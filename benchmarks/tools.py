@@ -1,0 +1,210 @@
+"""The two sync tools under test, each run as a subprocess exactly as a user would run it.
+
+Both get a clean environment (no inherited AWS_* or RCLONE_* variables, no user config files) so
+nothing on the machine changes what they do, and both talk to the same server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from s3server import ACCESS_KEY, REGION, SECRET_KEY
+
+RUN_TIMEOUT_S = 900
+RCLONE_REMOTE = "bench"
+RCLONE_BISYNC_FLAGS = (
+    "--conflict-resolve",
+    "newer",
+    "--max-delete",
+    "25",
+    "--resilient",
+    "--compare",
+    "size,modtime",
+)
+"""The flags Basic Memory used with `rclone bisync` (plus --workdir and --config, added below)."""
+
+
+def clean_env(extra: dict[str, str]) -> dict[str, str]:
+    """The caller's environment without anything that configures S3 clients or rclone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RCLONE_", "BMSYNC_"))}
+    env.update(extra)
+    return env
+
+
+@dataclass
+class RunResult:
+    """One sync subprocess: how long it took, what it cost, and whether it succeeded."""
+
+    wall_s: float
+    cpu_s: float
+    returncode: int
+    log_path: Path
+    requests: Counter[str] = field(default_factory=Counter)
+    summary: str = ""
+    problem: str | None = None
+
+
+@dataclass
+class Tool:
+    """A tool's own copy of the world: its local folder and its bucket/prefix."""
+
+    name: str
+    local: Path
+    bucket: str
+    prefix: str
+    endpoint: str
+    home: Path
+    """A per-tool scratch folder: state, work dir, config, logs."""
+
+    def command(self, first: bool) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def judge(self, proc: subprocess.CompletedProcess[str]) -> tuple[str, str | None]:
+        """(a short summary of what the run did, a problem or None)."""
+        if proc.returncode != 0:
+            return "", f"exit code {proc.returncode}"
+        return "", None
+
+    def run(self, first: bool, label: str) -> RunResult:
+        """Run one sync; wall clock and CPU (user+sys of the child) around the subprocess."""
+        log_path = self.home / "logs" / f"{label}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        argv = self.command(first)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.run(
+            argv,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        log_path.write_text(
+            f"$ {' '.join(argv)}\nexit {proc.returncode}\n--- stdout ---\n{proc.stdout}"
+            f"\n--- stderr ---\n{proc.stderr}"
+        )
+        summary, problem = self.judge(proc)
+        if problem is not None:
+            problem = f"{problem} (log: {log_path})\n{proc.stderr[-2000:]}"
+        return RunResult(wall, cpu, proc.returncode, log_path, summary=summary, problem=problem)
+
+
+class Bmsync(Tool):
+    def __init__(self, bmsync: Path, **kwargs: Any) -> None:
+        super().__init__(name="bmsync", **kwargs)
+        self._bmsync = bmsync
+
+    def command(self, first: bool) -> list[str]:
+        # The first run needs nothing special: that is part of what is measured.
+        return [
+            str(self._bmsync),
+            "sync",
+            str(self.local),
+            f"s3://{self.bucket}/{self.prefix}",
+            "--endpoint-url",
+            self.endpoint,
+            "--region",
+            REGION,
+            "--state-dir",
+            str(self.home / "state"),
+            "--json",
+        ]
+
+    def env(self) -> dict[str, str]:
+        return clean_env(
+            {
+                "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                # No global .bmignore here, so basic-memory's default ignore rules apply.
+                "BASIC_MEMORY_CONFIG_DIR": str(self.home / "bm-config"),
+            }
+        )
+
+    def judge(self, proc: subprocess.CompletedProcess[str]) -> tuple[str, str | None]:
+        try:
+            report = json.loads(proc.stdout)
+        except json.JSONDecodeError:
+            return "", f"exit code {proc.returncode}, no JSON report"
+        summary = summarise_report(report)
+        if proc.returncode != 0 or report.get("status") != "ok":
+            return summary, f"exit code {proc.returncode}, status {report.get('status')}"
+        return summary, None
+
+
+def summarise_report(report: dict[str, Any]) -> str:
+    """`up 20, down 20, del-remote 5` from a bmsync JSON report; "nothing" when idle."""
+    parts = [
+        f"{label} {len(report.get(key) or [])}"
+        for key, label in (
+            ("uploaded", "up"),
+            ("downloaded", "down"),
+            ("deleted_local", "del-local"),
+            ("deleted_remote", "del-remote"),
+            ("conflicts", "conflicts"),
+            ("errors", "errors"),
+        )
+        if report.get(key)
+    ]
+    return ", ".join(parts) or "nothing"
+
+
+class RcloneBisync(Tool):
+    def __init__(self, rclone: Path, **kwargs: Any) -> None:
+        super().__init__(name="rclone bisync", **kwargs)
+        self._rclone = rclone
+        self.config_path = self.home / "rclone.conf"
+        self.workdir = self.home / "bisync-workdir"
+
+    def write_config(self) -> None:
+        """A private config file with the S3 remote; `--config` makes rclone read only it."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(rclone_config(self.endpoint))
+
+    def command(self, first: bool) -> list[str]:
+        argv = [
+            str(self._rclone),
+            "bisync",
+            str(self.local),
+            f"{RCLONE_REMOTE}:{self.bucket}/{self.prefix}",
+            *RCLONE_BISYNC_FLAGS,
+            "--workdir",
+            str(self.workdir),
+            "--config",
+            str(self.config_path),
+        ]
+        # bisync refuses to run without prior listings; --resync builds them (a union).
+        return [*argv, "--resync"] if first else argv
+
+    def env(self) -> dict[str, str]:
+        return clean_env({})
+
+
+def rclone_config(endpoint: str) -> str:
+    return (
+        f"[{RCLONE_REMOTE}]\n"
+        "type = s3\n"
+        "provider = Other\n"
+        f"access_key_id = {ACCESS_KEY}\n"
+        f"secret_access_key = {SECRET_KEY}\n"
+        f"endpoint = {endpoint}\n"
+        f"region = {REGION}\n"
+        "force_path_style = true\n"
+    )
