@@ -29,6 +29,7 @@ from counting_proxy import CountingProxy, RequestParser
 from results import RunMeta, SizeResult, render_section, write_results
 from s3server import S3Server, free_port, make_client, running_server
 from scenarios import Outcome, World, new_world, run_scenarios
+from source import BmsyncSource, pythonpath_env, snapshot
 from tools import Bmsync, RcloneBisync, Tool
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,6 +49,8 @@ class Context:
     bmsync: Path
     rclone: Path
     workdir: Path
+    bmsync_env: dict[str, str]
+    """PYTHONPATH to the frozen copy of bmsync (see source.py)."""
     client: Any = None
     proxy: CountingProxy | None = None
     tools_seen: list[Tool] = field(default_factory=list)
@@ -59,6 +62,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20241123)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
     parser.add_argument("--no-count", action="store_true", help="skip the request-counting pass")
+    parser.add_argument(
+        "--worktree",
+        action="store_true",
+        help="benchmark the working tree's bmsync/ (copied at the start) instead of HEAD",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
     if min(args.files) < MIN_FILES:
@@ -93,22 +101,15 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def machine_lines(rclone: Path) -> list[str]:
-    """What a reader needs to weigh the figures, including uncommitted changes under test."""
-    dirty = command_output(["git", "-C", str(REPO), "status", "--porcelain", "--", "bmsync"])
+def machine_lines(rclone: Path, source: BmsyncSource) -> list[str]:
+    """What a reader needs to weigh the figures, including which bmsync code ran."""
     rclone_version = command_output([str(rclone), "version"]).splitlines()[0]
     mem_kib = int(first_match("/proc/meminfo", "MemTotal").split()[0])
     return [
         f"nproc: {len(os.sched_getaffinity(0))}; CPU: {first_match('/proc/cpuinfo', 'model name')}"
         f"; RAM: {mem_kib / (1 << 20):.1f} GiB",
         f"Python {sys.version.split()[0]}; {rclone_version}",
-        f"bmsync commit {command_output(['git', '-C', str(REPO), 'rev-parse', '--short', 'HEAD'])}"
-        + (
-            f", with uncommitted changes in the working tree (the editable install runs them): "
-            f"{'; '.join(dirty.splitlines())}"
-            if dirty
-            else ", clean working tree"
-        ),
+        f"bmsync: {source.description}",
         f"load average (1/5/15 min) at start: {loadavg()}; other work may be running on "
         "this machine, see the per-N load figures",
     ]
@@ -125,10 +126,11 @@ def startup_floor(ctx: Context) -> str:
         ("`bmsync --help`", [str(ctx.bmsync), "--help"]),
         ("`rclone version`", [str(ctx.rclone), "version"]),
     ):
+        env = {**os.environ, **ctx.bmsync_env}
         walls = []
         for _ in range(STARTUP_RUNS):
             start = time.perf_counter()
-            subprocess.run(argv, capture_output=True, check=True)
+            subprocess.run(argv, capture_output=True, check=True, env=env)
             walls.append(time.perf_counter() - start)
         cells.append(f"{label} {statistics.median(walls):.2f} s")
     return (
@@ -179,12 +181,15 @@ def check_parser_offline() -> None:
             raise SystemExit(f"request parser is off (pieces of {piece}): {dict(counts)}")
 
 
-def make_tools(base: Path, count: int, endpoint: str, bmsync: Path, rclone: Path) -> list[Tool]:
+def make_tools(
+    base: Path, endpoint: str, bmsync: Path, bmsync_env: dict[str, str], rclone: Path
+) -> list[Tool]:
     """Each tool gets its own folder and bucket; the prefix names the N and the pass."""
     prefix = f"{base.name}"
     tools: list[Tool] = [
         Bmsync(
             bmsync,
+            extra_env=bmsync_env,
             local=base / "bmsync" / "notes",
             bucket=BMSYNC_BUCKET,
             prefix=prefix,
@@ -212,7 +217,7 @@ def run_pass(
 ) -> tuple[World, dict[tuple[str, str], Outcome], list[Tool]]:
     print(f"N={count}, {name} pass", flush=True)
     base = ctx.workdir / f"n{count}-{name}"
-    tools = make_tools(base, count, endpoint, ctx.bmsync, ctx.rclone)
+    tools = make_tools(base, endpoint, ctx.bmsync, ctx.bmsync_env, ctx.rclone)
     world = new_world(count, ctx.seed, ctx.client, [t.local for t in tools])
     return world, run_scenarios(world, tools, proxy), tools
 
@@ -267,16 +272,19 @@ def run(ctx: Context, server: S3Server, count_requests: bool) -> list[SizeResult
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_signal)  # so the server is stopped on `kill`
+    workdir = Path(tempfile.mkdtemp(prefix="bmsync-bench-"))
+    source = snapshot(REPO, workdir / "bmsync-src", worktree=args.worktree)
     ctx = Context(
         files=args.files,
         seed=args.seed,
         bmsync=venv_bin("bmsync"),
         rclone=venv_bin("rclone"),
-        workdir=Path(tempfile.mkdtemp(prefix="bmsync-bench-")),
+        workdir=workdir,
+        bmsync_env=pythonpath_env(source),
     )
     meta = RunMeta(
         date=command_output(["date", "-u"]),
-        machine=machine_lines(ctx.rclone),
+        machine=machine_lines(ctx.rclone, source),
         commands=[],
         notes=[f"Invoked as: `{' '.join([Path(sys.executable).name, *sys.argv])}`"],
     )

@@ -111,6 +111,7 @@ class CountingProxy:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="counting-proxy", daemon=True)
         self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._thread.start()
@@ -141,34 +142,44 @@ class CountingProxy:
         self._loop.close()
 
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        """Relay one connection until either side closes it, then close both.
+
+        HTTP clients never half-close a connection, so the first EOF ends the exchange. The
+        task is kept in `_connections`: asyncio holds tasks only weakly, and a relay task that
+        is waiting on two sockets would otherwise be garbage-collected mid-connection.
+        """
+        task = asyncio.current_task()
+        assert task is not None  # start_server runs every handler in a task
+        self._connections.add(task)
         try:
             server_r, server_w = await asyncio.open_connection("127.0.0.1", self._upstream_port)
         except OSError:
             client_w.close()
+            self._connections.discard(task)
             return
         parser = RequestParser(self._counts, self._lock)
+        pipes = {
+            asyncio.create_task(_pipe(client_r, server_w, parser)),
+            asyncio.create_task(_pipe(server_r, client_w, None)),
+        }
         try:
-            await asyncio.gather(_pipe(client_r, server_w, parser), _pipe(server_r, client_w, None))
+            _done, pending = await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+            for pipe in pending:
+                pipe.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         finally:
             for writer in (server_w, client_w):
                 writer.close()
+            self._connections.discard(task)
 
 
 async def _pipe(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, parser: RequestParser | None
 ) -> None:
     """Copy bytes until EOF; the parser sees the data before it is forwarded."""
-    try:
+    with contextlib.suppress(ConnectionError):
         while data := await reader.read(READ_BYTES):
             if parser is not None:
                 parser.feed(data)
             writer.write(data)
             await writer.drain()
-    except (ConnectionError, asyncio.IncompleteReadError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            if writer.can_write_eof():
-                writer.write_eof()
-            else:
-                writer.close()

@@ -132,12 +132,22 @@ def observations(result: SizeResult) -> list[str]:
     return lines
 
 
+def load_samples(outcomes: dict[tuple[str, str], Outcome]) -> str:
+    loads = sorted(r.load1 for o in outcomes.values() for r in o.runs)
+    if not loads:
+        return "none"
+    return f"min {loads[0]:.2f}, median {statistics.median(loads):.2f}, max {loads[-1]:.2f}"
+
+
 def render_size(result: SizeResult) -> list[str]:
     mib = result.total_bytes / (1 << 20)
     lines = [
         f"### N = {result.count} notes ({mib:.1f} MiB)",
         "",
-        f"Load average (1/5/15 min): {result.load_before} before, {result.load_after} after.",
+        f"Load average (1/5/15 min): {result.load_before} before this N, {result.load_after} "
+        "after (this includes the benchmark's own tool, server and relay processes; anything "
+        "above about 2 on these 2 cores means runs waited for a CPU). "
+        f"Sampled just before each timed run: {load_samples(result.timed)}.",
         "",
         "Timed pass (tools talk to the server directly):",
         "",

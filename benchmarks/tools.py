@@ -50,6 +50,8 @@ class RunResult:
     requests: Counter[str] = field(default_factory=Counter)
     summary: str = ""
     problem: str | None = None
+    load1: float = 0.0
+    """The 1-minute load average just before the run: how busy the machine already was."""
 
 
 @dataclass
@@ -81,6 +83,7 @@ class Tool:
         log_path = self.home / "logs" / f"{label}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = self.command(first)
+        load1 = os.getloadavg()[0]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(
@@ -91,6 +94,7 @@ class Tool:
             timeout=RUN_TIMEOUT_S,
             stdin=subprocess.DEVNULL,
             check=False,
+            cwd=self.home,  # not the repository, whose bmsync/ could shadow the frozen copy
         )
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -102,13 +106,17 @@ class Tool:
         summary, problem = self.judge(proc)
         if problem is not None:
             problem = f"{problem} (log: {log_path})\n{proc.stderr[-2000:]}"
-        return RunResult(wall, cpu, proc.returncode, log_path, summary=summary, problem=problem)
+        return RunResult(
+            wall, cpu, proc.returncode, log_path, summary=summary, problem=problem, load1=load1
+        )
 
 
 class Bmsync(Tool):
-    def __init__(self, bmsync: Path, **kwargs: Any) -> None:
+    def __init__(self, bmsync: Path, extra_env: dict[str, str], **kwargs: Any) -> None:
+        """`extra_env`: PYTHONPATH to the frozen copy of the package (benchmarks/source.py)."""
         super().__init__(name="bmsync", **kwargs)
         self._bmsync = bmsync
+        self._extra_env = extra_env
 
     def command(self, first: bool) -> list[str]:
         # The first run needs nothing special: that is part of what is measured.
@@ -135,6 +143,7 @@ class Bmsync(Tool):
                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
                 # No global .bmignore here, so basic-memory's default ignore rules apply.
                 "BASIC_MEMORY_CONFIG_DIR": str(self.home / "bm-config"),
+                **self._extra_env,
             }
         )
 

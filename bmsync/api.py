@@ -22,7 +22,7 @@ from bmsync.engine.options import resolve_options
 from bmsync.engine.ports import RemoteStore
 from bmsync.engine.sync import run_sync
 from bmsync.local.ignore import IgnoreRules
-from bmsync.report import SyncReport
+from bmsync.report import FileError, SyncReport
 from bmsync.s3.config import S3Config
 from bmsync.s3.remote import open_remote
 from bmsync.s3.url import parse_remote_url
@@ -48,6 +48,7 @@ async def sync_project(
     ignore: Sequence[str] = (),
     transfers: int = 8,
     progress: ProgressFn | None = None,
+    trash_retention_days: float = 30.0,
     ignore_files: Sequence[str | os.PathLike[str]] = (),
     remote: RemoteStore | None = None,
     now: datetime | None = None,
@@ -65,16 +66,17 @@ async def sync_project(
         force=force,
         dry_run=dry_run,
         transfers=transfers,
+        trash_retention_days=trash_retention_days,
     )
     location = parse_remote_url(remote_url)
     root, rules, paths = _prepare(local_path, location.url, state_dir, ignore, ignore_files)
     db_exists = paths.db.exists()
-    with ProjectLock(paths.lock):
+    with ProjectLock(paths.lock) as lock:
         async with (
             _open_store(paths.db, db_exists, root, location.url, options.dry_run, resync) as store,
             _remote(remote, location, s3) as opened,
         ):
-            return await run_sync(
+            report = await run_sync(
                 root=root,
                 remote=opened,
                 store=store,
@@ -84,6 +86,9 @@ async def sync_project(
                 progress=progress,
                 now=now,
             )
+    if lock.taken_over_from:
+        report.warnings.insert(0, FileError("(lock)", lock.taken_over_from))
+    return report
 
 
 def _prepare(

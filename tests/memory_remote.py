@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from bmsync.engine.model import RemoteMeta, RemoteObject
@@ -23,6 +24,7 @@ from bmsync.engine.ports import (
     RemoteMissing,
     Update,
 )
+from bmsync.engine.runs import run_started
 from bmsync.local.names import canonical
 
 
@@ -153,6 +155,16 @@ class MemoryRemote:
         if if_match is not None and obj.etag != if_match:
             raise RemoteChanged(f"{relkey}: changed")
         self.trash[f"{run_id}/{relkey}"] = obj
+
+    async def purge_trash(self, older_than: datetime) -> int:
+        expired = {
+            key.split("/", 1)[0]
+            for key in self.trash
+            if (started := run_started(key.split("/", 1)[0])) is not None and started < older_than
+        }
+        for key in [k for k in self.trash if k.split("/", 1)[0] in expired]:
+            del self.trash[key]
+        return len(expired)
 
     def contents(self) -> dict[str, bytes]:
         return {k: o.data for k, o in self.objects.items()}

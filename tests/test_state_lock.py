@@ -1,10 +1,16 @@
-"""One sync per project: a live holder blocks with its name, a dead one never does."""
+"""One sync per project: a live holder blocks and is named, a dead one never blocks."""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import socket
+import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,38 +29,96 @@ with ProjectLock(Path(sys.argv[1])):
 
 
 def hold(path: Path) -> subprocess.Popen[bytes]:
+    """Another process holding the lock; it says so once it has written its details."""
     proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE)
     assert proc.stdout is not None and proc.stdout.readline() == b"held\n"
     return proc
 
 
-def test_live_holder_blocks_with_its_pid(tmp_path: Path) -> None:
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    proc.kill()
+    proc.wait()
+
+
+@pytest.fixture
+def raw_holder(tmp_path: Path) -> Iterator[int]:
+    """An flock on the lock file taken without writing any details (a holder just starting)."""
+    fd = os.open(tmp_path / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    yield fd
+    os.close(fd)
+
+
+def test_live_holder_blocks_and_is_named(tmp_path: Path) -> None:
     lock = tmp_path / "lock"
     proc = hold(lock)
     try:
-        with pytest.raises(LockedError, match=f"pid {proc.pid}"), ProjectLock(lock):
-            pass
+        with pytest.raises(LockedError) as refused, ProjectLock(lock):
+            pytest.fail("acquired a lock another process holds")
+        message = str(refused.value)
+        assert f"pid {proc.pid} on {socket.gethostname()}, since 20" in message
+        assert "another bmsync sync of this project is running" in message
+        assert "wait for it to finish, or stop it" in message
+        assert refused.value.exit_code == 4
     finally:
-        proc.kill()
-        proc.wait()
+        kill(proc)
 
 
-def test_killed_holder_releases_at_once(tmp_path: Path) -> None:
+def test_holder_details_are_in_the_file_while_held(tmp_path: Path) -> None:
+    lock = tmp_path / "lock"
+    with ProjectLock(lock):
+        info = json.loads(lock.read_bytes())
+        assert info["pid"] == os.getpid() and info["host"] == socket.gethostname()
+        assert "since" in info and "command" in info
+        assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+    assert lock.read_bytes() == b"", "a clean release erases the details"
+
+
+def test_holder_that_wrote_nothing_yet_still_blocks(tmp_path: Path, raw_holder: int) -> None:
+    with pytest.raises(LockedError, match="details are not written yet"):
+        ProjectLock(tmp_path / "lock").acquire()
+
+
+def test_holder_details_cut_short_still_block(tmp_path: Path, raw_holder: int) -> None:
+    os.write(raw_holder, b'{"pid": 12')
+    with pytest.raises(LockedError, match="details are not written yet"):
+        ProjectLock(tmp_path / "lock").acquire()
+
+
+def test_killed_holder_releases_at_once_and_is_named(tmp_path: Path) -> None:
     lock = tmp_path / "lock"
     proc = hold(lock)
-    proc.kill()
-    proc.wait()
+    kill(proc)  # SIGKILL: no chance to clean up
     started = time.monotonic()
-    with ProjectLock(lock):
+    with ProjectLock(lock) as taken:
         assert time.monotonic() - started < 1
+        assert taken.taken_over_from is not None
+        assert f"pid {proc.pid}" in taken.taken_over_from
+        assert "stopped without finishing" in taken.taken_over_from
+    with ProjectLock(lock) as again:
+        assert again.taken_over_from is None, "a clean release leaves nothing to take over"
 
 
-def test_lock_is_reentrant_after_release(tmp_path: Path) -> None:
+def test_second_lock_in_the_same_process_is_refused(tmp_path: Path) -> None:
     lock = tmp_path / "lock"
+    with ProjectLock(lock), pytest.raises(LockedError, match=f"pid {os.getpid()}"):
+        ProjectLock(lock).acquire()
     with ProjectLock(lock):
         pass
-    with ProjectLock(lock):
-        pass
+
+
+def test_one_lock_object_cannot_be_taken_twice(tmp_path: Path) -> None:
+    lock = ProjectLock(tmp_path / "lock")
+    with lock, pytest.raises(RuntimeError):
+        lock.acquire()
+    lock.release()  # releasing a released lock is harmless
+
+
+async def test_async_context_manager(tmp_path: Path) -> None:
+    async with ProjectLock(tmp_path / "lock"):
+        with pytest.raises(LockedError):
+            ProjectLock(tmp_path / "lock").acquire()
+    ProjectLock(tmp_path / "lock").acquire()
 
 
 RACE = """
@@ -62,24 +126,34 @@ import sys, time
 from pathlib import Path
 from bmsync.errors import LockedError
 from bmsync.state.lock import ProjectLock
-deadline = float(sys.argv[2])
-while time.time() < deadline:
+lock, start, release = Path(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3])
+while time.time() < start:
     pass
 try:
-    with ProjectLock(Path(sys.argv[1])):
+    with ProjectLock(lock):
         print("won", flush=True)
-        time.sleep(1.5)
+        deadline = time.time() + 30
+        while not release.exists() and time.time() < deadline:
+            time.sleep(0.01)
 except LockedError:
     print("lost", flush=True)
 """
 
 
-def test_racing_processes_exactly_one_wins(tmp_path: Path) -> None:
-    lock = tmp_path / "lock"
-    start = str(time.time() + 1.0)
+@pytest.mark.parametrize("racers", [2, 4])
+def test_racing_processes_exactly_one_wins(tmp_path: Path, racers: int) -> None:
+    """The winner holds on until every loser has given up, so a slow starter cannot win late."""
+    lock, release = tmp_path / "lock", tmp_path / "release"
+    start = str(time.time() + 1.0)  # spin until then, so the attempts really coincide
     procs = [
-        subprocess.Popen([sys.executable, "-c", RACE, str(lock), start], stdout=subprocess.PIPE)
-        for _ in range(4)
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, str(lock), start, str(release)], stdout=subprocess.PIPE
+        )
+        for _ in range(racers)
     ]
-    outcomes = sorted(p.communicate()[0].decode().strip() for p in procs)
-    assert outcomes == ["lost", "lost", "lost", "won"]
+    deadline = time.monotonic() + 30
+    while sum(p.poll() is not None for p in procs) < racers - 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.touch()
+    outcomes = sorted(p.communicate(timeout=30)[0].decode().strip() for p in procs)
+    assert outcomes == ["lost"] * (racers - 1) + ["won"]

@@ -1,162 +1,441 @@
-"""The SQLite snapshot: round trips, one-transaction batches, binding, corruption, versions."""
+"""The SQLite snapshot: round trips, one-transaction batches, binding, damage, versions, crashes."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import random
 import sqlite3
 import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from bmsync.engine.model import SnapshotEntry
-from bmsync.errors import StateCorruptError, StateMismatchError, StateTooNewError
-from bmsync.state.paths import ProjectPaths, project_key
-from bmsync.state.store import SnapshotStore
+from bmsync.errors import StateCorruptError, StateError, StateMismatchError, StateTooNewError
+from bmsync.state.store import RUNNING, SnapshotStore
 
 ROOT, URL = "/home/u/notes", "s3://bucket/notes"
 
 
-def entry(i: int) -> SnapshotEntry:
-    return SnapshotEntry(f"dir/{i}.md", i, 1_700_000_000_000_000_000 + i, f"h{i}", f"e{i}")
+def entry(i: int, version: int = 0) -> SnapshotEntry:
+    return SnapshotEntry(
+        f"dir/{i:06d}.md",
+        i + version,
+        1_700_000_000_123_456_789 + i,  # beyond 2**53: stored exactly, not as a float
+        f"{i:032x}",
+        f"{i + version:032x}",
+    )
 
 
-async def open_store(db: Path, **kw: object) -> SnapshotStore:
-    return await SnapshotStore.open(db, local_root=ROOT, remote_url=URL, **kw)  # type: ignore[arg-type]
+async def open_store(db: Path, *, repair: bool = False) -> SnapshotStore:
+    return await SnapshotStore.open(db, local_root=ROOT, remote_url=URL, repair=repair)
 
 
-async def test_round_trip_and_one_transaction_apply(tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
+async def make_store(db: Path, entries: list[SnapshotEntry]) -> None:
+    async with await open_store(db) as store:
+        await store.apply(entries, [])
+
+
+@contextmanager
+def raw_sqlite(db: Path) -> Iterator[sqlite3.Connection]:
+    """A plain sqlite3 connection, committed and closed on exit (the `with` of sqlite3 does not
+    close, and an open connection would keep its WAL alive)."""
+    with closing(sqlite3.connect(db)) as conn, conn:
+        yield conn
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "snapshot.db"
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """A permissive umask, so file modes come from bmsync and not from the environment."""
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
+
+
+# -- round trips and batches ---------------------------------------------------------------
+
+
+async def test_new_snapshot_is_empty(db: Path) -> None:
     async with await open_store(db) as store:
         assert await store.load() == {}
+        assert store.set_aside is None
+
+
+async def test_entries_round_trip_exactly(db: Path) -> None:
+    odd = SnapshotEntry("ünï/cödé — 日本.md", 0, -1, "", '"quoted"-etag')
+    entries = [entry(i) for i in range(50)] + [odd]
+    await make_store(db, entries)
+    async with await open_store(db) as store:
+        assert await store.load() == {e.path: e for e in entries}
+
+
+async def test_apply_upserts_and_deletes(db: Path) -> None:
+    async with await open_store(db) as store:
+        await store.apply([entry(1), entry(2), entry(3)], [])
+        await store.apply([entry(1, version=7), entry(4)], ["dir/000002.md", "never/there.md"])
+        assert await store.load() == {e.path: e for e in (entry(1, 7), entry(3), entry(4))}
+
+
+async def test_apply_is_one_transaction(db: Path) -> None:
+    """A failure in the deletes, after the upserts ran, leaves nothing of the batch behind."""
+    async with await open_store(db) as store:
         await store.apply([entry(1), entry(2)], [])
-        await store.apply([SnapshotEntry("dir/1.md", 9, 9, "h9", "e9")], ["dir/2.md"])
+        unbindable = object()
+        with pytest.raises(StateError):
+            await store.apply([entry(1, version=5), entry(3)], ["dir/000002.md", unbindable])  # type: ignore[list-item]
+        assert await store.load() == {e.path: e for e in (entry(1), entry(2))}
+        await store.apply([entry(3)], [])  # the store is still usable
+        assert len(await store.load()) == 3
+
+
+async def test_path_both_upserted_and_deleted_is_refused(db: Path) -> None:
     async with await open_store(db) as store:
-        assert await store.load() == {"dir/1.md": SnapshotEntry("dir/1.md", 9, 9, "h9", "e9")}
+        with pytest.raises(ValueError, match="dir/000001.md"):
+            await store.apply([entry(1)], ["dir/000001.md"])
 
 
-async def test_file_is_user_only(tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
-    async with await open_store(db):
-        pass
-    assert stat.S_IMODE(db.stat().st_mode) == 0o600
-
-
-async def test_bound_to_its_folder_and_remote(tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
-    async with await open_store(db):
-        pass
-    with pytest.raises(StateMismatchError, match="belongs to /home/u/notes"):
-        await SnapshotStore.open(db, local_root="/elsewhere", remote_url=URL)
-
-
-async def test_garbage_file_is_reported_and_repair_sets_it_aside(tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
-    db.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(StateCorruptError, match="--resync"):
-        await open_store(db)
-    assert db.read_bytes().startswith(b"this is not"), "nothing is replaced without repair"
-    async with await open_store(db, repair=True) as store:
-        assert await store.load() == {}
-    assert list(tmp_path.glob("s.db.corrupt-*"))
-
-
-async def test_truncated_snapshot_is_reported(tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
+async def test_concurrent_tasks_share_the_store(db: Path) -> None:
     async with await open_store(db) as store:
-        await store.apply([entry(i) for i in range(2000)], [])
-    for suffix in ("-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    data = db.read_bytes()
-    db.write_bytes(data[: len(data) // 2])
-    with pytest.raises(StateCorruptError):
-        store = await open_store(db)
-        await store.load()
+        await asyncio.gather(*(store.apply([entry(i)], []) for i in range(20)), store.load())
+        assert len(await store.load()) == 20
 
 
-async def test_foreign_sqlite_file_is_reported(tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
-    with sqlite3.connect(db) as conn:
-        conn.execute("create table other(x)")
-    with pytest.raises(StateCorruptError):
-        await open_store(db)
-
-
-async def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
-    async with await open_store(db):
-        pass
-    with sqlite3.connect(db) as conn:
-        conn.execute("update meta set value='99' where key='schema_version'")
-    with pytest.raises(StateTooNewError, match="newer bmsync"):
-        await open_store(db)
-
-
-async def test_runs_are_recorded(tmp_path: Path) -> None:
-    from datetime import UTC, datetime
-
-    async with await open_store(tmp_path / "s.db") as store:
-        await store.begin_run("r1", datetime.now(UTC))
-        await store.finish_run("r1", "ok", {"uploaded": 3})
-        (run,) = await store.last_runs()
-    assert run.id == "r1" and run.status == "ok" and run.summary == {"uploaded": 3}
-
-
-async def test_load_100k_rows_timing(tmp_path: Path) -> None:
-    async with await open_store(tmp_path / "s.db") as store:
+async def test_timings_100k_rows(db: Path) -> None:
+    """Printed, not asserted (run with -s): the numbers the engine's design relies on."""
+    async with await open_store(db) as store:
         started = time.perf_counter()
         await store.apply([entry(i) for i in range(100_000)], [])
-        applied = time.perf_counter() - started
+        apply_100k = time.perf_counter() - started
+        started = time.perf_counter()
+        await store.apply([entry(i, version=1) for i in range(0, 100_000, 100)], [])
+        apply_1k = time.perf_counter() - started
+        started = time.perf_counter()
+        for i in range(20):
+            await store.apply([entry(i, version=2)], [])
+        one_row = (time.perf_counter() - started) / 20
+    started = time.perf_counter()
+    store = await open_store(db)
+    reopen = time.perf_counter() - started
+    async with store:
         started = time.perf_counter()
         rows = await store.load()
-        loaded = time.perf_counter() - started
+        load_100k = time.perf_counter() - started
     assert len(rows) == 100_000
-    print(f"apply 100k rows: {applied:.2f} s, load 100k rows: {loaded:.2f} s")
+    print(
+        f"\nsnapshot timings: apply 100k rows {apply_100k:.2f} s, apply 1k rows into 100k "
+        f"{apply_1k * 1000:.0f} ms, one-row commit {one_row * 1000:.1f} ms, open+quick_check "
+        f"of 100k {reopen * 1000:.0f} ms, load 100k rows {load_100k:.2f} s"
+    )
 
 
-KILL_SCRIPT = """
+# -- meta and runs -------------------------------------------------------------------------
+
+
+async def test_meta_values_persist(db: Path) -> None:
+    async with await open_store(db) as store:
+        assert await store.get_meta("trash_purged_at") is None
+        await store.set_meta("trash_purged_at", "2026-11-23T10:15:00+00:00")
+        await store.set_meta("trash_purged_at", "2026-11-24T10:15:00+00:00")
+    async with await open_store(db) as store:
+        assert await store.get_meta("trash_purged_at") == "2026-11-24T10:15:00+00:00"
+        assert await store.get_meta("remote_url") == URL
+
+
+async def test_binding_meta_cannot_be_changed(db: Path) -> None:
+    async with await open_store(db) as store:
+        for key in ("schema_version", "local_root", "remote_url", "created_at"):
+            with pytest.raises(ValueError):
+                await store.set_meta(key, "x")
+
+
+async def test_runs_are_recorded_newest_first(db: Path) -> None:
+    first = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
+    second = datetime(2026, 11, 23, 12, 0, tzinfo=timezone(timedelta(hours=2)))  # 10:00 UTC
+    third = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
+    async with await open_store(db) as store:
+        await store.begin_run("r1", first)
+        await store.begin_run("r2", second)
+        await store.finish_run("r1", "ok", {"uploaded": 3}, finished_at=first + timedelta(1))
+        await store.begin_run("r3", third)
+        with pytest.raises(ValueError, match="no run 'nope'"):
+            await store.finish_run("nope", "ok", {})
+    async with await open_store(db) as store:
+        runs = await store.last_runs()
+        latest = await store.last_runs(1)
+    assert [r.id for r in runs] == ["r3", "r1", "r2"], "ordered by start time, across zones"
+    assert latest == runs[:1] and latest[0].status == RUNNING and latest[0].finished_at is None
+    r1 = runs[1]
+    assert (r1.status, r1.summary, r1.started_at) == ("ok", {"uploaded": 3}, first)
+    assert r1.finished_at == first + timedelta(1)
+
+
+async def test_run_history_is_bounded(db: Path) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    async with await open_store(db) as store:
+        for i in range(205):
+            await store.begin_run(f"r{i:03d}", start + timedelta(minutes=i))
+        runs = await store.last_runs(1000)
+    assert len(runs) == 200 and runs[-1].id == "r005"
+
+
+# -- files on disk -------------------------------------------------------------------------
+
+
+async def test_snapshot_and_its_wal_are_user_only(db: Path, open_umask: None) -> None:
+    async with await open_store(db) as store:
+        await store.apply([entry(1)], [])
+        for name in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            assert mode(name) == 0o600, name
+
+
+async def test_existing_snapshot_is_tightened_to_user_only(db: Path) -> None:
+    await make_store(db, [])
+    db.chmod(0o644)
+    async with await open_store(db):
+        assert mode(db) == 0o600
+
+
+async def test_snapshot_is_in_wal_mode_with_full_sync(db: Path) -> None:
+    await make_store(db, [entry(1)])
+    with raw_sqlite(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+# -- binding and versions ------------------------------------------------------------------
+
+
+async def test_other_local_folder_is_refused_with_both_pairs(db: Path) -> None:
+    await make_store(db, [entry(1)])
+    with pytest.raises(StateMismatchError) as refused:
+        await SnapshotStore.open(db, local_root="/elsewhere", remote_url=URL, repair=True)
+    message = str(refused.value)
+    assert f"belongs to local folder {ROOT} and remote {URL}" in message
+    assert f"this sync is of /elsewhere with {URL}" in message
+    assert "different --state-dir" in message and f"delete the state folder {db.parent}" in message
+    async with await open_store(db) as store:
+        assert len(await store.load()) == 1, "a refused open changes nothing"
+
+
+async def test_other_remote_is_refused(db: Path) -> None:
+    await make_store(db, [])
+    with pytest.raises(StateMismatchError, match="s3://other/notes"):
+        await SnapshotStore.open(db, local_root=ROOT, remote_url="s3://other/notes")
+
+
+async def test_newer_schema_is_refused_and_left_alone(db: Path) -> None:
+    await make_store(db, [entry(1)])
+    with raw_sqlite(db) as conn:
+        conn.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+        conn.execute("DROP TABLE runs")  # a newer schema may look different in any way
+    before = db.read_bytes()
+    with pytest.raises(StateTooNewError) as refused:
+        await open_store(db, repair=True)
+    assert f"{db} was written by a newer bmsync (schema 2" in str(refused.value)
+    assert "upgrade bmsync, or use a different --state-dir" in str(refused.value)
+    assert db.read_bytes() == before and not list(db.parent.glob("*.corrupt-*"))
+
+
+# -- damaged files -------------------------------------------------------------------------
+
+
+def assert_reported_and_untouched(err: StateCorruptError, db: Path, before: bytes) -> None:
+    message = str(err)
+    assert str(db) in message and "--resync" in message and "nothing is lost" in message
+    assert db.read_bytes() == before, "nothing is replaced without repair"
+    assert not list(db.parent.glob("*.corrupt-*"))
+
+
+async def test_garbage_file_is_reported(db: Path) -> None:
+    db.write_bytes(b"this is not sqlite at all\n" * 200)
+    with pytest.raises(StateCorruptError) as refused:
+        await open_store(db)
+    assert_reported_and_untouched(refused.value, db, b"this is not sqlite at all\n" * 200)
+
+
+async def test_truncated_snapshot_is_reported(db: Path) -> None:
+    await make_store(db, [entry(i) for i in range(5000)])
+    assert not Path(f"{db}-wal").exists(), "closing folds the WAL into the file"
+    db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
+    with pytest.raises(StateCorruptError) as refused:
+        await open_store(db)
+    assert_reported_and_untouched(refused.value, db, db.read_bytes())
+
+
+async def test_foreign_sqlite_file_is_reported(db: Path) -> None:
+    with raw_sqlite(db) as conn:
+        conn.execute("CREATE TABLE other(x)")
+    with pytest.raises(StateCorruptError, match=r"tables \(other\) but no bmsync meta"):
+        await open_store(db)
+
+
+async def test_missing_table_is_reported(db: Path) -> None:
+    await make_store(db, [])
+    with raw_sqlite(db) as conn:
+        conn.execute("DROP TABLE files")
+    with pytest.raises(StateCorruptError, match="table files is missing"):
+        await open_store(db)
+
+
+async def test_missing_binding_is_reported(db: Path) -> None:
+    await make_store(db, [])
+    with raw_sqlite(db) as conn:
+        conn.execute("DELETE FROM meta WHERE key='local_root'")
+    with pytest.raises(StateCorruptError, match="meta lacks local_root"):
+        await open_store(db)
+
+
+async def test_failing_integrity_check_is_reported(db: Path) -> None:
+    await make_store(db, [entry(i) for i in range(2000)])
+    with raw_sqlite(db) as conn:
+        page = conn.execute("SELECT rootpage FROM sqlite_master WHERE name='files'").fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    with db.open("r+b") as f:  # an invalid page type for the table's root page
+        f.seek((page - 1) * page_size)
+        f.write(b"\xff")
+    with pytest.raises(StateCorruptError, match="--resync"):
+        await open_store(db)
+
+
+async def test_zero_length_file_is_a_snapshot_never_made(db: Path) -> None:
+    """A run killed between creating the file and committing the tables leaves exactly this."""
+    db.touch()
+    async with await open_store(db) as store:
+        assert await store.load() == {} and store.set_aside is None
+        await store.apply([entry(1)], [])
+
+
+async def test_damage_found_while_running_is_a_corrupt_error(db: Path) -> None:
+    await make_store(db, [entry(i) for i in range(50_000)])
+    store = await open_store(db)
+    try:
+        size = db.stat().st_size
+        with db.open("r+b") as f:  # past the header, over most of the table's pages
+            f.seek(4096 * 4)
+            f.write(os.urandom(size // 2))
+        with pytest.raises(StateCorruptError, match="--resync"):
+            await store.load()
+    finally:
+        await store.close()
+
+
+async def test_repair_sets_the_file_aside_and_starts_afresh(db: Path) -> None:
+    garbage = b"\x00garbage" * 512
+    db.write_bytes(garbage)
+    async with await open_store(db, repair=True) as store:
+        assert await store.load() == {}
+        await store.apply([entry(1)], [])
+        aside = store.set_aside
+    assert aside is not None and aside.name.startswith("snapshot.db.corrupt-")
+    assert aside.read_bytes() == garbage
+    async with await open_store(db) as store:
+        assert await store.load() == {entry(1).path: entry(1)}
+
+
+async def test_set_aside_file_keeps_what_its_wal_held(db: Path) -> None:
+    """A foreign file left by a crash with changes still in its WAL: they are kept, not lost."""
+    with raw_sqlite(db) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        conn.execute("CREATE TABLE other(x)")
+        conn.execute("INSERT INTO other VALUES ('only in the wal')")
+        conn.commit()
+        crashed = {suffix: Path(f"{db}{suffix}").read_bytes() for suffix in ("", "-wal")}
+    assert b"only in the wal" not in crashed[""] and b"only in the wal" in crashed["-wal"]
+    for suffix, content in crashed.items():
+        Path(f"{db}{suffix}").write_bytes(content)
+    async with await open_store(db, repair=True) as store:
+        aside = store.set_aside
+    assert aside is not None
+    with raw_sqlite(aside) as conn:
+        assert conn.execute("SELECT x FROM other").fetchall() == [("only in the wal",)]
+
+
+async def test_repairs_in_the_same_second_keep_both_files(db: Path) -> None:
+    for content in (b"first garbage" * 100, b"second garbage" * 100):
+        db.write_bytes(content)
+        await (await open_store(db, repair=True)).close()
+    kept = sorted(p.read_bytes()[:6] for p in db.parent.glob("snapshot.db.corrupt-*"))
+    assert kept == [b"first ", b"second"]
+
+
+# -- crash safety --------------------------------------------------------------------------
+
+KILL_LOOP = """
 import asyncio, sys
+from pathlib import Path
 from bmsync.engine.model import SnapshotEntry
 from bmsync.state.store import SnapshotStore
+
 async def main():
-    store = await SnapshotStore.open(__import__("pathlib").Path(sys.argv[1]),
-                                     local_root="/r", remote_url="s3://b/p")
-    batch = 0
+    store = await SnapshotStore.open(Path(sys.argv[1]), local_root="/r", remote_url="s3://b/p")
+    batch = sum(1 for path in await store.load() if path.startswith("done/"))
+    print("ready", flush=True)
     while True:
-        rows = [SnapshotEntry(f"b{batch}/{i}", batch, 0, "h", "e") for i in range(200)]
-        await store.apply(rows, [])
+        # Batch n rewrites every shared row to n, adds done/n, and replaces last/n-1 by last/n.
+        rows = [SnapshotEntry(f"shared/{i}", batch, batch, "h", "e") for i in range(300)]
+        rows.append(SnapshotEntry(f"done/{batch:06d}", batch, 0, "h", "e"))
+        rows.append(SnapshotEntry(f"last/{batch}", batch, 0, "h", "e"))
+        await store.apply(rows, [f"last/{batch - 1}"] if batch else [])
         print(batch, flush=True)
         batch += 1
+
 asyncio.run(main())
 """
 
 
-async def test_sigkill_mid_commit_leaves_whole_batches(tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
-    for delay in (0.4, 0.7, 1.1):
+def check_whole_batches(snapshot: dict[str, SnapshotEntry], committed: int) -> int:
+    """The snapshot holds batches 0..k-1 exactly, each whole; returns k."""
+    done = sorted(int(p.split("/")[1]) for p in snapshot if p.startswith("done/"))
+    k = len(done)
+    assert done == list(range(k)), "the batches are a prefix"
+    assert k > committed, f"batch {committed} returned from apply but is missing"
+    if k:
+        assert {e.size for p, e in snapshot.items() if p.startswith("shared/")} == {k - 1}
+        assert [p for p in snapshot if p.startswith("last/")] == [f"last/{k - 1}"]
+        assert len(snapshot) == 300 + k + 1
+    else:
+        assert snapshot == {}
+    return k
+
+
+@pytest.mark.slow
+async def test_sigkill_at_any_moment_leaves_a_prefix_of_whole_batches(db: Path) -> None:
+    """Some kills land while the process starts or creates the snapshot, most mid-loop."""
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    committed = -1
+    for attempt in range(10):
         proc = subprocess.Popen(
-            [sys.executable, "-c", KILL_SCRIPT, str(db)], stdout=subprocess.PIPE
+            [sys.executable, "-c", KILL_LOOP, str(db)],
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
         )
-        time.sleep(delay)
+        assert proc.stdout is not None
+        if attempt % 4 == 0:
+            await asyncio.sleep(rng.uniform(0.0, 1.5))  # during start-up or creation
+        else:
+            assert await asyncio.to_thread(proc.stdout.readline) == b"ready\n"
+            await asyncio.sleep(rng.uniform(0.0, 0.5))
         proc.kill()
-        proc.wait()
-        store = await SnapshotStore.open(db, local_root="/r", remote_url="s3://b/p")
-        rows = await store.load()
-        await store.close()
-        per_batch: dict[str, int] = {}
-        for path in rows:
-            per_batch[path.split("/")[0]] = per_batch.get(path.split("/")[0], 0) + 1
-        assert all(n == 200 for n in per_batch.values()), "a batch landed partly"
-
-
-def test_project_paths(tmp_path: Path) -> None:
-    key = project_key("s3://bucket/some/research notes")
-    assert key.startswith("research_notes-") and len(key.split("-")[-1]) == 10
-    assert project_key("s3://a/x") != project_key("s3://b/x")
-    paths = ProjectPaths.for_remote(tmp_path / "state", "s3://bucket/notes")
-    paths.ensure()
-    assert stat.S_IMODE(os.stat(paths.root).st_mode) == 0o700
-    assert paths.trash.is_dir() and paths.db.parent == paths.root
+        out, _ = proc.communicate()
+        committed = max([committed, *(int(line) for line in out.split() if line.isdigit())])
+        async with await SnapshotStore.open(db, local_root="/r", remote_url="s3://b/p") as store:
+            batches = check_whole_batches(await store.load(), committed)
+        print(f"seed {seed}: {batches} batches after kill {attempt}")
+    assert committed >= 0, f"no batch was ever committed (seed {seed})"

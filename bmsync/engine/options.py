@@ -68,6 +68,7 @@ class SyncOptions:
     force: bool = False
     dry_run: bool = False
     transfers: int = 8
+    trash_retention_days: float = 30.0
 
 
 _MAX_DELETE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$")
@@ -120,6 +121,7 @@ def resolve_options(
     force: bool = False,
     dry_run: bool = False,
     transfers: int = 8,
+    trash_retention_days: float = 30.0,
 ) -> SyncOptions:
     """Apply explicit settings on top of the named profile, validating each."""
     chosen = PROFILES.get(profile)
@@ -127,6 +129,8 @@ def resolve_options(
         raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     if not isinstance(transfers, int) or isinstance(transfers, bool) or transfers < 1:
         raise ConfigError(f"transfers must be a whole number of at least 1 (got {transfers!r})")
+    if trash_retention_days < 0:
+        raise ConfigError(f"trash retention must be at least 0 days (got {trash_retention_days})")
     return SyncOptions(
         conflict=parse_conflict(conflict) if conflict is not None else chosen.conflict,
         max_delete=parse_max_delete(max_delete) if max_delete is not None else chosen.max_delete,
@@ -135,4 +139,5 @@ def resolve_options(
         force=force,
         dry_run=dry_run,
         transfers=transfers,
+        trash_retention_days=trash_retention_days,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -123,4 +124,8 @@ class RemoteStore(Protocol):
         The trash lives outside the synced prefix (`.bmsync-trash/<prefix>/<run_id>/<relkey>` in
         the same bucket), so it never syncs back; `RemoteMissing` when there is nothing to keep.
         """
+        ...
+
+    async def purge_trash(self, older_than: datetime) -> int:
+        """Delete the remote trash of runs started before `older_than`; returns how many runs."""
         ...

@@ -10,11 +10,10 @@ hands them on, so reading it top to bottom is reading the algorithm.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bmsync.engine.actions import (
@@ -30,12 +29,13 @@ from bmsync.engine.guards import empty_side_reason, max_delete_reason
 from bmsync.engine.model import LocalFile, RemoteObject, Snapshot, SnapshotEntry
 from bmsync.engine.options import SyncOptions
 from bmsync.engine.plan import Plan, paths_to_compare, plan_sync
-from bmsync.engine.ports import RemoteStore
+from bmsync.engine.ports import FileActionError, RemoteStore
+from bmsync.engine.runs import new_run_id
 from bmsync.errors import ConfigError
 from bmsync.local import ops
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import LocalScan, scan_local
-from bmsync.local.trash import Trash
+from bmsync.local.trash import Trash, purge_trash
 from bmsync.report import ConflictReport, FileError, SyncReport
 from bmsync.state.store import SnapshotStore
 
@@ -49,10 +49,6 @@ class Inputs:
     snapshot: dict[str, SnapshotEntry]
     forgotten: list[str]
     """Snapshot rows of newly ignored paths: dropped without touching either side."""
-
-
-def new_run_id(now: datetime) -> str:
-    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def restrict(
@@ -183,10 +179,34 @@ async def run_sync(
     )
     try:
         await executor.run(plan.actions)
+        await _purge_trash_daily(store, remote, trash_root, options, now, report)
     finally:
         report.finish(time.monotonic() - started)
         await store.finish_run(run_id, report.status, _summary(report))
     return report
+
+
+async def _purge_trash_daily(
+    store: SnapshotStore,
+    remote: RemoteStore,
+    trash_root: Path,
+    options: SyncOptions,
+    now: datetime,
+    report: SyncReport,
+) -> None:
+    """Empty trash older than the retention, at most once a day so a quiet run stays one
+    listing. A failure here costs nothing but space, so it is a warning, not an error."""
+    last = await store.get_meta("trash_purged_at")
+    if last is not None and now - datetime.fromisoformat(last) < timedelta(days=1):
+        return
+    cutoff = now - timedelta(days=options.trash_retention_days)
+    await asyncio.to_thread(purge_trash, trash_root, older_than=cutoff)
+    try:
+        await remote.purge_trash(cutoff)
+    except FileActionError as err:
+        report.warnings.append(FileError(".bmsync-trash", f"could not empty old trash: {err}"))
+        return
+    await store.set_meta("trash_purged_at", now.isoformat())
 
 
 def _folder_exists(root: Path) -> bool:

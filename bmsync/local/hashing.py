@@ -2,23 +2,56 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 import xxhash
 
 CHUNK = 1 << 20
+
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
 
 
 def new_hasher() -> xxhash.xxh3_128:
     return xxhash.xxh3_128()
 
 
+def open_regular(path: Path) -> BinaryIO:
+    """Open `path` for reading only if it is still a regular file.
+
+    Between the scan's `stat` and this read the name may have become a symlink (which could lead
+    out of the project) or a FIFO (whose `open` would block the run forever), so the open never
+    follows a final link, never blocks, and the opened file is checked with `fstat`.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise OSError(err.errno, "it is now a symbolic link, which is never followed") from err
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "it is no longer a regular file (FIFO, socket or device?)")
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
 def hash_file(path: Path) -> tuple[str, int]:
     """The xxh3-128 hex digest and the number of bytes read."""
     hasher = xxhash.xxh3_128()
     size = 0
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(CHUNK):
             hasher.update(chunk)
             size += len(chunk)
@@ -27,7 +60,7 @@ def hash_file(path: Path) -> tuple[str, int]:
 
 def md5_file(path: Path) -> str:
     digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()

@@ -4,10 +4,12 @@
   folder inside the root, never a symlink.
 - A user path never holds a partial file: downloads go to a temporary file in the same folder,
   are fsynced, get their mtime, and are renamed into place.
-- Just before a file is replaced or deleted it is re-checked against what the plan saw (size and
-  mtime); if the user touched it since the scan it is left for the next run (Syncthing's
-  "modified but not rescanned").
+- Just before a file is replaced or deleted it is re-checked against what the plan saw (size,
+  mtime and, when those match, the content); if the user changed it since the scan it is left
+  for the next run (Syncthing's "modified but not rescanned").
 - What is replaced or deleted goes to the trash first.
+- A write that fails (disk full, file too large) is a per-file error naming the path; the
+  temporary file is removed and the old version stays where it was.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import xxhash
 
 from bmsync.engine.model import LocalFile
 from bmsync.engine.ports import FileActionError, LocalChanged
+from bmsync.local.hashing import hash_file
 from bmsync.local.names import TEMP_PREFIX, canonical
 from bmsync.local.trash import Trash
 
@@ -32,7 +35,12 @@ def _disk(root: Path, relpath: str) -> Path:
 
 
 def check_unchanged(root: Path, relpath: str, expected: LocalFile | None) -> None:
-    """Raise `LocalChanged` unless `relpath` still is what the plan saw (or still absent)."""
+    """Raise `LocalChanged` unless `relpath` still is what the plan saw (or still absent).
+
+    Size and mtime only: cheap enough to run before and after every upload (which checks the
+    content hash of what it sends itself). Before destroying a version use
+    `check_before_replacing`, which also compares the content.
+    """
     try:
         info = os.stat(_disk(root, relpath), follow_symlinks=False)
     except FileNotFoundError:
@@ -43,10 +51,69 @@ def check_unchanged(root: Path, relpath: str, expected: LocalFile | None) -> Non
         ) from None
     except OSError as err:
         raise FileActionError(f"{relpath}: cannot check the local file: {err.strerror}") from err
+    if stat.S_ISDIR(info.st_mode):
+        raise _folder_in_the_way(relpath)
     if expected is None:
         raise LocalChanged(f"{relpath}: created locally during the sync; left for the next run")
+    if not stat.S_ISREG(info.st_mode):
+        raise LocalChanged(
+            f"{relpath}: replaced by a link or special file during the sync; left alone"
+        )
     if info.st_size != expected.size or info.st_mtime_ns != expected.mtime_ns:
         raise LocalChanged(f"{relpath}: modified locally during the sync; left for the next run")
+
+
+def check_before_replacing(root: Path, relpath: str, expected: LocalFile | None) -> None:
+    """The last check before a local file is overwritten or deleted.
+
+    Its folders must still be real folders inside `root` (one swapped for a symlink since the
+    scan would make the delete or rename act outside the project), and it must still be what
+    the plan saw. Size and mtime can miss an edit: timestamps as coarse as 2 s (FAT, some
+    network mounts) or a tool that restores them (`cp -p`, `rsync -t`) leave both unchanged, so
+    when they match the content is hashed too. One read of a file about to be replaced is
+    cheap next to overwriting an edit.
+    """
+    check_real_parents(root, relpath)
+    check_unchanged(root, relpath, expected)
+    if expected is None:
+        return
+    try:
+        digest, _ = hash_file(_disk(root, relpath))
+    except OSError as err:
+        raise FileActionError(
+            f"{relpath}: cannot read the local file to check it: {err.strerror}"
+        ) from err
+    if digest != expected.xxh3:
+        raise LocalChanged(
+            f"{relpath}: modified locally during the sync (same size and time, other content);"
+            " left for the next run"
+        )
+
+
+def check_real_parents(root: Path, relpath: str) -> None:
+    """Every folder between `root` and `relpath` must exist and be a real folder, not a link."""
+    folder = root
+    for part in relpath.split("/")[:-1]:
+        folder = folder / part
+        try:
+            info = os.lstat(folder)
+        except OSError as err:
+            raise FileActionError(
+                f"{relpath}: cannot check folder {folder}: {err.strerror}"
+            ) from err
+        _require_real_folder(root, relpath, folder, info)
+
+
+def _require_real_folder(root: Path, relpath: str, folder: Path, info: os.stat_result) -> None:
+    if stat.S_ISLNK(info.st_mode):
+        raise FileActionError(
+            f"{relpath}: {folder} is a symbolic link; bmsync never writes through links"
+        )
+    if not stat.S_ISDIR(info.st_mode):
+        raise FileActionError(
+            f"{relpath}: a file named {folder.relative_to(root)} is in the way of this folder;"
+            " rename one of them"
+        )
 
 
 def prepare_parent(root: Path, relpath: str) -> Path:
@@ -67,30 +134,54 @@ def prepare_parent(root: Path, relpath: str) -> Path:
                     f"{relpath}: cannot create folder {folder}: {err.strerror}"
                 ) from err
             info = os.lstat(folder)
-        if stat.S_ISLNK(info.st_mode):
-            raise FileActionError(
-                f"{relpath}: {folder} is a symbolic link; bmsync never writes through links"
-            )
-        if not stat.S_ISDIR(info.st_mode):
-            raise FileActionError(
-                f"{relpath}: a file named {folder.relative_to(root)} is in the way of this folder;"
-                " rename one of them"
-            )
+        _require_real_folder(root, relpath, folder, info)
     return folder / parts[-1]
 
 
-class HashingFile:
-    """The download sink: writes to the temporary file and hashes what it writes."""
+def _folder_in_the_way(relpath: str) -> FileActionError:
+    """A remote `a` beside a remote `a/b.md`: one local name cannot be both."""
+    return FileActionError(
+        f"{relpath}: a local folder has this name, so the file cannot be written here;"
+        " rename one of them"
+    )
 
-    def __init__(self, handle: BinaryIO) -> None:
+
+def _write_failed(relpath: str, err: OSError) -> FileActionError:
+    return FileActionError(
+        f"{relpath}: could not write the download to the local disk ({err.strerror or err});"
+        " the local file was left as it was; retried next run"
+    )
+
+
+class HashingFile:
+    """The download sink: writes to the temporary file and hashes what it writes.
+
+    A failed write (ENOSPC, EFBIG) is raised as a `FileActionError` naming the local path, so
+    the report says which file could not be written and why, whatever remote streamed it.
+    """
+
+    def __init__(self, handle: BinaryIO, relpath: str = "") -> None:
         self.handle = handle
+        self.relpath = relpath
         self.hasher = xxhash.xxh3_128()
         self.size = 0
 
     def write(self, data: bytes) -> None:
-        self.handle.write(data)
+        try:
+            self.handle.write(data)
+        except OSError as err:
+            raise _write_failed(self.relpath, err) from err
         self.hasher.update(data)
         self.size += len(data)
+
+    def finish(self) -> None:
+        """Flush and fsync: a full disk may only show here, when buffered bytes reach it."""
+        try:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+        except OSError as err:
+            raise _write_failed(self.relpath, err) from err
 
 
 class AtomicDownload:
@@ -100,22 +191,23 @@ class AtomicDownload:
         self.root = root
         self.relpath = relpath
         self.target = prepare_parent(root, relpath)
+        with contextlib.suppress(OSError):
+            # Refused before any byte is fetched; `commit` checks again in case one appears.
+            if stat.S_ISDIR(os.lstat(self.target).st_mode):
+                raise _folder_in_the_way(relpath)
         name = f"{TEMP_PREFIX}{secrets.token_hex(4)}-{self.target.name}"[:200]
         self.temp = self.target.with_name(name)
         try:
             fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except OSError as err:
             raise FileActionError(f"{relpath}: cannot create a file here: {err.strerror}") from err
-        self.sink = HashingFile(os.fdopen(fd, "wb"))
+        self.sink = HashingFile(os.fdopen(fd, "wb"), relpath)
 
     def commit(self, mtime_ns: int, replaces: LocalFile | None, trash: Trash) -> LocalFile:
         """fsync, set the mtime, re-check the target, keep the old version, rename into place."""
-        handle = self.sink.handle
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
+        self.sink.finish()
         os.utime(self.temp, ns=(mtime_ns, mtime_ns))
-        check_unchanged(self.root, self.relpath, replaces)
+        check_before_replacing(self.root, self.relpath, replaces)
         if replaces is not None:
             trash.keep_copy(self.target, self.relpath)
         os.replace(self.temp, self.target)
@@ -134,14 +226,20 @@ class AtomicDownload:
 
 
 def delete_file(root: Path, local: LocalFile, trash: Trash) -> None:
-    check_unchanged(root, local.os_relpath, local)
+    check_before_replacing(root, local.os_relpath, local)
     path = _disk(root, local.os_relpath)
     trash.move_in(path, local.path)
     prune_empty_parents(root, path.parent)
 
 
 def rename_file(root: Path, local: LocalFile, new_relpath: str) -> LocalFile:
-    """Move a file to a free name without ever replacing what might be there."""
+    """Move a file to a free name without ever replacing what might be there.
+
+    Nothing is destroyed, so size and mtime suffice (the upload of the copy checks the content),
+    but the source's folders must be real: a rename through a link would pull in a file from
+    outside the project.
+    """
+    check_real_parents(root, local.os_relpath)
     check_unchanged(root, local.os_relpath, local)
     source = _disk(root, local.os_relpath)
     target = prepare_parent(root, new_relpath)

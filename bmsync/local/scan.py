@@ -2,11 +2,17 @@
 
 A file whose size and mtime equal the snapshot's keeps the snapshot's hash: an unchanged tree
 costs one `stat` per file and no reads. Symlinks are never followed (a link could lead out of
-the project); they, FIFOs, sockets and devices are reported, not synced.
+the project); they, FIFOs, sockets, devices and names the remote side cannot hold are reported,
+not synced.
+
+Every reported path is left alone by the engine on both sides, and so is every snapshot path
+below it: a folder that could not be listed, or that became a symlink, must not make the files
+it held look deleted, or their remote copies would be deleted too.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import stat
 from collections.abc import Mapping
@@ -16,7 +22,7 @@ from pathlib import Path
 from bmsync.engine.model import LocalFile, SnapshotEntry
 from bmsync.local.hashing import hash_file
 from bmsync.local.ignore import IgnoreRules
-from bmsync.local.names import canonical, is_internal
+from bmsync.local.names import canonical, is_internal, name_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,7 @@ def scan_local(root: Path, rules: IgnoreRules, snapshot: Mapping[str, SnapshotEn
     """Walk `root` (which must exist) without following links; blocking, run it in a thread."""
     scan = LocalScan()
     _walk(root, "", rules, snapshot, scan)
+    _shield_snapshot_below_problems(scan, snapshot)
     return scan
 
 
@@ -53,7 +60,8 @@ def _walk(
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as err:
-        scan.problems.append(ScanProblem(rel_dir or ".", f"cannot list folder: {err.strerror}"))
+        where = canonical(rel_dir) if rel_dir else "."
+        scan.problems.append(ScanProblem(where, f"cannot list folder: {err.strerror}"))
         return
     for entry in entries:
         disk_rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
@@ -69,7 +77,7 @@ def _walk(
             continue
         mode = info.st_mode
         if stat.S_ISDIR(mode):
-            if not rules.is_ignored_dir(path):
+            if not rules.is_ignored_dir(path) and _syncable_name(entry.name, path, scan):
                 _walk(root, disk_rel, rules, snapshot, scan)
             continue
         if rules.is_ignored(path):
@@ -80,12 +88,21 @@ def _walk(
         if not stat.S_ISREG(mode):
             scan.problems.append(ScanProblem(path, "not a regular file (FIFO, socket or device)"))
             continue
+        if not _syncable_name(entry.name, path, scan):
+            continue
         if path in scan.files:
             scan.problems.append(
                 ScanProblem(path, "two local names differ only by Unicode normalisation")
             )
             continue
         _add_file(root, disk_rel, path, info, snapshot.get(path), scan)
+
+
+def _syncable_name(name: str, path: str, scan: LocalScan) -> bool:
+    problem = name_problem(name)
+    if problem is not None:
+        scan.problems.append(ScanProblem(path, problem))
+    return problem is None
 
 
 def _add_file(
@@ -111,3 +128,26 @@ def _add_file(
         scan.problems.append(ScanProblem(path, "changed while it was being read; next run"))
         return
     scan.files[path] = LocalFile(path, size, after.st_mtime_ns, digest, disk_path)
+
+
+def _shield_snapshot_below_problems(scan: LocalScan, snapshot: Mapping[str, SnapshotEntry]) -> None:
+    """Report the snapshot's files below each problem path as problems too.
+
+    The engine leaves problem paths alone; without this, `private/a.md` under an unreadable
+    `private/` (or under a folder replaced by a symlink) would look deleted locally and be
+    deleted remotely. The root itself is not shielded: a root that cannot be listed makes the
+    local side look empty, which the empty-side guard already stops.
+    """
+    reported = {p.path for p in scan.problems}
+    folders = sorted(reported - {"."})
+    if not folders or not snapshot:
+        return
+    known = sorted(snapshot)
+    for folder in folders:
+        start = folder + "/"
+        at = bisect.bisect_left(known, start)
+        while at < len(known) and known[at].startswith(start):
+            if known[at] not in reported:
+                reported.add(known[at])
+                scan.problems.append(ScanProblem(known[at], f"inside {folder}, which was skipped"))
+            at += 1

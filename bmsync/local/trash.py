@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
+from datetime import datetime
 from pathlib import Path
+
+from bmsync.engine.runs import run_started
 
 TRASH_DIR_MODE = 0o700
 
@@ -50,17 +52,15 @@ class Trash:
         return target
 
 
-def purge_trash(trash_root: Path, *, retention_days: float, now: float | None = None) -> int:
-    """Remove run folders older than the retention; returns how many were removed."""
+def purge_trash(trash_root: Path, *, older_than: datetime) -> int:
+    """Remove the run folders of runs started before `older_than`; returns how many."""
     if not trash_root.is_dir():
         return 0
-    cutoff = (now if now is not None else time.time()) - retention_days * 86400
     removed = 0
     for run_dir in trash_root.iterdir():
-        try:
-            if run_dir.is_dir() and run_dir.stat().st_mtime < cutoff:
-                shutil.rmtree(run_dir)
-                removed += 1
-        except OSError:
+        started = run_started(run_dir.name)
+        if started is None or started >= older_than or not run_dir.is_dir():
             continue
+        shutil.rmtree(run_dir, ignore_errors=True)
+        removed += 1
     return removed

@@ -1,8 +1,11 @@
 """The aiobotocore S3 client bmsync uses, and what its errors mean to a user.
 
 Client settings and why:
-- standard retry mode, 6 attempts: exponential backoff with jitter on throttling (SlowDown,
-  503), 5xx and connection failures; `legacy` mode would not retry some throttling codes.
+- standard retry mode, 7 attempts in all (6 retries): exponential backoff with jitter on
+  throttling (SlowDown, 503), 5xx, timeouts and connection failures; `legacy` mode would not
+  retry some throttling codes. The AWS setting for attempts (`AWS_MAX_ATTEMPTS`, or
+  `max_attempts` in the profile), when given, is honoured: it is the knob AWS users know, and
+  tests use it to make "fails even after retries" fast.
 - checksums only "when required": botocore >= 1.36 otherwise adds CRC32 trailers (aws-chunked
   uploads) that several S3-compatible stores reject. bmsync sends Content-MD5 itself and checks
   ETags instead, which every store understands.
@@ -19,6 +22,7 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
+from aiohttp import ClientConnectorError, ClientOSError
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -39,6 +43,7 @@ from bmsync.errors import (
 from bmsync.s3.config import S3Config
 
 MAX_ATTEMPTS = 6
+"""Retries after the first attempt (botocore's client-config `max_attempts`)."""
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 60
 MAX_POOL_CONNECTIONS = 32
@@ -59,12 +64,19 @@ _AUTH_CODES = frozenset(
 )
 
 
-def make_client_config(config: S3Config) -> AioConfig:
+def make_client_config(config: S3Config, *, total_attempts: int | None = None) -> AioConfig:
+    """`total_attempts`, the first attempt included, overrides the default `MAX_ATTEMPTS`
+    retries (it is what the AWS configuration's `max_attempts` means)."""
     s3_options: dict[str, str] = {}
     if config.addressing_style is not None:
         s3_options["addressing_style"] = config.addressing_style
+    retries: dict[str, Any] = {"mode": "standard"}
+    if total_attempts is None:
+        retries["max_attempts"] = MAX_ATTEMPTS
+    else:
+        retries["total_max_attempts"] = total_attempts
     return AioConfig(
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        retries=retries,
         connect_timeout=CONNECT_TIMEOUT_S,
         read_timeout=READ_TIMEOUT_S,
         max_pool_connections=MAX_POOL_CONNECTIONS,
@@ -93,6 +105,7 @@ async def open_s3_client(config: S3Config) -> AsyncIterator[Any]:
         session.set_config_variable("profile", config.aws_profile)
     async with contextlib.AsyncExitStack() as stack:
         try:
+            total_attempts = _configured_attempts(session)
             client = await stack.enter_async_context(
                 session.create_client(
                     "s3",
@@ -102,7 +115,7 @@ async def open_s3_client(config: S3Config) -> AsyncIterator[Any]:
                     aws_secret_access_key=config.secret_access_key,
                     aws_session_token=config.session_token,
                     verify=config.verify_tls,
-                    config=make_client_config(config),
+                    config=make_client_config(config, total_attempts=total_attempts),
                 )
             )
         except ProfileNotFound as err:
@@ -117,6 +130,28 @@ async def open_s3_client(config: S3Config) -> AsyncIterator[Any]:
         if config.headers:
             client.meta.events.register("before-sign.s3", add_headers_hook(config.headers))
         yield client
+
+
+def _configured_attempts(session: AioSession) -> int | None:
+    """The AWS configuration's `max_attempts` (AWS_MAX_ATTEMPTS, or the profile's), if set.
+
+    botocore only consults it when the client config names no attempts, and bmsync's does."""
+    try:
+        value = session.get_config_variable("max_attempts")
+    except ValueError as err:  # botocore converts it with int()
+        raise ConfigError(
+            "AWS_MAX_ATTEMPTS (or max_attempts in the AWS profile) must be a whole number of "
+            "attempts, 1 or more."
+        ) from err
+    if value is None:
+        return None
+    attempts = int(value)
+    if attempts < 1:
+        raise ConfigError(
+            f"AWS_MAX_ATTEMPTS (or max_attempts in the AWS profile) is {attempts}: it counts "
+            "the first attempt too, so it must be 1 or more."
+        )
+    return attempts
 
 
 def error_code(err: ClientError) -> str:
@@ -150,6 +185,12 @@ def translate_client_error(err: BaseException, *, bucket: str, action: str) -> B
             f"No S3 credentials found while {action}. Set AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY, choose a profile with AWS_PROFILE (or S3Config.aws_profile), "
             "or pass access_key_id and secret_access_key in S3Config."
+        )
+    if isinstance(err, ConnectionError) and _reset_after_connecting(err):
+        return RemoteError(
+            f"The connection to the S3 endpoint {_endpoint(err)} was reset while {action}, "
+            "even after retries. Check your network (a VPN, proxy or firewall in between can "
+            "do this) and run again."
         )
     if isinstance(err, ConnectionError):
         return RemoteError(
@@ -198,6 +239,15 @@ def _translate_response(err: ClientError, *, bucket: str, action: str) -> Bmsync
     return None
 
 
+def _reset_after_connecting(err: ConnectionError) -> bool:
+    """aiobotocore reports a connection reset mid-request as EndpointConnectionError, like a
+    refused connect; telling the user to check the endpoint URL would then send them the wrong
+    way, since the endpoint was reached."""
+    cause = getattr(err, "kwargs", {}).get("error")
+    return isinstance(cause, ClientOSError) and not isinstance(cause, ClientConnectorError)
+
+
 def _endpoint(err: BotoCoreError) -> str:
+    """The URL the failed request went to, without its query (a listing's query is noise)."""
     endpoint = getattr(err, "kwargs", {}).get("endpoint_url")
-    return str(endpoint) if endpoint else "(default AWS endpoint)"
+    return str(endpoint).split("?", 1)[0] if endpoint else "(default AWS endpoint)"

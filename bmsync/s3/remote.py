@@ -47,6 +47,7 @@ from bmsync.engine.ports import (
     RemoteMissing,
     Update,
 )
+from bmsync.engine.runs import run_started
 from bmsync.errors import BmsyncError, BucketNotFoundError, RemoteAuthError, RemoteError
 from bmsync.local.hashing import new_hasher
 from bmsync.s3.client import (
@@ -272,6 +273,29 @@ class S3Remote:
         dst = trash_key(self.location.prefix, run_id, relkey)
         with self._file_errors("keep a trash copy of", src):
             await self._copy_key(src, dst, if_match=if_match)
+
+    async def purge_trash(self, older_than: datetime) -> int:
+        """Delete the trash of runs started before `older_than` (retention); returns how many.
+
+        Only folders named like a run id are touched, so another project's trash below a
+        bucket-root project's trash folder is never mistaken for a run.
+        """
+        base = trash_key(self.location.prefix, "", "") + "/"
+        paginator = self._client.get_paginator("list_objects_v2")
+        expired: list[str] = []
+        with self._file_errors("list the trash", base):
+            async for page in paginator.paginate(Bucket=self.bucket, Prefix=base, Delimiter="/"):
+                for common in page.get("CommonPrefixes", []):
+                    run_id = common["Prefix"][len(base) :].rstrip("/")
+                    started = run_started(run_id)
+                    if started is not None and started < older_than:
+                        expired.append(common["Prefix"])
+        for run_prefix in expired:
+            with self._file_errors("empty the trash folder", run_prefix):
+                async for page in paginator.paginate(Bucket=self.bucket, Prefix=run_prefix):
+                    for item in page.get("Contents", []):
+                        await self._client.delete_object(Bucket=self.bucket, Key=item["Key"])
+        return len(expired)
 
     async def probe_conditional_writes(self) -> bool | None:
         """Find out whether the store enforces `If-None-Match: *` on PUT.

@@ -1,16 +1,20 @@
-"""One sync per project at a time, with no lock file that can ever go stale.
+"""One sync per project at a time, with a lock that can never go stale.
 
-rclone bisync's lock is a file whose existence means "locked": a killed run leaves it behind and
-every later run refuses until someone deletes it by hand. bmsync holds an exclusive `flock` on
-the lock file instead. The kernel releases it when the holder exits, however it exits (SIGKILL
-included), so a dead holder never blocks; taking it is one atomic call, not check-then-write.
-The file's content (pid, host, start time) is only there to name the holder in the error.
+rclone bisync's lock is a file whose existence means "locked": a run killed with SIGKILL, or a
+machine that lost power, leaves it behind, and every later run refuses until someone deletes it
+by hand (or its `--max-lock` expiry passes). A PID file has the same flaw plus a race between
+"is that pid alive?" and writing our own. bmsync instead holds an exclusive `flock` on the lock
+file: the kernel releases it when the holder exits, however it exits, so a dead holder never
+blocks, and taking it is one atomic call. The file itself is never deleted (deleting it while
+held would let a second process lock a new file of the same name); its content (pid, host,
+start time, command) only names the holder in the error.
+
+Windows has no `flock`; there `msvcrt.locking` locks one byte far past the holder info, which
+Windows also releases when the process dies. That branch is untested here (CI runs Linux).
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import os
 import socket
@@ -21,47 +25,114 @@ from types import TracebackType
 
 from bmsync.errors import ConfigError, LockedError
 
+LOCK_FILE_MODE = 0o600
+_HOLDER_MAX_BYTES = 4096
+
+if sys.platform == "win32":
+    import msvcrt
+
+    _LOCKED_BYTE = 1 << 30  # beyond any holder info, which must stay readable to others
+
+    def _try_lock(fd: int) -> bool:
+        os.lseek(fd, _LOCKED_BYTE, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, _LOCKED_BYTE, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+    def _pwrite(fd: int, data: bytes) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, data)
+
+    def _pread(fd: int) -> bytes:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return os.read(fd, _HOLDER_MAX_BYTES)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # EWOULDBLOCK/EAGAIN: someone holds it
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _pwrite(fd: int, data: bytes) -> None:
+        os.pwrite(fd, data, 0)
+
+    def _pread(fd: int) -> bytes:
+        return os.pread(fd, _HOLDER_MAX_BYTES, 0)
+
 
 class ProjectLock:
+    """`with ProjectLock(paths.lock):` (or `async with`): hold the project for one sync.
+
+    Raises `LockedError` at once if another process holds it; never waits. Locks are per open
+    file, so a second `ProjectLock` on the same path in the same process is refused too.
+    """
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self.taken_over_from: str | None = None
+        """Set by `acquire` when the last holder died holding the lock (it left its details
+        behind; a clean release erases them): a sentence naming it, for the report."""
 
     def acquire(self) -> None:
+        if self._fd is not None:
+            raise RuntimeError(f"{self.path} is already held by this ProjectLock")
+        self.taken_over_from = None
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, LOCK_FILE_MODE)
         except OSError as err:
-            raise ConfigError(f"cannot open the lock file {self.path}: {err.strerror}") from err
+            raise ConfigError(
+                f"cannot open the lock file {self.path}: {err.strerror}; choose a writable "
+                "state folder with --state-dir (or BMSYNC_STATE_DIR)"
+            ) from err
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            holder = _read_holder(fd)
+            locked = _try_lock(fd)
+            left_behind = _pread(fd)
+        except BaseException:
             os.close(fd)
-            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise LockedError(
-                    f"another bmsync sync of this project is running ({holder}); wait for it "
-                    "to finish, or stop it, then run again"
-                ) from None
-            raise ConfigError(f"cannot lock {self.path}: {err.strerror}") from err
-        info = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "since": datetime.now(UTC).isoformat(timespec="seconds"),
-            "command": " ".join(sys.argv[:3]),
-        }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+            raise
+        if not locked:
+            os.close(fd)
+            holder = _describe_holder(left_behind) or "its details are not written yet"
+            raise LockedError(
+                f"another bmsync sync of this project is running ({holder}); wait for it to "
+                "finish, or stop it, then run again"
+            )
         self._fd = fd
+        if left_behind:
+            previous = _describe_holder(left_behind) or "its details were cut short"
+            self.taken_over_from = (
+                f"the previous sync of this project ({previous}) stopped without finishing "
+                "(killed, or its machine went down); this run took over its lock and picks up "
+                "where it stopped"
+            )
+        # Truncate first: a reader may then see nothing or a prefix, never a mix with the last
+        # holder's info. `_describe_holder` copes with both.
+        os.ftruncate(fd, 0)
+        _pwrite(fd, _holder_info())
 
     def release(self) -> None:
-        if self._fd is None:
+        fd, self._fd = self._fd, None
+        if fd is None:
             return
         try:
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.ftruncate(fd, 0)
+            _unlock(fd)
         finally:
-            os.close(self._fd)
-            self._fd = None
+            os.close(fd)  # closing releases the lock even if the calls above failed
 
     def __enter__(self) -> ProjectLock:
         self.acquire()
@@ -75,12 +146,40 @@ class ProjectLock:
     ) -> None:
         self.release()
 
+    async def __aenter__(self) -> ProjectLock:
+        self.acquire()  # never blocks: one non-blocking syscall and a small write
+        return self
 
-def _read_holder(fd: int) -> str:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _holder_info() -> bytes:
+    info = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv[:3]),
+    }
+    return json.dumps(info).encode()
+
+
+def _describe_holder(content: bytes) -> str | None:
+    """Name a holder from what it wrote; None when it wrote nothing yet, or only a part."""
     try:
-        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-    except (OSError, ValueError):
-        info = {}
+        info = json.loads(content)
+    except ValueError:
+        return None
     if not isinstance(info, dict) or "pid" not in info:
-        return "holder unknown: it is just starting"
-    return f"pid {info.get('pid')} on {info.get('host')}, since {info.get('since')}"
+        return None
+    described = f"pid {info['pid']} on {info.get('host', 'an unknown host')}"
+    if info.get("since"):
+        described += f", since {info['since']}"
+    if info.get("command"):
+        described += f": {info['command']}"
+    return described

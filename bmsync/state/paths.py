@@ -1,7 +1,9 @@
 """Where a project's state lives: `<state_dir>/<name>-<hash>/{snapshot.db,lock,trash/}`.
 
-The folder name carries a hash of the remote URL so two remotes can never share a snapshot,
-and the readable part (the prefix's last segment) so a person can find their project's folder.
+The folder name carries a hash of the remote URL, so two remotes never share a snapshot, and a
+readable part (the prefix's last segment), so a person can find their project's folder. The
+folders are user-only because the trash holds copies of the user's notes and the snapshot lists
+every file name.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from pathlib import Path
 
 from bmsync.errors import ConfigError
 
-STATE_DIR_MODE = 0o700
+PRIVATE_DIR_MODE = 0o700
+_READABLE_MAX = 60
 
 
 def default_state_dir() -> Path:
+    """`$BMSYNC_STATE_DIR`, else `~/.basic-memory/bisync-state/` (where the rclone era kept it)."""
     configured = os.environ.get("BMSYNC_STATE_DIR")
     if configured:
         return Path(configured).expanduser()
@@ -25,20 +29,31 @@ def default_state_dir() -> Path:
 
 
 def project_key(remote_url: str) -> str:
-    without_scheme = remote_url.split("://", 1)[-1].strip("/")
-    name = without_scheme.rsplit("/", 1)[-1] or "root"
-    readable = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:60].lstrip(".") or "project"
+    """`<last prefix segment, or the bucket>-<first 10 hex of sha256(remote_url)>`.
+
+    The readable part is cut to `[A-Za-z0-9._-]` and 60 characters, and loses leading dots so the
+    folder is never hidden (nor `.`/`..`); the hash keeps `s3://a/notes` and `s3://b/notes` apart.
+    """
+    bucket_and_prefix = remote_url.split("://", 1)[-1].strip("/")
+    last_segment = bucket_and_prefix.rsplit("/", 1)[-1]
+    readable = re.sub(r"[^A-Za-z0-9._-]", "_", last_segment)[:_READABLE_MAX].lstrip(".")
     digest = hashlib.sha256(remote_url.encode("utf-8")).hexdigest()[:10]
-    return f"{readable}-{digest}"
+    return f"{readable or 'project'}-{digest}"
 
 
 @dataclass(frozen=True, slots=True)
 class ProjectPaths:
+    """The state files of one project; `root` is `<state_dir>/<project_key>`."""
+
     root: Path
 
     @classmethod
     def for_remote(cls, state_dir: Path, remote_url: str) -> ProjectPaths:
         return cls(state_dir / project_key(remote_url))
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root.parent
 
     @property
     def db(self) -> Path:
@@ -53,12 +68,18 @@ class ProjectPaths:
         return self.root / "trash"
 
     def ensure(self) -> None:
-        """Create the folders user-only: the trash holds copies of the user's notes."""
+        """Create the folders user-only (0700).
+
+        The project folder and its trash are bmsync's own, so an existing one is tightened too.
+        The state dir is created 0700 when missing, but an existing one is left as it is: the user
+        may have pointed `--state-dir` at a folder that is not ours to chmod (think `/tmp`), and
+        the 0700 project folder inside already keeps others out.
+        """
         try:
-            for folder in (self.root.parent, self.root, self.trash):
-                folder.mkdir(parents=True, exist_ok=True, mode=STATE_DIR_MODE)
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
             for folder in (self.root, self.trash):
-                os.chmod(folder, STATE_DIR_MODE)
+                folder.mkdir(exist_ok=True, mode=PRIVATE_DIR_MODE)
+                os.chmod(folder, PRIVATE_DIR_MODE)
         except OSError as err:
             raise ConfigError(
                 f"cannot create the state folder {self.root}: {err.strerror}; "

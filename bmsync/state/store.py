@@ -1,257 +1,261 @@
 """`SnapshotStore`: the per-project SQLite snapshot, on SQLAlchemy async + aiosqlite.
 
-Crash safety is SQLite's: every `apply` is one transaction (WAL, synchronous=FULL), so a run
-killed at any moment leaves the snapshot as of its last committed batch, never half a batch.
-A file that is not a readable bmsync snapshot is reported, never silently replaced; with
-`repair=True` (what `--resync` asks for) it is moved aside and a fresh snapshot started, which
-is safe because a run on an empty snapshot is a union that deletes nothing.
+Crash safety is SQLite's: every call is one transaction (WAL, synchronous=FULL), so a run killed
+at any moment leaves the snapshot as of its last committed `apply`, never half of one, and a
+commit that returned survives a power cut too. FULL costs one fsync of the WAL per commit; the
+engine's batcher commits every 256 rows or 0.5 s, so that is a few fsyncs a second at most.
+
+Opening a file decides what it is:
+
+- missing, zero-length, or a SQLite file without any table: a snapshot that was never made (a
+  run killed while creating it leaves exactly that, because creation is one transaction), so a
+  fresh one is created in it;
+- a bmsync snapshot of a newer schema: `StateTooNewError`;
+- anything else that is not a sound bmsync snapshot (not SQLite, truncated, foreign tables,
+  `PRAGMA quick_check` failing): `StateCorruptError`. It is never silently replaced: with
+  `repair=True` (what `--resync` asks for) it is moved aside to `<db>.corrupt-<time>` and a
+  fresh snapshot is started, which is safe because a run on an empty snapshot is a union that
+  deletes nothing;
+- a snapshot bound to another local folder or remote: `StateMismatchError`.
+
+Every later SQLite failure is raised as a `StateError` too (`StateCorruptError` when SQLite says
+the file is damaged), so callers see bmsync's errors with advice, never a driver traceback.
+Open the store only while holding the project's `ProjectLock`: the store assumes it is the
+only writer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import delete, event, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, event, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bmsync.engine.model import SnapshotEntry
-from bmsync.errors import StateCorruptError, StateMismatchError, StateTooNewError
-from bmsync.state.schema import SCHEMA_VERSION, files, meta, metadata, runs
+from bmsync.errors import StateCorruptError, StateError, StateMismatchError, StateTooNewError
+from bmsync.state.schema import META_KEYS, SCHEMA_VERSION, files, meta, metadata, runs
 
-_CHUNK = 500
+DB_FILE_MODE = 0o600
+RUNNING = "running"
+"""The status of a run that began and has not finished (or was killed before it could)."""
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",  # readers (a `status` call) never block the sync's commits
+    "PRAGMA synchronous=FULL",  # fsync the WAL on every commit: a returned commit is durable
+    "PRAGMA busy_timeout=10000",
+)
+_RUNS_KEPT = 200
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # primary result codes, https://sqlite.org/rescode.html
+
+_upsert = sqlite_insert(files)
+_UPSERT = _upsert.on_conflict_do_update(
+    index_elements=[files.c.path],
+    set_={name: _upsert.excluded[name] for name in ("size", "mtime_ns", "xxh3", "etag")},
+)
+# One statement run with executemany: no chunking needed, whatever SQLite's variable limit.
+_DELETE = delete(files).where(files.c.path == bindparam("gone"))
+_SELECT_FILES = select(files.c.path, files.c.size, files.c.mtime_ns, files.c.xxh3, files.c.etag)
 
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
+    """One row of the run history; `status` is `RUNNING` for a run that never finished."""
+
     id: str
-    started_at: str
-    finished_at: str | None
+    started_at: datetime
+    finished_at: datetime | None
     status: str
-    summary: dict[str, Any]
-
-
-def _corrupt(db: Path, detail: str) -> StateCorruptError:
-    return StateCorruptError(
-        f"the snapshot {db} is not a readable bmsync snapshot ({detail}). Nothing was changed. "
-        "Run again with --resync to set it aside and rebuild it: the rebuild is a union of both "
-        "sides that deletes nothing"
-    )
-
-
-def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-def _is_corruption(err: BaseException) -> bool:
-    original = getattr(err, "orig", err)
-    if not isinstance(original, sqlite3.DatabaseError) or isinstance(
-        original, sqlite3.OperationalError
-    ):
-        return "malformed" in str(original) or "not a database" in str(original)
-    return True
-
-
-def _engine(db: Path) -> AsyncEngine:
-    engine = create_async_engine(f"sqlite+aiosqlite:///{db}")
-    event.listen(engine.sync_engine, "connect", _set_pragmas)
-    return engine
-
-
-def _never_created(db: Path) -> bool:
-    # An empty file can only be a creation that never finished: it holds nothing to lose.
-    return not db.exists() or db.stat().st_size == 0
-
-
-def _set_aside(db: Path) -> None:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    for suffix in ("", "-wal", "-shm"):
-        aside = Path(f"{db}{suffix}")
-        if aside.exists():
-            os.replace(aside, Path(f"{db}.corrupt-{stamp}{suffix}"))
-
-
-def _start_building(db: Path) -> Path:
-    building = db.with_name(f"{db.name}.new-{os.getpid()}")
-    for leftover in db.parent.glob(f"{db.name}.new-*"):
-        leftover.unlink(missing_ok=True)
-    os.close(os.open(building, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-    return building
-
-
-def _finish_building(building: Path, db: Path) -> None:
-    for suffix in ("-wal", "-shm"):
-        Path(f"{building}{suffix}").unlink(missing_ok=True)
-    os.replace(building, db)
-    _fsync_dir(db.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    summary: dict[str, object]
 
 
 class SnapshotStore:
-    def __init__(self, engine: AsyncEngine, db: Path) -> None:
+    """The snapshot of one project. Create with `await SnapshotStore.open(...)`; close after.
+
+    One connection serves every call, one call at a time (an `asyncio.Lock`), so concurrent
+    tasks may share the store freely.
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, conn: AsyncConnection, db: Path, set_aside: Path | None
+    ) -> None:
         self._engine = engine
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self._closed = False
         self.db = db
+        self.set_aside = set_aside
+        """Where an unreadable snapshot was moved by `open(repair=True)`; None otherwise."""
 
     @classmethod
     async def open(
-        cls, db: Path, *, local_root: str, remote_url: str, repair: bool = False
+        cls, db_path: Path, *, local_root: str, remote_url: str, repair: bool = False
     ) -> SnapshotStore:
+        """Open the snapshot at `db_path`, creating it if missing (see the module docstring).
+
+        `local_root` and `remote_url` bind a new file and must match an existing one; pass them
+        normalised the same way every run (an absolute folder path, the parsed remote URL).
+        """
         try:
-            return await cls._open(db, local_root=local_root, remote_url=remote_url)
+            return await cls._open(db_path, local_root, remote_url, set_aside=None)
         except StateCorruptError:
             if not repair:
                 raise
-        _set_aside(db)
-        return await cls._open(db, local_root=local_root, remote_url=remote_url)
+        aside = _set_aside(db_path)
+        return await cls._open(db_path, local_root, remote_url, set_aside=aside)
 
     @classmethod
-    async def _open(cls, db: Path, *, local_root: str, remote_url: str) -> SnapshotStore:
-        if _never_created(db):
-            await cls._create(db, local_root, remote_url)
-        store = cls(_engine(db), db)
+    async def _open(
+        cls, db: Path, local_root: str, remote_url: str, *, set_aside: Path | None
+    ) -> SnapshotStore:
+        _create_private_file(db)
+        engine = _make_engine(db)
         try:
-            await store._check(local_root, remote_url)
+            conn = await engine.connect()
+        except DBAPIError as err:
+            await engine.dispose()
+            raise _state_error(db, err) from err
+        store = cls(engine, conn, db, set_aside)
+        try:
+            await store._bind(local_root, remote_url)
         except BaseException:
             await store.close()
             raise
         return store
 
-    @staticmethod
-    async def _create(db: Path, local_root: str, remote_url: str) -> None:
-        """Build the new snapshot beside its final name and rename it into place, so a run
-        killed during creation leaves no half-made snapshot behind."""
-        building = _start_building(db)
-        engine = _engine(building)
-        try:
-            async with engine.begin() as conn:
-                await conn.run_sync(metadata.create_all)
-                await conn.execute(
-                    insert(meta),
-                    [
-                        {"key": "schema_version", "value": str(SCHEMA_VERSION)},
-                        {"key": "local_root", "value": local_root},
-                        {"key": "remote_url", "value": remote_url},
-                        {"key": "created_at", "value": datetime.now(UTC).isoformat()},
-                    ],
-                )
-            async with engine.connect() as conn:
-                # Fold the WAL into the file so the rename carries everything.
-                await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        finally:
-            await engine.dispose()
-        _finish_building(building, db)
-
-    async def _check(self, local_root: str, remote_url: str) -> None:
-        try:
-            async with self._engine.connect() as conn:
-                verdict = (await conn.execute(text("PRAGMA quick_check"))).scalar()
-                if verdict != "ok":
-                    raise _corrupt(self.db, f"integrity check: {verdict}")
-                rows = dict((await conn.execute(select(meta.c.key, meta.c.value))).all())
-                await conn.execute(select(files.c.path).limit(1))
-        except DBAPIError as err:
-            raise _corrupt(self.db, str(getattr(err, "orig", err))) from err
-        version = rows.get("schema_version")
-        if version is None or not version.isdigit():
-            raise _corrupt(self.db, "no schema version")
-        if int(version) > SCHEMA_VERSION:
-            raise StateTooNewError(
-                f"the snapshot {self.db} was written by a newer bmsync (schema {version}, this "
-                f"one knows {SCHEMA_VERSION}); upgrade bmsync, or use a different --state-dir"
+    async def _bind(self, local_root: str, remote_url: str) -> None:
+        """Create a never-made snapshot, or check that this one is sound and ours."""
+        async with self._transaction() as conn:
+            tables = set(
+                (await conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'")))
+                .scalars()
+                .all()
             )
-        if rows.get("local_root") != local_root or rows.get("remote_url") != remote_url:
+            if not tables:
+                await _create_tables(conn, local_root, remote_url)
+                return
+            stored = await _read_meta(conn, self.db, tables)
+            await _check_tables(conn, self.db, tables)
+            problems = (await conn.execute(text("PRAGMA quick_check"))).scalars().all()
+            if problems != ["ok"]:
+                raise _corrupt(self.db, "integrity check failed: " + "; ".join(problems[:3]))
+        if (stored["local_root"], stored["remote_url"]) != (local_root, remote_url):
             raise StateMismatchError(
-                f"the state in {self.db.parent} belongs to {rows.get('local_root')} <-> "
-                f"{rows.get('remote_url')}, not {local_root} <-> {remote_url}. Use a different "
-                f"--state-dir, or delete {self.db.parent} to start this project's sync afresh "
-                "(that touches neither the folder nor the bucket; the next run is a union)"
+                f"the state folder {self.db.parent} belongs to local folder "
+                f"{stored['local_root']} and remote {stored['remote_url']}, but this sync is of "
+                f"{local_root} with {remote_url}. Use a different --state-dir for this pair, or "
+                f"delete the state folder {self.db.parent} to start that project's sync afresh "
+                "(nothing in the folder or the bucket is touched by that; the next run is a "
+                "union that deletes nothing)"
             )
 
     async def load(self) -> dict[str, SnapshotEntry]:
-        try:
-            async with self._engine.connect() as conn:
-                result = await conn.execute(select(files))
-                return {row[0]: SnapshotEntry(*row) for row in result.all()}
-        except DBAPIError as err:
-            raise self._translate(err) from err
+        """The whole snapshot, by path."""
+        async with self._transaction() as conn:
+            rows = (await conn.execute(_SELECT_FILES)).all()
+        return {
+            path: SnapshotEntry(path, size, mtime_ns, xxh3, etag)
+            for path, size, mtime_ns, xxh3, etag in rows
+        }
 
     async def apply(self, upserts: Iterable[SnapshotEntry], deletes: Iterable[str]) -> None:
-        """Upsert and delete rows in one transaction: all of it lands, or none."""
-        rows = [
-            {"path": e.path, "size": e.size, "mtime_ns": e.mtime_ns, "xxh3": e.xxh3, "etag": e.etag}
-            for e in upserts
-        ]
-        gone = list(deletes)
-        try:
-            async with self._engine.begin() as conn:
-                if rows:
-                    stmt = sqlite_insert(files)
-                    stmt = stmt.on_conflict_do_update(
-                        index_elements=[files.c.path],
-                        set_={c: stmt.excluded[c] for c in ("size", "mtime_ns", "xxh3", "etag")},
-                    )
-                    await conn.execute(stmt, rows)
-                for start in range(0, len(gone), _CHUNK):
-                    chunk = gone[start : start + _CHUNK]
-                    await conn.execute(delete(files).where(files.c.path.in_(chunk)))
-        except DBAPIError as err:
-            raise self._translate(err) from err
+        """Upsert and delete rows in one transaction: all of it lands, or none.
+
+        A path may not be in both (which one should win would be a guess): `ValueError`.
+        """
+        entries, gone = list(upserts), list(deletes)
+        both = {e.path for e in entries}.intersection(gone)
+        if both:
+            raise ValueError(f"paths both upserted and deleted: {sorted(both)[:5]}")
+        if not entries and not gone:
+            return
+        async with self._transaction() as conn:
+            if entries:
+                await conn.execute(_UPSERT, [_file_row(entry) for entry in entries])
+            if gone:
+                await conn.execute(_DELETE, [{"gone": path} for path in gone])
+
+    async def get_meta(self, key: str) -> str | None:
+        """A value the engine keeps across runs (`set_meta`), or None if never set."""
+        async with self._transaction() as conn:
+            result = await conn.execute(select(meta.c.value).where(meta.c.key == key))
+            value: str | None = result.scalar_one_or_none()
+        return value
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Keep `value` under `key` across runs; the snapshot's binding keys are not settable."""
+        if key in META_KEYS:
+            raise ValueError(f"{key!r} is set when the snapshot is created and never changes")
+        upsert = sqlite_insert(meta).values(key=key, value=value)
+        async with self._transaction() as conn:
+            await conn.execute(
+                upsert.on_conflict_do_update(index_elements=[meta.c.key], set_={"value": value})
+            )
 
     async def begin_run(self, run_id: str, started_at: datetime) -> None:
-        async with self._engine.begin() as conn:
+        """Record a run as `RUNNING`; keeps the newest 200 runs."""
+        async with self._transaction() as conn:
             await conn.execute(
                 insert(runs).values(
-                    id=run_id, started_at=started_at.isoformat(), status="running", summary="{}"
+                    id=run_id, started_at=_utc_text(started_at), status=RUNNING, summary="{}"
                 )
             )
+            newest = select(runs.c.id).order_by(runs.c.started_at.desc()).limit(_RUNS_KEPT)
+            await conn.execute(delete(runs).where(runs.c.id.not_in(newest)))
 
-    async def finish_run(self, run_id: str, status: str, summary: Mapping[str, object]) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(runs)
-                .where(runs.c.id == run_id)
-                .values(
-                    finished_at=datetime.now(UTC).isoformat(),
-                    status=status,
-                    summary=json.dumps(summary),
-                )
-            )
+    async def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        summary: Mapping[str, object],
+        *,
+        finished_at: datetime | None = None,
+    ) -> None:
+        """Record how a run ended; `summary` must be JSON-serialisable (else `TypeError`)."""
+        values = {
+            "finished_at": _utc_text(finished_at or datetime.now(UTC)),
+            "status": status,
+            "summary": json.dumps(dict(summary), sort_keys=True),
+        }
+        async with self._transaction() as conn:
+            result = await conn.execute(update(runs).where(runs.c.id == run_id).values(values))
+            if result.rowcount != 1:
+                raise ValueError(f"no run {run_id!r} was begun in {self.db}")
 
     async def last_runs(self, n: int = 10) -> list[RunRecord]:
-        async with self._engine.connect() as conn:
-            result = await conn.execute(select(runs).order_by(runs.c.started_at.desc()).limit(n))
-            return [
-                RunRecord(r.id, r.started_at, r.finished_at, r.status, json.loads(r.summary))
-                for r in result.all()
-            ]
-
-    def _translate(self, err: SQLAlchemyError) -> Exception:
-        if _is_corruption(err):
-            return _corrupt(self.db, str(getattr(err, "orig", err)))
-        return err
+        """The `n` most recently started runs, newest first."""
+        query = select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(n)
+        async with self._transaction() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            RunRecord(
+                id=row.id,
+                started_at=datetime.fromisoformat(row.started_at),
+                finished_at=datetime.fromisoformat(row.finished_at) if row.finished_at else None,
+                status=row.status,
+                summary=json.loads(row.summary),
+            )
+            for row in rows
+        ]
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._conn.close()
+        finally:
+            await self._engine.dispose()
 
     async def __aenter__(self) -> SnapshotStore:
         return self
@@ -263,3 +267,141 @@ class SnapshotStore:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction on the store's connection, SQLite errors raised as `StateError`s."""
+        async with self._lock:
+            try:
+                async with self._conn.begin():
+                    yield self._conn
+            except DBAPIError as err:
+                raise _state_error(self.db, err) from err
+
+
+def _make_engine(db: Path) -> AsyncEngine:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{db}")
+    event.listen(engine.sync_engine, "connect", _on_connect)
+    event.listen(engine.sync_engine, "begin", _on_begin)
+    return engine
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The sqlite3 module's legacy transaction control sends no BEGIN before DDL or SELECT, so
+    # creating the tables would commit statement by statement and a kill in between would leave
+    # half a schema. Take BEGIN over (`_on_begin`), as SQLAlchemy's SQLite docs describe.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in _PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+async def _create_tables(conn: AsyncConnection, local_root: str, remote_url: str) -> None:
+    await conn.run_sync(metadata.create_all)
+    values = {
+        "schema_version": str(SCHEMA_VERSION),
+        "local_root": local_root,
+        "remote_url": remote_url,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    await conn.execute(insert(meta), [{"key": key, "value": values[key]} for key in META_KEYS])
+
+
+async def _read_meta(conn: AsyncConnection, db: Path, tables: set[str]) -> dict[str, str]:
+    """The binding of a file that has tables; the version is checked first because a newer
+    schema may have changed everything else."""
+    if "meta" not in tables:
+        raise _corrupt(db, f"it has tables ({', '.join(sorted(tables))}) but no bmsync meta")
+    stored: dict[str, str] = {}
+    for key, value in await conn.execute(select(meta.c.key, meta.c.value)):
+        stored[key] = value
+    version = stored.get("schema_version", "")
+    if not version.isdigit() or int(version) < 1:
+        raise _corrupt(db, f"schema version {version!r}")
+    if int(version) > SCHEMA_VERSION:
+        raise StateTooNewError(
+            f"the snapshot {db} was written by a newer bmsync (schema {version}; this one reads "
+            f"schema {SCHEMA_VERSION}); upgrade bmsync, or use a different --state-dir"
+        )
+    missing = [key for key in META_KEYS if key not in stored]
+    if missing:
+        raise _corrupt(db, f"meta lacks {', '.join(missing)}")
+    return stored
+
+
+async def _check_tables(conn: AsyncConnection, db: Path, tables: set[str]) -> None:
+    for table in (files, runs):
+        if table.name not in tables:
+            raise _corrupt(db, f"table {table.name} is missing")
+        info = await conn.execute(text(f"PRAGMA table_info({table.name})"))
+        present = {row.name for row in info}
+        missing = [c.name for c in table.columns if c.name not in present]
+        if missing:
+            raise _corrupt(db, f"table {table.name} lacks {', '.join(missing)}")
+
+
+def _create_private_file(db: Path) -> None:
+    """Create the file user-only before SQLite does (SQLite gives its -wal and -shm files the
+    same mode), and tighten a file some other tool created."""
+    try:
+        os.close(os.open(db, os.O_WRONLY | os.O_CREAT, DB_FILE_MODE))
+        os.chmod(db, DB_FILE_MODE)
+    except OSError as err:
+        raise StateError(
+            f"cannot create the snapshot {db}: {err.strerror}; choose a writable state folder "
+            "with --state-dir (or BMSYNC_STATE_DIR)"
+        ) from err
+
+
+def _set_aside(db: Path) -> Path:
+    """Move the file and its WAL to `<db>.corrupt-<UTC time>[-n]`, the WAL first: left behind, a
+    WAL would be replayed into the fresh snapshot created at the old name."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside, n = Path(f"{db}.corrupt-{stamp}"), 1
+    while aside.exists():
+        aside, n = Path(f"{db}.corrupt-{stamp}-{n}"), n + 1
+    for suffix in ("-wal", "-shm", ""):
+        source = Path(f"{db}{suffix}")
+        if source.exists():
+            os.replace(source, Path(f"{aside}{suffix}"))
+    return aside
+
+
+def _file_row(entry: SnapshotEntry) -> dict[str, object]:
+    return {
+        "path": entry.path,
+        "size": entry.size,
+        "mtime_ns": entry.mtime_ns,
+        "xxh3": entry.xxh3,
+        "etag": entry.etag,
+    }
+
+
+def _utc_text(moment: datetime) -> str:
+    """Fixed-width ISO-8601 in UTC, so text order is time order (a naive time is local)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _corrupt(db: Path, detail: str) -> StateCorruptError:
+    return StateCorruptError(
+        f"the snapshot {db} is not a readable bmsync snapshot ({detail}). Nothing was changed. "
+        "Run again with --resync to set it aside and rebuild it; nothing is lost: the rebuild "
+        "is a union of both sides that deletes nothing"
+    )
+
+
+def _state_error(db: Path, err: DBAPIError) -> StateError:
+    original = err.orig
+    code = getattr(original, "sqlite_errorcode", -1)
+    message = str(original)
+    if code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in message:
+        return _corrupt(db, message)
+    return StateError(
+        f"cannot use the snapshot {db}: {message}. Check that its disk has room and its folder "
+        "is writable, then run again"
+    )

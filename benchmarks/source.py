@@ -1,0 +1,84 @@
+"""Which bmsync code the benchmark runs: a frozen copy, taken once at the start of the run.
+
+bmsync is installed in editable mode, so `.venv/bin/bmsync` imports whatever `bmsync/` holds at
+that instant. Other people edit that folder while a benchmark runs (a 7-minute run once measured
+two different versions of the code and then crashed on a half-written change). So the run copies
+the package once, by default from the last commit (`git archive HEAD`, read-only), and every
+bmsync process imports the copy through PYTHONPATH, which comes before the editable finder.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class BmsyncSource:
+    path: Path
+    """The folder to put on PYTHONPATH: it holds `bmsync/`."""
+    description: str
+
+
+def git(repo: Path, *args: str) -> str:
+    """A read-only git command's output."""
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def snapshot(repo: Path, dest: Path, worktree: bool) -> BmsyncSource:
+    """Copy `bmsync/` from HEAD (or, with `worktree`, from the working tree as it is now)."""
+    dest.mkdir(parents=True)
+    commit = git(repo, "rev-parse", "--short", "HEAD")
+    if worktree:
+        shutil.copytree(
+            repo / "bmsync", dest / "bmsync", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        dirty = git(repo, "status", "--porcelain", "--", "bmsync").splitlines()
+        changes = "; ".join(line.strip() for line in dirty) or "none"
+        description = (
+            f"working tree copied at the start of the run, on top of commit {commit}; "
+            f"uncommitted changes under bmsync/: {changes}"
+        )
+    else:
+        tar = subprocess.run(
+            ["git", "-C", str(repo), "archive", "--format=tar", "HEAD", "bmsync"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+            archive.extractall(dest, filter="data")
+        description = f"commit {commit} (`git archive HEAD`; uncommitted changes not included)"
+    source = BmsyncSource(dest, description)
+    check_imported(source)
+    return source
+
+
+def pythonpath_env(source: BmsyncSource) -> dict[str, str]:
+    return {"PYTHONPATH": str(source.path)}
+
+
+def check_imported(source: BmsyncSource) -> None:
+    """Make sure a bmsync process really imports the copy, not the editable install.
+
+    Run from the copy's parent folder: `python -c` puts the current folder first on sys.path,
+    and the repository's own `bmsync/` would shadow the copy from there.
+    """
+    env = {**os.environ, **pythonpath_env(source)}
+    found = subprocess.run(
+        [sys.executable, "-c", "import bmsync.cli; print(bmsync.cli.__file__)"],
+        env=env,
+        cwd=source.path.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not Path(found).resolve().is_relative_to(source.path.resolve()):
+        raise SystemExit(f"bmsync imports {found}, not the copy in {source.path}")

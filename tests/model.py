@@ -1,0 +1,432 @@
+"""What "nothing lost" means, as code: shared by the model-based test and the SIGKILL loop.
+
+A *version* is one content at one path on one side (the local folder or the remote prefix). The
+reliability goal is that every version current on either side when a run starts is, after the
+run, still reachable: at its path on some side, in a conflict copy next to the path, or in a
+trash (`<state>/<project>/trash/<run>/<path>[.N]` locally, `.bmsync-trash/<prefix>/<run>/<relkey>`
+in the bucket). `find_losses` checks exactly that between two `Inventory`s, taken before and after
+a run (completed, interrupted or killed).
+
+The checker never trusts bmsync to tell it what happened: it reads the folder, the state dir and
+a listing of the whole bucket itself. Object bytes come from a `Ledger` of every content the test
+ever wrote, looked up by the listing's ETag (an MD5 on both test servers for single-part objects),
+so an inventory costs one listing rather than a GET per object; an ETag the ledger does not know
+(a multipart upload) is fetched once and cached.
+
+`forecast_guards` is an independent oracle for the safety guards: from the snapshot rows (read
+with plain sqlite3), the folder and the listing it predicts which paths the run must delete on
+each side and whether the empty-side guard must fire, following the decision table of
+docs/semantics.md rather than calling the planner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import random
+import re
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import xxhash
+
+TEMP_PREFIX = ".bmsync-tmp-"
+REMOTE_TRASH = ".bmsync-trash"
+FIGURES_DIR = Path(__file__).resolve().parent / ".figures"
+
+_NUMBERED = re.compile(r"^(?P<base>.+)\.(?P<n>\d+)$")
+
+
+def md5_hex(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def xxh3_hex(data: bytes) -> str:
+    """The content hash bmsync's snapshot stores (xxh3-128, hex)."""
+    return xxhash.xxh3_128(data).hexdigest()
+
+
+class Ledger:
+    """Every content the tests wrote, by MD5.
+
+    It lets an inventory name an object's bytes from the listing's ETag alone, and it is the
+    reference for "no partial file": any file at a user path, on either side, must hold a content
+    from this ledger, never a truncated or mixed one.
+    """
+
+    def __init__(self) -> None:
+        self._by_md5: dict[str, bytes] = {}
+        self._serial = itertools.count(1)
+
+    def add(self, data: bytes) -> bytes:
+        self._by_md5[md5_hex(data)] = data
+        return data
+
+    def new(self, label: str, filler: int = 0) -> bytes:
+        """A content never written before (a unique serial), `filler` bytes longer than usual.
+
+        The serial has a fixed width, so two versions often have the same size: a change must
+        then be found by its hash, not by its size.
+        """
+        return self.add(f"{label} v{next(self._serial):05d}\n{'~' * filler}".encode())
+
+    def knows(self, data: bytes) -> bool:
+        return md5_hex(data) in self._by_md5
+
+    def by_etag(self, etag: str) -> bytes | None:
+        return self._by_md5.get(etag.strip('"').lower())
+
+    def __len__(self) -> int:
+        return len(self._by_md5)
+
+
+class Bucket:
+    """One bucket, seen from outside bmsync with a plain botocore client: another writer, and
+    the inspector the checks use."""
+
+    def __init__(self, client: Any, name: str, prefix: str, ledger: Ledger) -> None:
+        self.client = client
+        self.name = name
+        self.prefix = prefix.strip("/")
+        self.ledger = ledger
+        self._fetched: dict[tuple[str, int], bytes] = {}
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.name}/{self.prefix}"
+
+    def key(self, rel: str) -> str:
+        return f"{self.prefix}/{rel}"
+
+    def put(self, rel: str, data: bytes, mtime_s: float | None = None) -> None:
+        """Write as another tool would: plain PutObject, `mtime` metadata only if given."""
+        self.ledger.add(data)
+        extra: dict[str, Any] = {}
+        if mtime_s is not None:
+            extra["Metadata"] = {"mtime": f"{mtime_s:.9f}"}
+        self.client.put_object(Bucket=self.name, Key=self.key(rel), Body=data, **extra)
+
+    def delete(self, rel: str) -> None:
+        self.client.delete_object(Bucket=self.name, Key=self.key(rel))
+
+    def listing(self) -> dict[str, tuple[str, int]]:
+        """Every key of the bucket (prefix and trash alike): key -> (unquoted ETag, size)."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name)
+        return {
+            entry["Key"]: (entry["ETag"].strip('"'), int(entry["Size"]))
+            for page in pages
+            for entry in page.get("Contents", ())
+        }
+
+    def tree(self) -> dict[str, bytes]:
+        """The prefix's user objects: relkey -> bytes."""
+        start = self.prefix + "/"
+        return {
+            key[len(start) :]: self.read(key, etag, size)
+            for key, (etag, size) in sorted(self.listing().items())
+            if key.startswith(start) and is_user_path(key[len(start) :])
+        }
+
+    def read(self, key: str, etag: str, size: int) -> bytes:
+        known = self.ledger.by_etag(etag)
+        if known is not None and len(known) == size:
+            return known
+        cached = self._fetched.get((etag, size))
+        if cached is None:
+            cached = self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+            self._fetched[(etag, size)] = cached
+        return cached
+
+
+def is_user_path(rel: str) -> bool:
+    """What the sync sees with the default ignore rules: no component starts with a dot
+    (`.*` is one of basic-memory's defaults, and bmsync's temporary files start with one)."""
+    return not any(part.startswith(".") for part in rel.split("/"))
+
+
+def local_tree(root: Path) -> dict[str, bytes]:
+    """The folder's user files (NFC names are used throughout, so disk name == path)."""
+    if not root.is_dir():
+        return {}
+    out: dict[str, bytes] = {}
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and not path.is_symlink() and is_user_path(rel):
+            out[rel] = path.read_bytes()
+    return dict(sorted(out.items()))
+
+
+def local_mtimes(root: Path) -> dict[str, int]:
+    if not root.is_dir():
+        return {}
+    return {
+        path.relative_to(root).as_posix(): path.stat().st_mtime_ns
+        for path in root.rglob("*")
+        if path.is_file() and is_user_path(path.relative_to(root).as_posix())
+    }
+
+
+def temp_files(root: Path) -> list[str]:
+    """bmsync's `.bmsync-tmp-*` files anywhere in the folder (none may outlive a finished run)."""
+    if not root.is_dir():
+        return []
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob(f"{TEMP_PREFIX}*"))
+
+
+def local_trash(state_dir: Path) -> dict[str, bytes]:
+    """Every file of every project's local trash in `state_dir`: "<run>/<relpath>" -> bytes."""
+    out: dict[str, bytes] = {}
+    for trash in state_dir.glob("*/trash"):
+        for path in trash.rglob("*"):
+            if path.is_file():
+                out[path.relative_to(trash).as_posix()] = path.read_bytes()
+    return out
+
+
+def trash_paths(entry: str) -> set[str]:
+    """The paths a trash entry "<run>/<relpath>" may hold a version of: the relpath, and without
+    a `.N` suffix (the trash numbers a second version of one path in one run)."""
+    _run, _, rel = entry.partition("/")
+    paths = {rel}
+    numbered = _NUMBERED.match(rel)
+    if numbered is not None:
+        paths.add(numbered.group("base"))
+    return paths
+
+
+def is_conflict_copy_of(candidate: str, path: str) -> bool:
+    """`{stem}.conflict-YYYYMMDD-HHMMSS[-N]{suffix}` in the same folder as `path`."""
+    pure, other = PurePosixPath(path), PurePosixPath(candidate)
+    if pure.parent != other.parent:
+        return False
+    suffix = pure.suffix
+    stem = pure.name[: len(pure.name) - len(suffix)] if suffix else pure.name
+    pattern = re.escape(stem) + r"\.conflict-\d{8}-\d{6}(?:-\d+)?" + re.escape(suffix)
+    return re.fullmatch(pattern, other.name) is not None
+
+
+def is_conflict_copy(name: str) -> bool:
+    return re.search(r"\.conflict-\d{8}-\d{6}(?:-\d+)?(?:\.[^./]*)?$", name) is not None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything one client and the bucket hold at one moment, read from outside bmsync."""
+
+    local: dict[str, bytes]
+    remote: dict[str, bytes]
+    local_trash: dict[str, bytes]
+    """"<run>/<relpath>[.N]" -> bytes, from this client's state dir."""
+    remote_trash: dict[str, bytes]
+    """"<run>/<relkey>" -> bytes, from `.bmsync-trash/<prefix>/`."""
+    remote_etags: dict[str, tuple[str, int]]
+    local_mtimes: dict[str, int] = field(default_factory=dict)
+
+
+def take_inventory(root: Path, state_dir: Path, bucket: Bucket) -> Inventory:
+    listing = bucket.listing()
+    in_prefix = bucket.prefix + "/"
+    in_trash = f"{REMOTE_TRASH}/{bucket.prefix}/"
+    remote: dict[str, bytes] = {}
+    etags: dict[str, tuple[str, int]] = {}
+    trash: dict[str, bytes] = {}
+    for key, (etag, size) in sorted(listing.items()):
+        if key.startswith(in_prefix):
+            rel = key[len(in_prefix) :]
+            if is_user_path(rel):
+                remote[rel] = bucket.read(key, etag, size)
+                etags[rel] = (etag, size)
+        elif key.startswith(in_trash):
+            trash[key[len(in_trash) :]] = bucket.read(key, etag, size)
+    return Inventory(
+        local=local_tree(root),
+        remote=remote,
+        local_trash=local_trash(state_dir),
+        remote_trash=trash,
+        remote_etags=etags,
+        local_mtimes=local_mtimes(root),
+    )
+
+
+@dataclass(frozen=True)
+class Loss:
+    side: str
+    path: str
+    content: bytes
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.path!r} holding {self.content[:60]!r}"
+
+
+def find_losses(before: Inventory, after: Inventory) -> list[Loss]:
+    """Versions current on either side in `before` that `after` keeps nowhere.
+
+    Kept means: at the same path on either side, in a conflict copy of the path on either side,
+    or in a trash entry for the path that the run(s) between the two inventories created.
+    Contents are compared byte for byte.
+    """
+    trashed: dict[str, set[bytes]] = defaultdict(set)
+    for entries, old in (
+        (after.local_trash, before.local_trash),
+        (after.remote_trash, before.remote_trash),
+    ):
+        for entry, data in entries.items():
+            if entry not in old:
+                for path in trash_paths(entry):
+                    trashed[path].add(data)
+    copies: dict[str, set[bytes]] = defaultdict(set)
+    for tree in (after.local, after.remote):
+        for name, data in tree.items():
+            if is_conflict_copy(name):
+                copies[name].add(data)
+
+    def kept(path: str, data: bytes) -> bool:
+        if after.local.get(path) == data or after.remote.get(path) == data:
+            return True
+        if data in trashed.get(path, ()):
+            return True
+        return any(
+            data in contents and is_conflict_copy_of(name, path)
+            for name, contents in copies.items()
+        )
+
+    losses = [
+        Loss(side, path, data)
+        for side, tree in (("local", before.local), ("remote", before.remote))
+        for path, data in tree.items()
+        if not kept(path, data)
+    ]
+    return losses
+
+
+def unknown_contents(ledger: Ledger, trees: Mapping[str, Mapping[str, bytes]]) -> list[str]:
+    """User paths holding bytes the tests never wrote (a partial or mixed file), as
+    "<tree name> <path>"."""
+    return [
+        f"{name} {path}"
+        for name, tree in trees.items()
+        for path, data in tree.items()
+        if not ledger.knows(data)
+    ]
+
+
+# -- the guard oracle -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    size: int
+    mtime_ns: int
+    xxh3: str
+    etag: str
+
+
+def read_snapshot(db: Path) -> dict[str, SnapshotRow]:
+    """The snapshot's file rows, read with plain sqlite3 (no bmsync code involved)."""
+    if not db.exists():
+        return {}
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT path, size, mtime_ns, xxh3, etag FROM files").fetchall()
+    finally:
+        conn.close()
+    return {path: SnapshotRow(size, mtime, xxh3, etag) for path, size, mtime, xxh3, etag in rows}
+
+
+def snapshot_integrity(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        verdict: str = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+    return verdict
+
+
+@dataclass(frozen=True)
+class GuardForecast:
+    """What the decision table says a run must do about deletes, before it runs."""
+
+    local_deletes: frozenset[str]
+    remote_deletes: frozenset[str]
+    empty_side: bool
+    snapshot_size: int
+
+    def limit(self, max_delete: int | str) -> int:
+        if isinstance(max_delete, str) and max_delete.endswith("%"):
+            return int(self.snapshot_size * float(max_delete[:-1]) / 100)
+        return int(max_delete)
+
+    def over_limit(self, max_delete: int | str) -> bool:
+        limit = self.limit(max_delete)
+        return len(self.local_deletes) > limit or len(self.remote_deletes) > limit
+
+    def aborts(self, max_delete: int | str, *, force: bool = False) -> bool:
+        return not force and (self.empty_side or self.over_limit(max_delete))
+
+
+def forecast_guards(snapshot: Mapping[str, SnapshotRow], inventory: Inventory) -> GuardForecast:
+    """Delete the remote copy: gone locally, unchanged remotely (ETag and size as recorded).
+    Delete the local copy: unchanged locally (size and xxh3 as recorded), gone remotely.
+    Empty side: the snapshot holds files and exactly one side holds none."""
+    local, remote = inventory.local, inventory.remote_etags
+    remote_deletes = frozenset(
+        path
+        for path, row in snapshot.items()
+        if path not in local and path in remote and remote[path] == (row.etag, row.size)
+    )
+    local_deletes = frozenset(
+        path
+        for path, row in snapshot.items()
+        if path not in remote
+        and path in local
+        and len(local[path]) == row.size
+        and xxh3_hex(local[path]) == row.xxh3
+    )
+    empty = bool(snapshot) and (bool(local) != bool(remote))
+    return GuardForecast(local_deletes, remote_deletes, empty, len(snapshot))
+
+
+# -- seeds and figures ------------------------------------------------------------------------
+
+
+def choose_seed(env_var: str, ci_default: int) -> tuple[int, str]:
+    """The seed to run with, and where it came from: `env_var`, a fixed default under CI (so a
+    CI failure reproduces), else a fresh random one (so local runs explore); always printed."""
+    given = os.environ.get(env_var)
+    if given:
+        return int(given), f"from {env_var}"
+    if os.environ.get("CI"):
+        return ci_default, "fixed CI default"
+    return random.SystemRandom().randrange(2**32), "random"
+
+
+def write_figures(name: str, figures: Mapping[str, object]) -> Path:
+    """`tests/.figures/<name>.json`; the folder ignores itself so the figures are never
+    committed by accident."""
+    FIGURES_DIR.mkdir(exist_ok=True)
+    ignore = FIGURES_DIR / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
+    path = FIGURES_DIR / f"{name}.json"
+    path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def tree_difference(local: Mapping[str, bytes], remote: Mapping[str, bytes]) -> str:
+    differing = sorted(p for p in local.keys() & remote.keys() if local[p] != remote[p])
+    return (
+        f"local only {sorted(local.keys() - remote.keys())}, "
+        f"remote only {sorted(remote.keys() - local.keys())}, differing {differing}"
+    )
+
+
+def describe(items: Iterable[object], limit: int = 10) -> str:
+    shown = [str(item) for item in itertools.islice(items, limit + 1)]
+    more = ", …" if len(shown) > limit else ""
+    return ", ".join(shown[:limit]) + more

@@ -1,0 +1,484 @@
+"""Syncs through a network that fails: transient faults are retried, per-file faults contained.
+
+Every test puts `tests/faultproxy.py` between bmsync and a real S3 server (moto_server or
+`rclone serve s3`, both on 127.0.0.1) and checks the promise of the reliability issue:
+
+- latency, connection resets (before a request is forwarded, or part-way through its answer),
+  `503 SlowDown` and `500 InternalError` at 10-20 % of requests: each run ends "ok" or "partial"
+  with per-file errors, a few runs converge, and nothing is lost;
+- a listing that fails even after the retries stops the run with a `RemoteError` that says what
+  happened, and changes nothing (snapshot, folder, bucket): the next run converges;
+- a wrong secret stops the run with a `RemoteAuthError` that says what to fix and shows no secret,
+  after one request (an auth failure is not worth retrying);
+- a burst of SlowDown on PUTs and stalled answers (read timeouts) are retried with backoff.
+
+Out-of-band setup and inspection go to the server directly, never through the proxy, so a fault
+can only hit bmsync. Which request gets which fault follows from the seed printed at the start of
+each test (`BMSYNC_FAULT_SEED=<seed>` replays it; see `tests/faultproxy.py`). The figures of the
+module (requests proxied, faults by type, runs needed, losses) are printed at its end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bmsync.s3.client
+from bmsync import S3Config, SyncReport, sync_project
+from bmsync.errors import RemoteAuthError, RemoteError
+from tests.faultproxy import (
+    Fault,
+    FaultProxy,
+    PerIdentityBurst,
+    ProxyStats,
+    RandomFaults,
+    Request,
+    always,
+    no_faults,
+    seed_from_env,
+)
+from tests.servers import S3TestServer, ServerPool
+
+PREFIX = "notes"
+MAX_RUNS = 5
+"""Runs allowed to converge, the final no-op run not included."""
+RANDOM_FAULTS = RandomFaults(
+    latency=0.25,
+    max_latency_s=0.2,
+    reset_before=0.04,
+    reset_mid=0.04,
+    slowdown=0.04,
+    internal_error=0.03,
+)
+"""15 % of requests fail (a quarter of them after the server did the work), a quarter are slow."""
+
+
+# -- figures for the whole module ------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Figures:
+    """What the module's tests did, summed: printed at the end as the issue asks."""
+
+    stats: ProxyStats = dataclasses.field(default_factory=ProxyStats)
+    runs_to_converge: list[str] = dataclasses.field(default_factory=list)
+    per_file_errors: int = 0
+    losses: int = 0
+
+    def lines(self) -> list[str]:
+        faults = self.stats.faults
+        return [
+            f"fault proxy: {self.stats.requests} requests proxied",
+            "faults injected: "
+            + ", ".join(f"{fault.value}={faults[fault]}" for fault in Fault if faults[fault])
+            + f"; latency added to {self.stats.latency_count} requests",
+            f"runs to converge: {'; '.join(self.runs_to_converge) or 'n/a'}",
+            f"per-file errors reported along the way: {self.per_file_errors}",
+            f"losses found: {self.losses}",
+        ]
+
+
+FIGURES = Figures()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _print_figures(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    for line in FIGURES.lines():
+        print(line)
+        if reporter is not None:
+            reporter.write_line(f"[test_faults] {line}")
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def no_global_bmignore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
+
+
+@pytest.fixture
+def fault_seed() -> int:
+    """Printed so a failing test shows it (pytest prints a failure's captured output)."""
+    seed = seed_from_env()
+    print(f"fault seed {seed}: replay with BMSYNC_FAULT_SEED={seed}")
+    return seed
+
+
+def start_proxy(server: S3TestServer, seed: int) -> FaultProxy:
+    return FaultProxy(str(server.config.endpoint_url), seed=seed).start()
+
+
+@pytest.fixture
+def proxy(s3_server: S3TestServer, fault_seed: int) -> Iterator[FaultProxy]:
+    running = start_proxy(s3_server, fault_seed)
+    try:
+        yield running
+    finally:
+        running.stop()
+        FIGURES.stats = FIGURES.stats + running.stats()
+
+
+class Bucket:
+    """The remote prefix seen from outside bmsync, straight to the server (no proxy)."""
+
+    def __init__(self, server: S3TestServer) -> None:
+        self.client = server.client
+        self.name = server.create_bucket()
+        self.url = f"s3://{self.name}/{PREFIX}"
+
+    def put(self, rel: str, data: str) -> None:
+        self.client.put_object(Bucket=self.name, Key=f"{PREFIX}/{rel}", Body=data.encode())
+
+    def delete(self, rel: str) -> None:
+        self.client.delete_object(Bucket=self.name, Key=f"{PREFIX}/{rel}")
+
+    def tree(self) -> dict[str, bytes]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.name, Prefix=f"{PREFIX}/"
+        )
+        keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+        return {
+            key[len(PREFIX) + 1 :]: self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+            for key in keys
+        }
+
+
+class Project:
+    """One machine syncing `root` with the bucket through the proxy."""
+
+    def __init__(self, tmp_path: Path, bucket: Bucket, config: S3Config) -> None:
+        self.root = tmp_path / "notes"
+        self.root.mkdir()
+        self.state = tmp_path / "state"
+        self.bucket = bucket
+        self.config = config
+
+    async def sync(self, config: S3Config | None = None) -> SyncReport:
+        return await sync_project(
+            self.root, self.bucket.url, s3=config or self.config, state_dir=self.state
+        )
+
+    def write(self, rel: str, data: str) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(data)
+
+    def delete(self, rel: str) -> None:
+        (self.root / rel).unlink()
+
+    def tree(self) -> dict[str, bytes]:
+        return {
+            p.relative_to(self.root).as_posix(): p.read_bytes()
+            for p in sorted(self.root.rglob("*"))
+            if p.is_file()
+        }
+
+    def temp_files(self) -> list[Path]:
+        return sorted(self.root.rglob(".bmsync-tmp-*"))
+
+    def snapshot(self) -> list[tuple[Any, ...]]:
+        """The snapshot's rows (the `files` table), read with plain sqlite3."""
+        dbs = sorted(self.state.rglob("snapshot.db"))
+        assert len(dbs) == 1, dbs
+        with closing(sqlite3.connect(dbs[0])) as conn:
+            rows = conn.execute(
+                "SELECT path, size, mtime_ns, xxh3, etag FROM files ORDER BY path"
+            ).fetchall()
+        return rows
+
+
+def through(proxy: FaultProxy, config: S3Config) -> S3Config:
+    return dataclasses.replace(config, endpoint_url=proxy.endpoint_url)
+
+
+@pytest.fixture
+def project(tmp_path: Path, s3_server: S3TestServer, proxy: FaultProxy) -> Project:
+    return Project(tmp_path, Bucket(s3_server), through(proxy, s3_server.config))
+
+
+def losses(expected: dict[str, bytes], *trees: dict[str, bytes]) -> list[str]:
+    """Paths expected but missing or different on some side."""
+    return sorted(
+        {path for tree in trees for path, data in expected.items() if tree.get(path) != data}
+    )
+
+
+async def converge(project: Project, seed: int) -> list[SyncReport]:
+    """Sync until a run is a no-op; every run must end "ok" or "partial" with per-file errors."""
+    reports: list[SyncReport] = []
+    for _ in range(MAX_RUNS + 1):
+        report = await project.sync()
+        reports.append(report)
+        assert report.status in ("ok", "partial"), (seed, report.status, report.abort_reason)
+        assert (report.status == "partial") == bool(report.errors), (seed, report.errors)
+        FIGURES.per_file_errors += len(report.errors)
+        for error in report.errors:
+            print(f"  per-file error, run {len(reports)}: {error.path}: {error.message}")
+        if report.status == "ok" and not report.changed:
+            return reports
+    pytest.fail(f"no convergence in {MAX_RUNS} runs plus a no-op (fault seed {seed})")
+
+
+def describe_runs(reports: list[SyncReport]) -> str:
+    return ", ".join(f"{r.status}({len(r.errors)} errors)" for r in reports)
+
+
+# -- random faults on a real sync -------------------------------------------------------------
+
+
+LOCAL_NOTES = 100
+REMOTE_NOTES = 60
+
+
+def note(origin: str, i: int, version: int = 1) -> str:
+    return f"# {origin} note {i}, version {version}\n" + "text line\n" * (i % 7 + version)
+
+
+async def test_random_faults_converge_without_loss(
+    project: Project, proxy: FaultProxy, fault_seed: int, s3_server: S3TestServer
+) -> None:
+    bucket = project.bucket
+    for i in range(LOCAL_NOTES):
+        project.write(f"local/{i % 4}/{i:03d}.md", note("local", i))
+    for i in range(REMOTE_NOTES):
+        bucket.put(f"remote/{i:03d}.md", note("remote", i))
+    expected = {**project.tree(), **{k: v for k, v in bucket.tree().items()}}
+    proxy.policy = RANDOM_FAULTS
+
+    first = await converge(project, fault_seed)
+    assert project.tree() == expected, fault_seed
+    assert bucket.tree() == expected, fault_seed
+
+    # Second round: edits, deletes and new files on both sides, disjoint (no conflicts).
+    def on_local(rel: str, data: str | None) -> None:
+        if data is None:
+            project.delete(rel)
+            del expected[rel]
+        else:
+            project.write(rel, data)
+            expected[rel] = data.encode()
+
+    def on_remote(rel: str, data: str | None) -> None:
+        if data is None:
+            bucket.delete(rel)
+            del expected[rel]
+        else:
+            bucket.put(rel, data)
+            expected[rel] = data.encode()
+
+    for i in range(0, 40, 2):
+        on_local(f"local/{i % 4}/{i:03d}.md", note("local", i, 2))
+    for i in range(1, 20, 2):
+        on_local(f"local/{i % 4}/{i:03d}.md", None)
+    for i in range(10):
+        on_local(f"local/new/{i}.md", note("new local", i))
+    for i in range(0, 30, 2):
+        on_remote(f"remote/{i:03d}.md", note("remote", i, 2))
+    for i in range(31, 47, 2):
+        on_remote(f"remote/{i:03d}.md", None)
+    for i in range(10):
+        on_remote(f"remote/new/{i}.md", note("new remote", i))
+    for i in range(50, 60):  # files of one origin edited on the other side
+        on_local(f"remote/{i:03d}.md", note("remote", i, 3))
+        on_remote(f"local/{i % 4}/{i:03d}.md", note("local", i, 3))
+
+    second = await converge(project, fault_seed)
+    local, remote = project.tree(), bucket.tree()
+    lost = losses(expected, local, remote)
+    FIGURES.losses += len(lost)
+    assert not lost, (fault_seed, lost[:10])
+    assert local == remote == expected, fault_seed  # nothing extra either: no conflict copies
+    assert project.temp_files() == [], fault_seed
+
+    stats = proxy.stats()
+    runs = f"{s3_server.name}: {len(first)} then {len(second)} (final no-op included)"
+    FIGURES.runs_to_converge.append(runs)
+    print(f"{s3_server.name}, seed {fault_seed}: {stats.describe()}")
+    print(f"  first round: {describe_runs(first)}; second round: {describe_runs(second)}")
+    assert sum(stats.faults.values()) > 0.05 * stats.requests, "the faults did not happen"
+
+
+# -- a listing that fails for good -------------------------------------------------------------
+
+
+LISTING_ATTEMPTS = 3
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.INTERNAL_ERROR, Fault.SLOWDOWN, Fault.RESET_BEFORE, Fault.RESET_MID],
+    ids=lambda fault: fault.value,
+)
+async def test_listing_failure_stops_the_run_and_changes_nothing(
+    project: Project,
+    proxy: FaultProxy,
+    fault: Fault,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bucket = project.bucket
+    for name in ("a", "b", "c"):
+        project.write(f"{name}.md", f"{name} v1")
+    bucket.put("r.md", "r v1")
+    assert (await project.sync()).status == "ok"
+    project.write("a.md", "a v2, edited locally")
+    project.delete("b.md")
+    bucket.put("r.md", "r v2, edited remotely")
+    bucket.put("n.md", "new remotely")
+    snapshot, local, remote = project.snapshot(), project.tree(), bucket.tree()
+
+    # The AWS setting bmsync honours: 3 attempts in all, so the retries run out quickly.
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", str(LISTING_ATTEMPTS))
+    proxy.policy = always(fault, {"LIST"})
+    before = proxy.stats()
+    with pytest.raises(RemoteError) as raised:
+        await project.sync()
+    spent = proxy.stats() - before
+
+    err = raised.value
+    message = str(err)
+    print(f"{fault.value}: {type(err).__name__}: {message}")
+    assert not isinstance(err, RemoteAuthError)
+    assert bucket.url in message, message  # says which listing failed
+    assert "run again" in message, message  # and that trying later is the remedy
+    assert "could not be reached" not in message, message  # the endpoint was reached
+    assert spent.faults[fault] == spent.operations["LIST"] == spent.requests
+    if fault in (Fault.INTERNAL_ERROR, Fault.SLOWDOWN):
+        assert spent.operations["LIST"] == LISTING_ATTEMPTS
+    else:  # aiohttp may retry a reset connection once more by itself
+        assert LISTING_ATTEMPTS <= spent.operations["LIST"] <= 2 * LISTING_ATTEMPTS
+    assert project.snapshot() == snapshot
+    assert project.tree() == local and bucket.tree() == remote
+
+    proxy.policy = no_faults
+    report = await project.sync()
+    assert report.status == "ok", report.errors
+    assert report.uploaded == ["a.md"] and report.deleted_remote == ["b.md"]
+    assert report.downloaded == ["n.md", "r.md"]
+    expected = {
+        "a.md": b"a v2, edited locally",
+        "c.md": b"c v1",
+        "n.md": b"new remotely",
+        "r.md": b"r v2, edited remotely",
+    }
+    assert project.tree() == bucket.tree() == expected
+
+
+# -- a wrong secret ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rclone_server(s3_server_pool: ServerPool) -> S3TestServer:
+    """rclone's server checks signatures; moto accepts any credentials."""
+    return s3_server_pool.get("rclone")
+
+
+async def test_wrong_secret_stops_the_run_with_a_clear_message(
+    tmp_path: Path, rclone_server: S3TestServer, fault_seed: int
+) -> None:
+    proxy = start_proxy(rclone_server, fault_seed)
+    try:
+        config = through(proxy, rclone_server.config)
+        project = Project(tmp_path, Bucket(rclone_server), config)
+        project.write("a.md", "a v1")
+        project.write("b.md", "b v1")
+        assert (await project.sync()).status == "ok"
+        project.write("a.md", "a v2")
+        project.bucket.put("b.md", "b v2")
+        snapshot, local, remote = project.snapshot(), project.tree(), project.bucket.tree()
+
+        wrong_secret = f"wrong-{uuid.uuid4().hex}"
+        before = proxy.stats()
+        with pytest.raises(RemoteAuthError) as raised:
+            await project.sync(dataclasses.replace(config, secret_access_key=wrong_secret))
+        spent = proxy.stats() - before
+
+        message = str(raised.value)
+        print(f"auth failure: {message}")
+        assert "AWS_SECRET_ACCESS_KEY" in message and "secret access key" in message
+        everything = "".join(traceback.format_exception(raised.value))
+        for secret in (wrong_secret, str(rclone_server.config.secret_access_key)):
+            assert secret not in everything
+        assert spent.requests == spent.operations["LIST"] == 1, "an auth failure is not retried"
+        assert project.snapshot() == snapshot
+        assert project.tree() == local and project.bucket.tree() == remote
+
+        report = await project.sync()
+        assert report.status == "ok", report.errors
+        assert report.uploaded == ["a.md"] and report.downloaded == ["b.md"]
+        assert project.tree() == project.bucket.tree() == {"a.md": b"a v2", "b.md": b"b v2"}
+    finally:
+        proxy.stop()
+        FIGURES.stats = FIGURES.stats + proxy.stats()
+
+
+# -- throttling and timeouts --------------------------------------------------------------------
+
+
+def data_request(operation: str) -> Callable[[Request], bool]:
+    """Matches `operation` on the synced objects (not the probe bmsync writes to its trash)."""
+
+    def match(request: Request) -> bool:
+        return request.operation == operation and request.key.startswith(f"{PREFIX}/")
+
+    return match
+
+
+THROTTLED_FILES = 24
+SLOWDOWNS_PER_PUT = 2
+
+
+async def test_slowdown_burst_on_puts_is_retried_with_backoff(
+    project: Project, proxy: FaultProxy
+) -> None:
+    for i in range(THROTTLED_FILES):
+        project.write(f"t/{i:02d}.md", f"throttled {i}")
+    proxy.policy = PerIdentityBurst(Fault.SLOWDOWN, SLOWDOWNS_PER_PUT, data_request("PUT"))
+    report = await project.sync()
+    assert report.status == "ok", report.errors
+    assert len(report.uploaded) == THROTTLED_FILES
+    assert project.bucket.tree() == project.tree()
+
+    stats = proxy.stats()
+    puts: dict[str, list[float]] = {}
+    for record in proxy.records():
+        if record.operation == "PUT" and record.key.startswith(f"{PREFIX}/"):
+            puts.setdefault(record.key, []).append(record.at)
+    assert stats.faulted_operations[("PUT", Fault.SLOWDOWN)] == THROTTLED_FILES * 2
+    assert {len(times) for times in puts.values()} == {SLOWDOWNS_PER_PUT + 1}, puts
+    gaps = [later - earlier for times in puts.values() for earlier, later in pairwise(times)]
+    mean_gap = sum(gaps) / len(gaps)
+    print(f"SlowDown retries: {len(gaps)}, mean wait {mean_gap:.2f} s, max {max(gaps):.2f} s")
+    # Full jitter over 1 s then 2 s: a mean near 0.75 s. Well above zero means backoff happened.
+    assert mean_gap > 0.1, gaps
+
+
+STALLED_FILES = 6
+
+
+async def test_stalled_answers_time_out_and_are_retried(
+    project: Project, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(STALLED_FILES):
+        project.bucket.put(f"s/{i}.md", f"stalled {i}")
+    # No AWS setting for the read timeout: shorten bmsync's own for this test.
+    monkeypatch.setattr(bmsync.s3.client, "READ_TIMEOUT_S", 1)
+    proxy.policy = PerIdentityBurst(Fault.STALL, 1, data_request("GET"))
+    report = await project.sync()
+    assert report.status == "ok", report.errors
+    assert len(report.downloaded) == STALLED_FILES
+    assert project.tree() == project.bucket.tree()
+    stats = proxy.stats()
+    assert stats.faults[Fault.STALL] == STALLED_FILES
+    assert stats.operations["GET"] == 2 * STALLED_FILES

@@ -1,0 +1,622 @@
+"""Model-based test: random edits on two clients and in the bucket, random syncs, some of them
+interrupted or SIGKILLed, against a real S3 server (`rclone serve s3` on 127.0.0.1).
+
+Why a state machine: the table tests pin one row each and the planner properties run on a model
+of both sides; what neither reaches is sequences, e.g. a run killed mid-conflict, then an edit,
+then the other client syncing. Hypothesis generates such sequences and shrinks a failing one to
+a short program.
+
+Each example gets a fresh bucket, two clients (a folder and a state dir each, same remote URL)
+and another writer that puts and deletes objects directly. Rules: create/edit/delete/rename/touch
+a local file on client 1 or 2; put/delete an object; the same edit on both sides; sync a client
+(any profile); sync with a small max-delete; a sync interrupted in-process after k actions (a
+`BaseException` raised from the progress callback, which cancels the transfers in flight); a
+sync run in a forked child and SIGKILLed after k actions (or k = 0: a few ms after it starts, in
+the scan, listing or planning).
+
+Checked after every sync, whatever its outcome (`tests/model.py` has the definitions):
+  (a) no version lost: each version current on either side when the run began is afterwards at
+      its path on a side, in a conflict copy, or in a trash the run created;
+  (b) a second sync straight after a clean one reports nothing changed and changes nothing;
+  (c) after a clean sync the client's folder equals the remote prefix;
+  (d) no `.bmsync-tmp-*` file remains after a completed sync;
+  (e) the safety guards fire exactly when an independent oracle over the snapshot says they
+      must, an aborted run changed nothing, and max-delete is never exceeded without `force`;
+  (f) after every step, every file at a user path on any side holds a whole version the test
+      wrote (no partial or mixed file).
+
+Budget (CI): `BMSYNC_FUZZ_EXAMPLES` examples (25) of `BMSYNC_FUZZ_STEPS` steps (20), seeded from
+`BMSYNC_FUZZ_SEED`, else a fixed seed when `CI` is set, else a random one; the seed is printed and
+a failure also prints Hypothesis's reproduction blob. Longer, on demand:
+
+    BMSYNC_FUZZ_EXAMPLES=500 BMSYNC_FUZZ_STEPS=50 \
+        .venv/bin/python -m pytest tests/test_model_based.py -s
+
+`BMSYNC_FUZZ_SERVER=moto` runs it against moto_server instead (it enforces conditional writes,
+so bmsync takes its other write path). Figures are printed and written to
+`tests/.figures/model_based.json`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import select
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import hypothesis
+import pytest
+from aiobotocore.session import AioSession
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from bmsync import SyncReport, sync_project
+from bmsync.engine.execute import ProgressEvent
+from bmsync.s3.client import make_client_config
+from bmsync.s3.remote import S3Remote
+from bmsync.s3.url import parse_remote_url
+from bmsync.state.paths import ProjectPaths
+from tests.model import (
+    Bucket,
+    GuardForecast,
+    Inventory,
+    Ledger,
+    choose_seed,
+    describe,
+    find_losses,
+    forecast_guards,
+    local_tree,
+    read_snapshot,
+    snapshot_integrity,
+    take_inventory,
+    temp_files,
+    tree_difference,
+    unknown_contents,
+    write_figures,
+)
+from tests.servers import S3TestServer, ServerPool
+
+EXAMPLES = int(os.environ.get("BMSYNC_FUZZ_EXAMPLES", "25"))
+STEPS = int(os.environ.get("BMSYNC_FUZZ_STEPS", "20"))
+SERVER = os.environ.get("BMSYNC_FUZZ_SERVER", "rclone")
+CI_SEED = 20261123
+
+PREFIX = "team/notes"
+PATHS = ("a.md", "b.md", "sub/c.md", "sub/deeper/d.md", "ünï/é ñ.md", "x.txt")
+"""A handful of paths: a subfolder two deep, a Unicode (NFC) name with a space, a non-.md
+suffix. None is a folder of another, so a rename never turns a file into a folder."""
+
+PROFILE_LIMITS = {"balanced": 25, "safe": 10, "fast": 50}
+SMALL_LIMITS: tuple[int | str, ...] = (0, 1, 2, "50%")
+FILLERS = {"same-size": 0, "longer": 9, "empty": -1}
+KILL_TIMEOUT_S = 60.0
+
+
+class Interrupted(BaseException):
+    """Raised from the progress callback: not an `Exception`, so no `except Exception` in bmsync
+    can swallow it, like a KeyboardInterrupt or a task cancellation."""
+
+
+@dataclass
+class Figures:
+    seed: int = 0
+    seed_origin: str = ""
+    server: str = SERVER
+    examples_budget: int = EXAMPLES
+    steps_budget: int = STEPS
+    sequences: int = 0
+    steps: int = 0
+    syncs: int = 0
+    """Runs that completed (clean, limited, interrupted too late), each followed by a no-op run."""
+    noop_resyncs: int = 0
+    guard_aborts: int = 0
+    limited_syncs: int = 0
+    limited_aborts: int = 0
+    interrupted: int = 0
+    interrupted_mid_run: int = 0
+    killed: int = 0
+    killed_mid_run: int = 0
+    killed_before_first_action: int = 0
+    kills_too_late: int = 0
+    conflicts: int = 0
+    deletes_checked: int = 0
+    versions_checked: int = 0
+    losses: int = 0
+    duration_s: float = 0.0
+
+
+FIGURES = Figures()
+
+
+class Clock:
+    """Logical mtimes for local edits and `mtime` metadata: strictly increasing, unique, and a
+    month in the past, so that a version's mtime never collides with another version's (an
+    mtime-and-size scanner cannot tell such files apart, a known limit not under test here) and
+    an object without `mtime` metadata (LastModified: now) always counts as newer, which keeps
+    conflict outcomes the same when Hypothesis replays an example."""
+
+    def __init__(self) -> None:
+        self._ns = (int(time.time()) - 30 * 86400) * 1_000_000_000
+
+    def tick(self) -> int:
+        self._ns += 1_000_000_123
+        return self._ns
+
+
+@dataclass
+class Client:
+    name: str
+    root: Path
+    state: Path
+    maybe_temp: bool = False
+    """A killed or interrupted run may have left `.bmsync-tmp-*` files; the next run must
+    remove them."""
+
+    def db(self, url: str) -> Path:
+        return ProjectPaths.for_remote(self.state, parse_remote_url(url).url).db
+
+
+@dataclass
+class Env:
+    """What all examples share: the server, a warm botocore session and a work folder."""
+
+    server: S3TestServer
+    workdir: Path
+    session: AioSession = field(default_factory=AioSession)
+
+
+def contents_of(ledger: Ledger, label: str, shape: str) -> bytes:
+    filler = FILLERS[shape]
+    return ledger.add(b"") if filler < 0 else ledger.new(label, filler)
+
+
+class SyncMachine(RuleBasedStateMachine):
+    env: ClassVar[Env]
+
+    def __init__(self) -> None:
+        super().__init__()
+        FIGURES.sequences += 1
+        self.dir = Path(tempfile.mkdtemp(prefix="example-", dir=self.env.workdir))
+        self.ledger = Ledger()
+        self.clock = Clock()
+        server = self.env.server
+        self.bucket = Bucket(server.client, server.create_bucket(), PREFIX, self.ledger)
+        self.clients = [
+            Client(name, self.dir / name, self.dir / f"state-{name}") for name in ("one", "two")
+        ]
+        for client in self.clients:
+            client.root.mkdir()
+
+    def teardown(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- running bmsync ----------------------------------------------------------------------
+
+    async def _sync(
+        self, client: Client, progress: Callable[[ProgressEvent], None] | None = None, **kw: Any
+    ) -> SyncReport:
+        """`sync_project` on the real S3 layer, with a client from the shared warm session
+        (creating a botocore client from cold costs ~0.5 s of JSON parsing per run)."""
+        config = self.env.server.config
+        async with self.env.session.create_client(
+            "s3",
+            endpoint_url=config.endpoint_url,
+            region_name=config.region,
+            aws_access_key_id=config.access_key_id,
+            aws_secret_access_key=config.secret_access_key,
+            config=make_client_config(config),
+        ) as s3:
+            remote = S3Remote(s3, parse_remote_url(self.bucket.url))
+            return await sync_project(
+                client.root,
+                self.bucket.url,
+                state_dir=client.state,
+                remote=remote,
+                progress=progress,
+                **kw,
+            )
+
+    def _inventory(self, client: Client) -> Inventory:
+        return take_inventory(client.root, client.state, self.bucket)
+
+    def _forecast(self, client: Client, inventory: Inventory) -> GuardForecast:
+        return forecast_guards(read_snapshot(client.db(self.bucket.url)), inventory)
+
+    def _check_no_loss(self, before: Inventory, after: Inventory, what: str) -> None:
+        FIGURES.versions_checked += len(before.local) + len(before.remote)
+        losses = find_losses(before, after)
+        FIGURES.losses += len(losses)
+        assert not losses, f"{what} lost {len(losses)} version(s): {describe(losses)}"
+        partial = unknown_contents(self.ledger, {"local": after.local, "remote": after.remote})
+        assert not partial, f"{what} left partial or unknown content at {describe(partial)}"
+
+    def _assert_untouched(
+        self, client: Client, before: Inventory, after: Inventory, snapshot: object
+    ) -> None:
+        assert after.local == before.local and after.local_mtimes == before.local_mtimes
+        assert after.remote_etags == before.remote_etags and after.remote == before.remote
+        assert after.local_trash.keys() == before.local_trash.keys()
+        assert after.remote_trash.keys() == before.remote_trash.keys()
+        assert read_snapshot(client.db(self.bucket.url)) == snapshot, "snapshot changed"
+
+    def _completed(
+        self,
+        client: Client,
+        before: Inventory,
+        forecast: GuardForecast,
+        report: SyncReport | None,
+        snapshot: object,
+        *,
+        max_delete: int | str,
+        force: bool = False,
+        what: str = "sync",
+    ) -> bool:
+        """Checks (a)-(e) on a run that finished; `report` is None for a forked run. Returns
+        whether the sides now agree (False: the guards aborted, as forecast)."""
+        after = self._inventory(client)
+        self._check_no_loss(before, after, what)
+        if forecast.aborts(max_delete, force=force):
+            if report is not None:
+                assert report.status == "aborted", (
+                    f"{what} should have aborted (local deletes {sorted(forecast.local_deletes)},"
+                    f" remote deletes {sorted(forecast.remote_deletes)}, limit {max_delete}, "
+                    f"empty side {forecast.empty_side}) but reported {report.status}"
+                )
+            self._assert_untouched(client, before, after, snapshot)
+            return False
+        if report is not None:
+            assert report.status == "ok", f"{what}: {report.status} {report.errors}"
+            assert set(report.deleted_local) == forecast.local_deletes, report
+            assert set(report.deleted_remote) == forecast.remote_deletes, report
+            FIGURES.deletes_checked += len(report.deleted_local) + len(report.deleted_remote)
+            FIGURES.conflicts += len(report.conflicts)
+            if not force:
+                limit = forecast.limit(max_delete)
+                assert len(report.deleted_local) <= limit and len(report.deleted_remote) <= limit
+        assert after.local == after.remote, (
+            f"{what}: {client.name}'s folder differs from the prefix: "
+            + tree_difference(after.local, after.remote)
+        )
+        leftovers = temp_files(client.root)
+        assert not leftovers, f"{what} left temporary files: {leftovers}"
+        client.maybe_temp = False
+        FIGURES.syncs += 1
+        again = asyncio.run(self._sync(client))
+        assert again.status == "ok" and not again.changed, f"second sync was not a no-op: {again}"
+        final = self._inventory(client)
+        assert final.local == after.local and final.remote == after.remote
+        FIGURES.noop_resyncs += 1
+        return True
+
+    def _clean_sync(self, client: Client, profile: str = "balanced") -> None:
+        before = self._inventory(client)
+        forecast = self._forecast(client, before)
+        snapshot = read_snapshot(client.db(self.bucket.url))
+        report = asyncio.run(self._sync(client, profile=profile))
+        limit = PROFILE_LIMITS[profile]
+        agreed = self._completed(
+            client, before, forecast, report, snapshot, max_delete=limit, what="sync"
+        )
+        if not agreed:
+            # A person would look, then confirm with --force: do that, and check it too.
+            FIGURES.guard_aborts += 1
+            before = self._inventory(client)
+            forecast = self._forecast(client, before)
+            snapshot = read_snapshot(client.db(self.bucket.url))
+            report = asyncio.run(self._sync(client, profile=profile, force=True))
+            self._completed(
+                client, before, forecast, report, snapshot, max_delete=limit, force=True
+            )
+
+    # -- helpers for edits -------------------------------------------------------------------
+
+    @staticmethod
+    def _pick(tree: dict[str, bytes], pick: int) -> str | None:
+        names = sorted(tree)
+        return names[pick % len(names)] if names else None
+
+    def _write_local(self, client: Client, rel: str, data: bytes, mtime_ns: int) -> None:
+        path = client.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+
+    # -- rules: edits ------------------------------------------------------------------------
+
+    @rule(k=st.integers(0, 1), rel=st.sampled_from(PATHS), shape=st.sampled_from(list(FILLERS)))
+    def write_local(self, k: int, rel: str, shape: str) -> None:
+        """Create or edit a file on client k."""
+        FIGURES.steps += 1
+        client = self.clients[k]
+        self._write_local(
+            client, rel, contents_of(self.ledger, f"{client.name}:{rel}", shape), self.clock.tick()
+        )
+
+    @rule(k=st.integers(0, 1), pick=st.integers(0, 50))
+    def delete_local(self, k: int, pick: int) -> None:
+        FIGURES.steps += 1
+        client = self.clients[k]
+        rel = self._pick(local_tree(client.root), pick)
+        if rel is not None:
+            (client.root / rel).unlink()
+
+    @rule(k=st.integers(0, 1), pick=st.integers(0, 50), dest=st.sampled_from(PATHS))
+    def rename_local(self, k: int, pick: int, dest: str) -> None:
+        """`mv` a file (a conflict copy too) to one of the paths, replacing what is there."""
+        FIGURES.steps += 1
+        client = self.clients[k]
+        rel = self._pick(local_tree(client.root), pick)
+        if rel is not None and rel != dest:
+            (client.root / dest).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(client.root / rel, client.root / dest)
+
+    @rule(k=st.integers(0, 1), pick=st.integers(0, 50))
+    def touch_local(self, k: int, pick: int) -> None:
+        """A new mtime, the same bytes: not a change."""
+        FIGURES.steps += 1
+        client = self.clients[k]
+        rel = self._pick(local_tree(client.root), pick)
+        if rel is not None:
+            mtime = self.clock.tick()
+            os.utime(client.root / rel, ns=(mtime, mtime))
+
+    @rule(
+        rel=st.sampled_from(PATHS),
+        shape=st.sampled_from(list(FILLERS)),
+        with_mtime=st.booleans(),
+    )
+    def write_remote(self, rel: str, shape: str, with_mtime: bool) -> None:
+        """Another writer (the cloud app) puts an object, with or without `mtime` metadata."""
+        FIGURES.steps += 1
+        mtime = self.clock.tick() / 1e9 if with_mtime else None
+        self.bucket.put(rel, contents_of(self.ledger, f"cloud:{rel}", shape), mtime)
+
+    @rule(pick=st.integers(0, 50))
+    def delete_remote(self, pick: int) -> None:
+        FIGURES.steps += 1
+        rel = self._pick(self._inventory(self.clients[0]).remote, pick)
+        if rel is not None:
+            self.bucket.delete(rel)
+
+    @rule(k=st.integers(0, 1), rel=st.sampled_from(PATHS))
+    def same_edit_both_sides(self, k: int, rel: str) -> None:
+        """The same bytes written on client k and in the bucket: recorded, not a conflict."""
+        FIGURES.steps += 1
+        data = self.ledger.new(f"both:{rel}")
+        mtime = self.clock.tick()
+        self._write_local(self.clients[k], rel, data, mtime)
+        self.bucket.put(rel, data, mtime / 1e9)
+
+    # -- rules: syncs ------------------------------------------------------------------------
+
+    @rule(k=st.integers(0, 1), profile=st.sampled_from(list(PROFILE_LIMITS)))
+    def sync(self, k: int, profile: str) -> None:
+        FIGURES.steps += 1
+        self._clean_sync(self.clients[k], profile)
+
+    @rule(k=st.integers(0, 1), limit=st.sampled_from(SMALL_LIMITS))
+    def sync_with_small_max_delete(self, k: int, limit: int | str) -> None:
+        """Aborts, changing nothing, exactly when a side would lose more than `limit` files."""
+        FIGURES.steps += 1
+        FIGURES.limited_syncs += 1
+        client = self.clients[k]
+        before = self._inventory(client)
+        forecast = self._forecast(client, before)
+        snapshot = read_snapshot(client.db(self.bucket.url))
+        report = asyncio.run(self._sync(client, max_delete=limit))
+        if not self._completed(
+            client, before, forecast, report, snapshot, max_delete=limit, what="limited sync"
+        ):
+            FIGURES.limited_aborts += 1
+
+    @rule(k=st.integers(0, 1), stage=st.integers(1, 10), how=st.sampled_from(["raise", "cancel"]))
+    def sync_interrupted(self, k: int, stage: int, how: str) -> None:
+        """Stop a run in-process once `stage`/10 of its actions are done, by raising a
+        `BaseException` from the progress callback or by cancelling the run's task (what Ctrl-C
+        does under `asyncio.run`). The transfers in flight are cancelled; the run must stop."""
+        FIGURES.steps += 1
+        client = self.clients[k]
+        before = self._inventory(client)
+        forecast = self._forecast(client, before)
+        snapshot = read_snapshot(client.db(self.bucket.url))
+        seen: list[ProgressEvent] = []
+
+        async def run() -> SyncReport:
+            main = asyncio.current_task()
+            assert main is not None
+
+            def progress(event: ProgressEvent) -> None:
+                seen.append(event)
+                if len(seen) >= stop_after(stage, event.total):
+                    if how == "raise":
+                        raise Interrupted
+                    main.cancel()
+
+            return await self._sync(client, progress)
+
+        try:
+            report = asyncio.run(run())
+        except (Interrupted, BaseExceptionGroup, asyncio.CancelledError) as err:
+            if not only_interrupts(err):
+                raise
+            FIGURES.interrupted += 1
+            # Actions finishing in the same loop iteration as the stop may still report; none
+            # may start after it, so at most `transfers` - 1 more.
+            target = stop_after(stage, seen[0].total)
+            assert len(seen) - target < 8, f"the run went on after the interrupt: {seen}"
+            if len(seen) < seen[0].total:
+                FIGURES.interrupted_mid_run += 1
+            client.maybe_temp = True
+            self._check_no_loss(before, self._inventory(client), "interrupted sync")
+            return
+        self._completed(client, before, forecast, report, snapshot, max_delete=25)
+
+    @rule(k=st.integers(0, 1), stage=st.integers(0, 10), delay_ms=st.integers(0, 120))
+    def sync_killed(self, k: int, stage: int, delay_ms: int) -> None:
+        """SIGKILL a forked sync once `stage`/10 of its actions are done, plus up to 15 ms (10:
+        after the last action, in the final snapshot commit); stage 0: `delay_ms` after it
+        started, in the snapshot opening, scan, listing or planning."""
+        FIGURES.steps += 1
+        client = self.clients[k]
+        before = self._inventory(client)
+        forecast = self._forecast(client, before)
+        snapshot = read_snapshot(client.db(self.bucket.url))
+        killed, events = self._run_forked_and_kill(client, stage, delay_ms / 1000)
+        if not killed:
+            FIGURES.kills_too_late += 1
+            self._completed(client, before, forecast, None, snapshot, max_delete=25)
+            return
+        FIGURES.killed += 1
+        if events:
+            FIGURES.killed_mid_run += 1
+        else:
+            FIGURES.killed_before_first_action += 1
+        client.maybe_temp = True
+        self._check_no_loss(before, self._inventory(client), "killed sync")
+        db = client.db(self.bucket.url)
+        if db.exists():
+            assert snapshot_integrity(db) == "ok", "the snapshot is damaged after a SIGKILL"
+
+    def _run_forked_and_kill(self, client: Client, stage: int, delay_s: float) -> tuple[bool, int]:
+        """Run the sync in a forked child (no interpreter start-up, imports already loaded),
+        follow its progress through a pipe, SIGKILL it. Returns (killed, events seen)."""
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: run, report each action as "done/total", never return
+            code = 70
+            try:
+                os.close(read_end)
+
+                def progress(event: ProgressEvent) -> None:
+                    os.write(write_end, f"{event.done}/{event.total}\n".encode())
+
+                asyncio.run(self._sync(client, progress))
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        started = time.monotonic()
+        kill_at = started + delay_s if stage == 0 else None
+        deadline = started + KILL_TIMEOUT_S
+        events, buffer, exited = 0, b"", False
+        try:
+            while not exited:
+                now = time.monotonic()
+                if kill_at is not None and now >= kill_at:
+                    break
+                assert now < deadline, "the forked sync did not finish in time"
+                wait = 0.05 if kill_at is None else max(0.0, kill_at - now)
+                ready, _, _ = select.select([read_end], [], [], wait)
+                if not ready:
+                    continue
+                chunk = os.read(read_end, 4096)
+                exited = not chunk
+                buffer += chunk
+                lines = buffer.split(b"\n")
+                buffer = lines.pop()
+                for line in lines:
+                    events += 1
+                    total = int(line.split(b"/")[1])
+                    if kill_at is None and events >= stop_after(stage, total):
+                        kill_at = time.monotonic() + delay_s / 8
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+        finally:
+            os.close(read_end)
+        if os.WIFSIGNALED(status):
+            return True, events
+        assert os.WEXITSTATUS(status) == 0, f"the forked sync failed ({status})"
+        return False, events
+
+    # -- invariants ----------------------------------------------------------------------------
+
+    @invariant()
+    def every_file_holds_a_whole_version(self) -> None:
+        """(f): no user path on any side holds a partial or mixed file, whatever just ran."""
+        trees = {client.name: local_tree(client.root) for client in self.clients}
+        trees["remote"] = self.bucket.tree()
+        partial = unknown_contents(self.ledger, trees)
+        assert not partial, f"partial or unknown content at {describe(partial)}"
+        for client in self.clients:
+            if not client.maybe_temp:
+                assert not temp_files(client.root), "a temporary file appeared outside a run"
+
+
+def stop_after(stage: int, total: int) -> int:
+    """The action count at which to stop a run of `total` actions: `stage` tenths, at least 1."""
+    return max(1, -(-stage * total // 10))
+
+
+def only_interrupts(err: BaseException) -> bool:
+    """The test's own interruption, alone or grouped by a TaskGroup (Python 3.11 groups a
+    `BaseException` that is not KeyboardInterrupt or SystemExit)."""
+    if isinstance(err, BaseExceptionGroup):
+        _matched, rest = err.split((Interrupted, asyncio.CancelledError))
+        return rest is None
+    return isinstance(err, Interrupted | asyncio.CancelledError)
+
+
+@contextlib.contextmanager
+def quiet_bmsync_warnings() -> Iterator[None]:
+    """rclone's server ignores conditional writes and bmsync says so once per run: expected."""
+    logger = logging.getLogger("bmsync")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the SIGKILL rule forks")
+def test_model_based_sync(
+    s3_server_pool: ServerPool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Runs the state machine; prints and records the figures whatever the outcome."""
+    monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
+    global FIGURES
+    seed, origin = choose_seed("BMSYNC_FUZZ_SEED", CI_SEED)
+    FIGURES = Figures(seed=seed, seed_origin=origin)
+    with capsys.disabled():
+        print(
+            f"\nmodel-based sync: seed {seed} ({origin}), {EXAMPLES} examples x {STEPS} steps "
+            f"on {SERVER}; reproduce with BMSYNC_FUZZ_SEED={seed}"
+        )
+
+    class Machine(SyncMachine):
+        env = Env(s3_server_pool.get(SERVER), tmp_path)
+
+    hypothesis.seed(seed)(Machine)
+    started = time.monotonic()
+    try:
+        with quiet_bmsync_warnings():
+            run_state_machine_as_test(
+                Machine,
+                settings=settings(
+                    max_examples=EXAMPLES,
+                    stateful_step_count=STEPS,
+                    deadline=None,
+                    print_blob=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+                ),
+            )
+    finally:
+        FIGURES.duration_s = round(time.monotonic() - started, 1)
+        path = write_figures("model_based", asdict(FIGURES))
+        with capsys.disabled():
+            shown = ", ".join(f"{k} {v}" for k, v in asdict(FIGURES).items())
+            print(f"\nmodel-based sync figures ({path}): {shown}")
