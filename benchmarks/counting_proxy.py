@@ -9,6 +9,7 @@ length or chunked framing) to find where each request starts, so keep-alive conn
 
 Each request is classified by what it does to S3: LIST, HEAD, GET, PUT, COPY (PUT with
 `x-amz-copy-source`), DELETE, POST (multi-delete, multipart), per bucket (path-style URLs).
+The relay also counts the TCP connections clients open: one per request means no keep-alive.
 The relay costs an extra local hop per request, which is why the timings are taken without it.
 """
 
@@ -112,6 +113,7 @@ class CountingProxy:
         self._thread = threading.Thread(target=self._run, name="counting-proxy", daemon=True)
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._opened = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -130,6 +132,12 @@ class CountingProxy:
             self._counts.clear()
         return counts
 
+    def take_connections(self) -> int:
+        """TCP connections opened since the last call: shows whether clients reuse them."""
+        with self._lock:
+            opened, self._opened = self._opened, 0
+        return opened
+
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._server = self._loop.run_until_complete(
@@ -137,6 +145,9 @@ class CountingProxy:
         )
         self._ready.set()
         self._loop.run_forever()
+        for task in self._connections:  # clients that keep a connection open until exit
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*self._connections, return_exceptions=True))
         self._server.close()
         self._loop.run_until_complete(self._server.wait_closed())
         self._loop.close()
@@ -157,17 +168,23 @@ class CountingProxy:
             client_w.close()
             self._connections.discard(task)
             return
+        with self._lock:
+            self._opened += 1
         parser = RequestParser(self._counts, self._lock)
         pipes = {
             asyncio.create_task(_pipe(client_r, server_w, parser)),
             asyncio.create_task(_pipe(server_r, client_w, None)),
         }
         try:
-            _done, pending = await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
-            for pipe in pending:
-                pipe.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            # Cancelled when the relay stops with connections still open. The task ends here
+            # anyway, and ending it normally keeps asyncio's start_server callback, which asks
+            # the task for its exception, from logging a CancelledError.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for pipe in pipes:
+                pipe.cancel()
+            await asyncio.gather(*pipes, return_exceptions=True)
             for writer in (server_w, client_w):
                 writer.close()
             self._connections.discard(task)

@@ -73,10 +73,11 @@ def requests_cell(outcome: Outcome | None) -> str:
     if outcome is None or not outcome.ok:
         return "FAILED"
     counts = [r.requests for r in outcome.runs]
-    if all(c == counts[0] for c in counts):
+    conns = [r.connections for r in outcome.runs]
+    if all(c == counts[0] for c in counts) and len(set(conns)) == 1:
         times = f" (each of {len(counts)} runs)" if len(counts) > 1 else ""
-        return requests_text(counts[0]) + times
-    return " / ".join(requests_text(c) for c in counts)
+        return f"{requests_text(counts[0])}; {conns[0]} conn.{times}"
+    return " / ".join(f"{requests_text(c)}; {n} conn." for c, n in zip(counts, conns, strict=True))
 
 
 def timing_table(result: SizeResult) -> list[str]:
@@ -156,8 +157,8 @@ def render_size(result: SizeResult) -> list[str]:
     ]
     if result.counted is not None:
         lines += [
-            "HTTP requests per sync (separate counted pass through the counting relay, same "
-            "scenarios on fresh copies):",
+            "HTTP requests per sync, and the TCP connections they used (separate counted pass "
+            "through the counting relay, same scenarios on fresh copies):",
             "",
             *requests_table(result.counted),
             "",

@@ -149,11 +149,13 @@ def run_one(world: World, scenario: Scenario, tool: Tool, proxy: CountingProxy |
     scenario.prepare(world, tool)
     outcome = Outcome()
     for i in range(scenario.runs):
-        if proxy is not None:
-            proxy.take()  # drop anything counted before this run
+        if proxy is not None:  # drop anything counted before this run
+            proxy.take()
+            proxy.take_connections()
         result = tool.run(first=scenario.key == "a", label=f"{scenario.key}{i + 1}")
         if proxy is not None:
             result.requests = by_operation(proxy.take())
+            result.connections = proxy.take_connections()
         outcome.runs.append(result)
         if result.problem is not None:
             outcome.problem = result.problem
@@ -176,7 +178,11 @@ def describe(outcome: Outcome) -> str:
     if outcome.problem:
         return f"FAILED after [{walls}]: {outcome.problem.splitlines()[0]}"
     last = outcome.runs[-1]
-    requests = f" requests {dict(last.requests)}" if last.requests else ""
+    requests = (
+        f" requests {dict(last.requests)} over {last.connections} connections"
+        if last.requests
+        else ""
+    )
     summary = f" ({last.summary})" if last.summary else ""
     return f"[{walls}]{summary}{requests}"
 

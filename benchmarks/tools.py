@@ -48,6 +48,8 @@ class RunResult:
     returncode: int
     log_path: Path
     requests: Counter[str] = field(default_factory=Counter)
+    connections: int = 0
+    """TCP connections the tool opened (counted pass only)."""
     summary: str = ""
     problem: str | None = None
     load1: float = 0.0

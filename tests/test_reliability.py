@@ -153,3 +153,31 @@ def test_cli_without_credentials_says_what_to_do(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "AWS_ACCESS_KEY_ID" in done.stderr
+
+
+def test_case_twins_keep_the_local_one() -> None:
+    from bmsync.local.casefs import case_twins, unsyncable_twins
+
+    groups = case_twins(["Note.md", "note.md", "NOTE.md", "other.md", "a/B.md", "a/b.md"])
+    assert sorted(groups) == [["NOTE.md", "Note.md", "note.md"], ["a/B.md", "a/b.md"]]
+    left = unsyncable_twins(groups, {"note.md"})
+    assert set(left) == {"NOTE.md", "Note.md", "a/b.md"}
+    assert "only by letter case" in left["Note.md"]
+
+
+async def test_case_twins_on_a_case_insensitive_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linux folders are case-sensitive; pretend this one is not, as on macOS."""
+    monkeypatch.setattr("bmsync.engine.sync.is_case_insensitive", lambda root: True)
+    root, remote = tmp_path / "notes", MemoryRemote()
+    root.mkdir()
+    (root / "Note.md").write_text("local")
+    remote.put_bytes("note.md", b"remote twin")
+    remote.put_bytes("x/A.md", b"a1")
+    remote.put_bytes("x/a.md", b"a2")
+    report = await sync_project(root, "s3://memory/p", state_dir=tmp_path / "st", remote=remote)
+    assert report.uploaded == ["Note.md"] and report.downloaded == ["x/A.md"]
+    assert sorted(w.path for w in report.warnings) == ["note.md", "x/a.md"]
+    assert (root / "Note.md").read_text() == "local"
+    assert remote.contents()["note.md"] == b"remote twin", "nothing lost on either side"

@@ -33,6 +33,7 @@ from bmsync.engine.ports import FileActionError, RemoteStore
 from bmsync.engine.runs import new_run_id
 from bmsync.errors import ConfigError
 from bmsync.local import ops
+from bmsync.local.casefs import case_twins, is_case_insensitive, unsyncable_twins
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import LocalScan, scan_local
 from bmsync.local.trash import Trash, purge_trash
@@ -121,7 +122,13 @@ async def run_sync(
         report.warnings.append(FileError(problem.path, problem.message))
     for rejected in listing.rejected:
         report.warnings.append(FileError(rejected.key, rejected.reason))
-    inputs = restrict(scan, listing.objects, snapshot, rules, {p.path for p in scan.problems})
+    untouchable = {p.path for p in scan.problems}
+    twins = case_twins(set(scan.files) | set(listing.objects))
+    if twins and root_exists and await asyncio.to_thread(is_case_insensitive, root):
+        for path, reason in unsyncable_twins(twins, set(scan.files)).items():
+            report.warnings.append(FileError(path, reason))
+            untouchable.add(path)
+    inputs = restrict(scan, listing.objects, snapshot, rules, untouchable)
 
     reason = empty_side_reason(
         snapshot_files=len(inputs.snapshot),
