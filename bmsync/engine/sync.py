@@ -125,8 +125,8 @@ async def run_sync(
     untouchable = {p.path for p in scan.problems}
     twins = case_twins(set(scan.files) | set(listing.objects))
     if twins and root_exists and await asyncio.to_thread(is_case_insensitive, root):
-        for path, reason in unsyncable_twins(twins, set(scan.files)).items():
-            report.warnings.append(FileError(path, reason))
+        for path, why in unsyncable_twins(twins, set(scan.files)).items():
+            report.warnings.append(FileError(path, why))
             untouchable.add(path)
     inputs = restrict(scan, listing.objects, snapshot, rules, untouchable)
 
