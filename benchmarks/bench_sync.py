@@ -273,6 +273,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_signal)  # so the server is stopped on `kill`
     workdir = Path(tempfile.mkdtemp(prefix="bmsync-bench-"))
+    try:
+        meta, sizes = run_all(args, workdir)
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    write_results(args.out, render_section(meta, sizes))
+    print(f"wrote {args.out}")
+    failed = any(not o.ok for s in sizes for o in s.timed.values())
+    return 1 if failed else 0
+
+
+def run_all(args: argparse.Namespace, workdir: Path) -> tuple[RunMeta, list[SizeResult]]:
+    """Everything that needs the temporary folder, so `main` removes it whatever happens."""
     source = snapshot(REPO, workdir / "bmsync-src", worktree=args.worktree)
     ctx = Context(
         files=args.files,
@@ -289,19 +304,10 @@ def main(argv: list[str] | None = None) -> int:
         notes=[f"Invoked as: `{' '.join([Path(sys.executable).name, *sys.argv])}`"],
     )
     meta.notes.append(startup_floor(ctx))
-    try:
-        with running_server(ctx.rclone, ctx.workdir) as server:
-            sizes = run(ctx, server, count_requests=not args.no_count)
-            meta.commands = commands(ctx, server)
-    finally:
-        if args.keep:
-            print(f"kept {ctx.workdir}")
-        else:
-            shutil.rmtree(ctx.workdir, ignore_errors=True)
-    write_results(args.out, render_section(meta, sizes))
-    print(f"wrote {args.out}")
-    failed = any(not o.ok for s in sizes for o in s.timed.values())
-    return 1 if failed else 0
+    with running_server(ctx.rclone, ctx.workdir) as server:
+        sizes = run(ctx, server, count_requests=not args.no_count)
+        meta.commands = commands(ctx, server)
+    return meta, sizes
 
 
 def _exit_on_signal(signum: int, _frame: Any) -> None:

@@ -37,7 +37,7 @@ import pytest
 
 import bmsync.s3.client
 from bmsync import S3Config, SyncReport, sync_project
-from bmsync.errors import RemoteAuthError, RemoteError
+from bmsync.errors import ConfigError, RemoteAuthError, RemoteError
 from tests.faultproxy import (
     Fault,
     FaultProxy,
@@ -532,3 +532,15 @@ def test_proxy_relays_chunked_messages_both_ways(fault_seed: int) -> None:
     finally:
         upstream.shutdown()
         upstream.server_close()
+
+
+@pytest.mark.parametrize("value", ["0", "lots"])
+async def test_unusable_aws_max_attempts_is_a_config_error(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attempts knob the listing test relies on is checked, not silently ignored."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", value)
+    config = S3Config(endpoint_url="http://127.0.0.1:1", region="us-east-1")
+    with pytest.raises(ConfigError, match="AWS_MAX_ATTEMPTS"):
+        async with bmsync.s3.client.open_s3_client(config):
+            pass

@@ -133,6 +133,8 @@ class Expectation:
 
     files: dict[str, bytes]
     conflicts: dict[str, Conflict] = field(default_factory=dict)
+    big_upload: bool = False
+    """The round writes the big file locally: the run makes a multipart upload."""
 
 
 class Clock:
@@ -266,7 +268,7 @@ def first_run_changes(world: World, n: int) -> Expectation:
         conflicts[rel] = _conflict(world, rel, local_newer=i % 2 == 0, keep_both=False)
     world.write_local(BIG, data := world.big(BIG))
     files[BIG] = data
-    return Expectation(files, conflicts)
+    return Expectation(files, conflicts, big_upload=True)
 
 
 def _conflict(world: World, rel: str, *, local_newer: bool, keep_both: bool) -> Conflict:
@@ -330,17 +332,17 @@ def round_changes(world: World, round_no: int, synced: dict[str, bytes], n: int)
         rel = f"r{round_no}/remote-new/{i:04d}.md"
         set_remote(world, files, rel, world.note(rel), world.clock.tick())
     # The big file: a download over it, a multipart upload over it, a delete, a new upload.
+    big_upload = False
     match round_no % 4:
         case 1 if BIG in files:
             set_remote(world, files, BIG, world.big(BIG), world.clock.tick())
-        case 2 if BIG in files:
-            set_local(world, files, BIG, world.big(BIG))
         case 3 if BIG in files:
             world.bucket.delete(BIG)
             del files[BIG]
-        case _:
+        case _:  # round 2 edits it locally; later rounds re-create it
             set_local(world, files, BIG, world.big(BIG))
-    return Expectation(files, conflicts)
+            big_upload = True
+    return Expectation(files, conflicts, big_upload)
 
 
 # -- running and killing the command -----------------------------------------------------------
@@ -364,11 +366,18 @@ def _read_lock_pid(lock: Path) -> int | None:
     return pid if isinstance(pid, int) else None
 
 
-def run_and_kill(world: World, argv: list[str], rng: random.Random) -> KillOutcome:
+def run_and_kill(
+    world: World, argv: list[str], rng: random.Random, *, mid_multipart: bool = False
+) -> KillOutcome:
     """Start the command with a pseudo-terminal as stderr (so it prints its progress), SIGKILL it
-    at a random moment: after a random share of its actions (mode "actions"), or a random delay
-    after it took the project lock (mode "after-lock")."""
+    at a random moment: after a random share of its actions (mode "actions"), a random delay
+    after it took the project lock (mode "after-lock"), or with `mid_multipart` a random delay
+    after it began a multipart upload (mode "multipart"; the big file is 3 parts)."""
     mode = "after-lock" if rng.random() < 0.25 else "actions"
+    if mid_multipart:
+        mode = "multipart"
+    uploads_before = world.open_uploads() if mid_multipart else set()
+    next_poll = 0.0
     share, extra_s, lock_delay_s = rng.random(), rng.uniform(0, 0.02), rng.uniform(0, 0.3)
     master, slave = pty.openpty()
     proc = subprocess.Popen(
@@ -389,6 +398,10 @@ def run_and_kill(world: World, argv: list[str], rng: random.Random) -> KillOutco
             locked = mode == "after-lock" and _read_lock_pid(world.paths.lock) == proc.pid
             if locked and kill_at is None:
                 kill_at = now + lock_delay_s
+            if mode == "multipart" and kill_at is None and now >= next_poll:
+                next_poll = now + 0.02
+                if world.open_uploads() - uploads_before:
+                    kill_at = now + lock_delay_s
             ready, _, _ = select.select([master], [], [], 0.005)
             if ready:
                 try:
@@ -492,16 +505,22 @@ def report_figures(figures: Figures, capsys: pytest.CaptureFixture[str]) -> Iter
 
 
 def kill_repeatedly(
-    world: World, kills: int, profile: str, transfers: int, figures: Figures
+    world: World, kills: int, profile: str, transfers: int, figures: Figures, *, uploads_big: bool
 ) -> int:
-    """`kills` runs in a row, each SIGKILLed, each checked. Returns the most actions a run
+    """`kills` runs in a row, each SIGKILLed, each checked; when the round uploads the big file,
+    the first kill waits for its multipart upload to begin. Returns the most actions a run
     reported planning (the round's size as bmsync saw it)."""
     before = world.inventory()
     planned = 0
-    for _ in range(kills):
+    for kill in range(kills):
         uploads_before = world.open_uploads()
         started = time.monotonic()
-        outcome = run_and_kill(world, world.command(profile, transfers), world.rng)
+        outcome = run_and_kill(
+            world,
+            world.command(profile, transfers),
+            world.rng,
+            mid_multipart=uploads_big and kill == 0,
+        )
         figures.seconds_in_bmsync += time.monotonic() - started
         figures.kill_points += 1
         planned = max(planned, outcome.total)
@@ -590,7 +609,9 @@ def test_sigkill_at_random_moments_then_converge(
                 expected = round_changes(world, round_no, synced, FILES)
             start = world.inventory()
             kills = min(KILLS_PER_ROUND, KILL_POINTS - figures.kill_points)
-            planned = kill_repeatedly(world, kills, profile, transfers, figures)
+            planned = kill_repeatedly(
+                world, kills, profile, transfers, figures, uploads_big=expected.big_upload
+            )
             figures.actions_planned_per_round.append(planned)
             synced = finish_round(world, start, expected, profile, transfers, figures)
             figures.rounds += 1

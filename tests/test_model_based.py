@@ -8,11 +8,13 @@ a short program.
 
 Each example gets a fresh bucket, two clients (a folder and a state dir each, same remote URL)
 and another writer that puts and deletes objects directly. Rules: create/edit/delete/rename/touch
-a local file on client 1 or 2; put/delete an object; the same edit on both sides; sync a client
-(any profile); sync with a small max-delete; a sync interrupted in-process after k actions (a
-`BaseException` raised from the progress callback, which cancels the transfers in flight); a
-sync run in a forked child and SIGKILLed after k actions (or k = 0: a few ms after it starts, in
-the scan, listing or planning).
+a local file on client 1 or 2; put/delete an object; the same edit on both sides; different edits
+on both sides (a conflict); a burst of edits or deletes (so that a run has enough actions to be
+stopped mid-way); sync a client (any profile); sync with a small max-delete; a sync stopped
+in-process once a share of its actions is done (a `BaseException` raised from the progress
+callback, or the run's task cancelled as Ctrl-C does; the transfers in flight are cancelled); a
+sync run in a forked child and SIGKILLed once a share of its actions is done, or a few ms after
+it started (in the snapshot opening, scan, listing or planning).
 
 Checked after every sync, whatever its outcome (`tests/model.py` has the definitions):
   (a) no version lost: each version current on either side when the run began is afterwards at
@@ -46,6 +48,7 @@ import os
 import select
 import shutil
 import signal
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -397,6 +400,37 @@ class SyncMachine(RuleBasedStateMachine):
         self._write_local(self.clients[k], rel, data, mtime)
         self.bucket.put(rel, data, mtime / 1e9)
 
+    @rule(k=st.integers(0, 1), rel=st.sampled_from(PATHS), local_newer=st.booleans())
+    def conflicting_edits(self, k: int, rel: str, local_newer: bool) -> None:
+        """Different bytes at one path on client k and in the bucket: the next sync of k is a
+        conflict, won by the newer side (or keep-both with the safe profile)."""
+        FIGURES.steps += 1
+        older, newer = self.clock.tick(), self.clock.tick()
+        local = self.ledger.new(f"{self.clients[k].name}:{rel}")
+        remote = self.ledger.new(f"cloud:{rel}")
+        self._write_local(self.clients[k], rel, local, newer if local_newer else older)
+        self.bucket.put(rel, remote, (older if local_newer else newer) / 1e9)
+
+    @rule(k=st.integers(0, 1), where=st.sampled_from(["local", "remote", "both", "delete"]))
+    def burst(self, k: int, where: str) -> None:
+        """Many changes at once, so that a run has enough actions to be stopped mid-way: every
+        path edited locally, remotely, or differently on both sides; or half the files deleted
+        on both client k and the bucket (a delete each way, or a deleted-on-both)."""
+        FIGURES.steps += 1
+        client = self.clients[k]
+        if where == "delete":
+            for rel in sorted(local_tree(client.root))[::2]:
+                (client.root / rel).unlink()
+            for rel in sorted(self.bucket.tree())[1::2]:
+                self.bucket.delete(rel)
+            return
+        for rel in PATHS:
+            if where in ("local", "both"):
+                data = self.ledger.new(f"{client.name}:{rel}")
+                self._write_local(client, rel, data, self.clock.tick())
+            if where in ("remote", "both"):
+                self.bucket.put(rel, self.ledger.new(f"cloud:{rel}"), self.clock.tick() / 1e9)
+
     # -- rules: syncs ------------------------------------------------------------------------
 
     @rule(k=st.integers(0, 1), profile=st.sampled_from(list(PROFILE_LIMITS)))
@@ -620,3 +654,40 @@ def test_model_based_sync(
         with capsys.disabled():
             shown = ", ".join(f"{k} {v}" for k, v in asdict(FIGURES).items())
             print(f"\nmodel-based sync figures ({path}): {shown}")
+
+
+def test_interrupted_run_is_not_recorded_as_ok(
+    s3_server_pool: ServerPool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression test for a bug the interrupted-sync rule led to: run_sync's `finally` called
+    `finish_run(report.status)`, so a run cancelled after 3 of its 30 uploads was recorded in
+    the snapshot's history as "ok", with a finish time. The history must not claim that."""
+    monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
+    server = s3_server_pool.get(SERVER)
+    url = f"s3://{server.create_bucket()}/{PREFIX}"
+    root, state = tmp_path / "notes", tmp_path / "state"
+    root.mkdir()
+    for i in range(30):
+        (root / f"n{i:02d}.md").write_text(f"note {i}\n")
+    seen: list[ProgressEvent] = []
+
+    async def cancelled_after_three() -> SyncReport:
+        main = asyncio.current_task()
+        assert main is not None
+
+        def progress(event: ProgressEvent) -> None:
+            seen.append(event)
+            if len(seen) == 3:
+                main.cancel()
+
+        return await sync_project(
+            root, url, s3=server.config, state_dir=state, transfers=2, progress=progress
+        )
+
+    with quiet_bmsync_warnings(), pytest.raises(asyncio.CancelledError):
+        asyncio.run(cancelled_after_three())
+    assert len(seen) < 30, "the run was not stopped mid-way"
+    db = ProjectPaths.for_remote(state, parse_remote_url(url).url).db
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        (status,) = conn.execute("SELECT status FROM runs").fetchone()
+    assert status != "ok", "an interrupted run is recorded as a successful one"

@@ -10,6 +10,7 @@ hands them on, so reading it top to bottom is reading the algorithm.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -187,9 +188,15 @@ async def run_sync(
     try:
         await executor.run(plan.actions)
         await _purge_trash_daily(store, remote, trash_root, options, now, report)
-    finally:
+    except BaseException:
+        # Cancelled (Ctrl-C), an auth failure, a crash: the history must not say "ok". The
+        # snapshot already holds every finished action, so the next run simply carries on.
         report.finish(time.monotonic() - started)
-        await store.finish_run(run_id, report.status, _summary(report))
+        with contextlib.suppress(Exception):  # never hide why the run stopped
+            await asyncio.shield(store.finish_run(run_id, "interrupted", _summary(report)))
+        raise
+    report.finish(time.monotonic() - started)
+    await store.finish_run(run_id, report.status, _summary(report))
     return report
 
 
