@@ -33,12 +33,15 @@ from bmsync.engine.ports import (
     PutMode,
     RemoteMissing,
     RemoteStore,
+    TransientError,
     Update,
 )
 from bmsync.errors import BmsyncError
 from bmsync.local import ops
 from bmsync.local.trash import Trash
 from bmsync.report import ConflictReport, FileError, SyncReport
+
+TRANSIENT_ATTEMPTS = 3
 
 CommitFn = Callable[[Sequence[SnapshotEntry], Sequence[str]], Awaitable[None]]
 
@@ -147,12 +150,24 @@ class Executor:
     async def _guarded(self, action: Action) -> None:
         async with self._gate:
             try:
-                await self._perform(action)
+                await self._perform_with_retry(action)
             except (FileActionError, OSError) as err:
                 self.report.errors.append(FileError(action.path, _describe(err)))
                 self._tick(action, ok=False)
                 return
         self._tick(action, ok=True)
+
+    async def _perform_with_retry(self, action: Action) -> None:
+        """Start an action again after a connection cut mid-body; every step of an action is
+        conditional or re-checked, so a repeat after a partial attempt is safe."""
+        for attempt in range(TRANSIENT_ATTEMPTS):
+            try:
+                await self._perform(action)
+                return
+            except TransientError:
+                if attempt == TRANSIENT_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
 
     def _tick(self, action: Action, *, ok: bool) -> None:
         self._done += 1

@@ -21,6 +21,10 @@ class FileActionError(Exception):
     """One path could not be synced this run; the run goes on."""
 
 
+class TransientError(FileActionError):
+    """A network failure that outlasted the client's retries mid-transfer; worth one more try."""
+
+
 class RemoteChanged(FileActionError):
     """The object is no longer what the listing showed (a conditional request failed)."""
 

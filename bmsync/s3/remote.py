@@ -45,6 +45,7 @@ from bmsync.engine.ports import (
     RemoteChanged,
     RemoteListing,
     RemoteMissing,
+    TransientError,
     Update,
 )
 from bmsync.engine.runs import run_started
@@ -215,7 +216,11 @@ class S3Remote:
                 # AWS answers `If-Match` on a key that is gone with 404, not 412.
                 if isinstance(mode, Update) and _is_not_found(err):
                     raise RemoteChanged(self._changed_message(key)) from err
-                raise
+                if not _is_precondition_failed(err):
+                    raise
+                return await self._own_write_or_changed(key, xxh3, size)
+            except RemoteChanged:
+                return await self._own_write_or_changed(key, xxh3, size)
         return RemoteMeta(
             etag=stored.etag,
             size=size,
@@ -223,6 +228,14 @@ class S3Remote:
             mtime_ns=mtime_ns,
             xxh3=xxh3,
         )
+
+    async def _own_write_or_changed(self, key: str, xxh3: str, size: int) -> RemoteMeta:
+        """A PUT that landed but whose answer was lost is resent by botocore's retry and then
+        fails its own condition: if the object now holds what we sent, the write was ours."""
+        landed = await self._head_key(key)
+        if landed is None or (landed.xxh3, landed.size) != (xxh3, size):
+            raise RemoteChanged(self._changed_message(key))
+        return landed
 
     async def delete(self, relkey: str, *, if_match: str | None) -> None:
         key = self._key(relkey)
@@ -649,6 +662,9 @@ class S3Remote:
 
     def _file_error(self, err: BaseException, action: str, key: str) -> Exception:
         url = self._key_url(key)
+        if isinstance(err, aiohttp.ClientPayloadError | aiohttp.ClientConnectionError):
+            # A body cut off mid-stream: botocore does not retry what it already handed over.
+            return TransientError(f"Could not {action} {url}: {describe_error(err)}")
         translated = translate_client_error(
             err, bucket=self.bucket, action=f"trying to {action} {url}"
         )
@@ -847,7 +863,11 @@ def _rejects_condition(err: ClientError) -> bool:
 
 
 def _listing_failed(action: str, err: BaseException) -> str:
-    return (
-        f"Failed {action}: {describe_error(err)}. Without a complete listing nothing can be "
-        "synced; check the endpoint and the remote URL, then run again."
-    )
+    detail = describe_error(err).rstrip(".")
+    if isinstance(err, ClientError) and (
+        error_status(err) >= 500 or error_code(err) in {"SlowDown", "Throttling"}
+    ):
+        advice = "the service is failing or throttling requests; run again in a few minutes"
+    else:
+        advice = "check the endpoint and the remote URL, then run again"
+    return f"Failed {action}: {detail}. Without a complete listing nothing can be synced; {advice}."
