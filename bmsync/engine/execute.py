@@ -79,12 +79,19 @@ class SnapshotBatcher:
         for path in deletes:
             self._upserts.pop(path, None)
             self._deletes.add(path)
-        pending = len(self._upserts) + len(self._deletes)
-        if pending >= self._max_rows or time.monotonic() - self._last_flush > self._max_delay_s:
-            await self.flush()
+        if self._due():
+            await self.flush(only_if_due=True)
 
-    async def flush(self) -> None:
+    def _due(self) -> bool:
+        pending = len(self._upserts) + len(self._deletes)
+        overdue = time.monotonic() - self._last_flush > self._max_delay_s
+        return pending >= self._max_rows or (pending > 0 and overdue)
+
+    async def flush(self, *, only_if_due: bool = False) -> None:
         async with self._lock:
+            # Tasks that queued on the lock while a commit ran find their rows committed.
+            if only_if_due and not self._due():
+                return
             if not self._upserts and not self._deletes:
                 return
             upserts, deletes = list(self._upserts.values()), sorted(self._deletes)
