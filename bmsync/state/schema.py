@@ -8,11 +8,20 @@ rather than misreading it.
 - `files`: the snapshot proper, one row per path both sides agreed on (`SnapshotEntry`).
   WITHOUT ROWID: the text primary key is the only index, so an upsert touches one b-tree, not two.
 - `runs`: a short history of runs (ISO-8601 UTC times, summary as a JSON object), for `status`.
+
+The functions below create these tables in a never-made file and recognise them in an existing
+one; anything else is reported as `StateCorruptError` with the advice to rebuild.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bmsync.errors import StateCorruptError, StateTooNewError
 
 SCHEMA_VERSION = 1
 
@@ -47,3 +56,57 @@ runs = Table(
     Column("status", Text, nullable=False),
     Column("summary", Text, nullable=False),
 )
+
+
+async def create_tables(conn: AsyncConnection, local_root: str, remote_url: str) -> None:
+    """Create the tables and bind the file, inside the caller's transaction."""
+    await conn.run_sync(metadata.create_all)
+    values = {
+        "schema_version": str(SCHEMA_VERSION),
+        "local_root": local_root,
+        "remote_url": remote_url,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    await conn.execute(insert(meta), [{"key": key, "value": values[key]} for key in META_KEYS])
+
+
+async def read_binding(conn: AsyncConnection, db: Path, tables: set[str]) -> dict[str, str]:
+    """The binding of a file that has tables; the version is checked first because a newer
+    schema may have changed everything else."""
+    if "meta" not in tables:
+        raise corrupt_error(db, f"it has tables ({', '.join(sorted(tables))}) but no bmsync meta")
+    stored: dict[str, str] = {}
+    for key, value in await conn.execute(select(meta.c.key, meta.c.value)):
+        stored[key] = value
+    version = stored.get("schema_version", "")
+    if not version.isdigit() or int(version) < 1:
+        raise corrupt_error(db, f"schema version {version!r}")
+    if int(version) > SCHEMA_VERSION:
+        raise StateTooNewError(
+            f"the snapshot {db} was written by a newer bmsync (schema {version}; this one reads "
+            f"schema {SCHEMA_VERSION}); upgrade bmsync, or use a different --state-dir"
+        )
+    missing = [key for key in META_KEYS if key not in stored]
+    if missing:
+        raise corrupt_error(db, f"meta lacks {', '.join(missing)}")
+    return stored
+
+
+async def check_tables(conn: AsyncConnection, db: Path, tables: set[str]) -> None:
+    """Every table and column this version reads is there (extra ones are tolerated)."""
+    for table in (files, runs):
+        if table.name not in tables:
+            raise corrupt_error(db, f"table {table.name} is missing")
+        info = await conn.execute(text(f"PRAGMA table_info({table.name})"))
+        present = {row.name for row in info}
+        missing = [c.name for c in table.columns if c.name not in present]
+        if missing:
+            raise corrupt_error(db, f"table {table.name} lacks {', '.join(missing)}")
+
+
+def corrupt_error(db: Path, detail: str) -> StateCorruptError:
+    return StateCorruptError(
+        f"the snapshot {db} is not a readable bmsync snapshot ({detail}). Nothing was changed. "
+        "Run again with --resync to set it aside and rebuild it; nothing is lost: the rebuild "
+        "is a union of both sides that deletes nothing"
+    )

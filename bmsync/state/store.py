@@ -44,8 +44,17 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bmsync.engine.model import SnapshotEntry
-from bmsync.errors import StateCorruptError, StateError, StateMismatchError, StateTooNewError
-from bmsync.state.schema import META_KEYS, SCHEMA_VERSION, files, meta, metadata, runs
+from bmsync.errors import StateCorruptError, StateError, StateMismatchError
+from bmsync.state.schema import (
+    META_KEYS,
+    check_tables,
+    corrupt_error,
+    create_tables,
+    files,
+    meta,
+    read_binding,
+    runs,
+)
 
 DB_FILE_MODE = 0o600
 RUNNING = "running"
@@ -143,13 +152,13 @@ class SnapshotStore:
                 .all()
             )
             if not tables:
-                await _create_tables(conn, local_root, remote_url)
+                await create_tables(conn, local_root, remote_url)
                 return
-            stored = await _read_meta(conn, self.db, tables)
-            await _check_tables(conn, self.db, tables)
+            stored = await read_binding(conn, self.db, tables)
+            await check_tables(conn, self.db, tables)
             problems = (await conn.execute(text("PRAGMA quick_check"))).scalars().all()
             if problems != ["ok"]:
-                raise _corrupt(self.db, "integrity check failed: " + "; ".join(problems[:3]))
+                raise corrupt_error(self.db, "integrity check failed: " + "; ".join(problems[:3]))
         if (stored["local_root"], stored["remote_url"]) != (local_root, remote_url):
             raise StateMismatchError(
                 f"the state folder {self.db.parent} belongs to local folder "
@@ -303,50 +312,6 @@ def _on_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-async def _create_tables(conn: AsyncConnection, local_root: str, remote_url: str) -> None:
-    await conn.run_sync(metadata.create_all)
-    values = {
-        "schema_version": str(SCHEMA_VERSION),
-        "local_root": local_root,
-        "remote_url": remote_url,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    await conn.execute(insert(meta), [{"key": key, "value": values[key]} for key in META_KEYS])
-
-
-async def _read_meta(conn: AsyncConnection, db: Path, tables: set[str]) -> dict[str, str]:
-    """The binding of a file that has tables; the version is checked first because a newer
-    schema may have changed everything else."""
-    if "meta" not in tables:
-        raise _corrupt(db, f"it has tables ({', '.join(sorted(tables))}) but no bmsync meta")
-    stored: dict[str, str] = {}
-    for key, value in await conn.execute(select(meta.c.key, meta.c.value)):
-        stored[key] = value
-    version = stored.get("schema_version", "")
-    if not version.isdigit() or int(version) < 1:
-        raise _corrupt(db, f"schema version {version!r}")
-    if int(version) > SCHEMA_VERSION:
-        raise StateTooNewError(
-            f"the snapshot {db} was written by a newer bmsync (schema {version}; this one reads "
-            f"schema {SCHEMA_VERSION}); upgrade bmsync, or use a different --state-dir"
-        )
-    missing = [key for key in META_KEYS if key not in stored]
-    if missing:
-        raise _corrupt(db, f"meta lacks {', '.join(missing)}")
-    return stored
-
-
-async def _check_tables(conn: AsyncConnection, db: Path, tables: set[str]) -> None:
-    for table in (files, runs):
-        if table.name not in tables:
-            raise _corrupt(db, f"table {table.name} is missing")
-        info = await conn.execute(text(f"PRAGMA table_info({table.name})"))
-        present = {row.name for row in info}
-        missing = [c.name for c in table.columns if c.name not in present]
-        if missing:
-            raise _corrupt(db, f"table {table.name} lacks {', '.join(missing)}")
-
-
 def _create_private_file(db: Path) -> None:
     """Create the file user-only before SQLite does (SQLite gives its -wal and -shm files the
     same mode), and tighten a file some other tool created."""
@@ -407,20 +372,12 @@ def _utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _corrupt(db: Path, detail: str) -> StateCorruptError:
-    return StateCorruptError(
-        f"the snapshot {db} is not a readable bmsync snapshot ({detail}). Nothing was changed. "
-        "Run again with --resync to set it aside and rebuild it; nothing is lost: the rebuild "
-        "is a union of both sides that deletes nothing"
-    )
-
-
 def _state_error(db: Path, err: DBAPIError) -> StateError:
     original = err.orig
     code = getattr(original, "sqlite_errorcode", -1)
     message = str(original)
     if code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in message:
-        return _corrupt(db, message)
+        return corrupt_error(db, message)
     return StateError(
         f"cannot use the snapshot {db}: {message}. Check that its disk has room and its folder "
         "is writable, then run again"
