@@ -340,14 +340,12 @@ async def test_nfc_and_nfd_twin_keys_keep_one_and_report_the_other(
     }, "the edit went to the NFC key only; the NFD twin was never touched"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: no handling of case-insensitive local file systems yet (macOS, Windows): "
-    "two keys differing only by case must be reported, one of them synced",
-)
-async def test_case_twin_keys_are_reported(remote_bucket: Bucket, root: Path, state: Path) -> None:
+async def test_case_twin_keys_are_reported(
+    remote_bucket: Bucket, root: Path, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On a case-insensitive folder `Note.md` and `note.md` are one file: the second download
-    would replace the first. Linux cannot show that, so this only asks for the warning."""
+    would replace the first. Linux folders are case-sensitive, so the probe is told otherwise."""
+    monkeypatch.setattr("bmsync.engine.sync.is_case_insensitive", lambda root: True)
     remote_bucket.put("Note.md", "upper")
     remote_bucket.put("note.md", "lower")
     report = await remote_bucket.sync(root, state)
@@ -457,6 +455,25 @@ async def test_folder_swapped_for_a_symlink_after_the_scan(
     assert not list(state.rglob("trash/*/sub/*")), "nothing was taken through the link"
 
 
+@contextlib.contextmanager
+def fifo_watchdog(fifo: Path, seconds: float = 20) -> Iterator[threading.Event]:
+    """A reader blocked opening `fifo` would hang the test run: if one still waits after
+    `seconds`, open the other end so it gets EOF, and set the event the test then checks."""
+    hung = threading.Event()
+
+    def release() -> None:
+        hung.set()
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    watchdog = threading.Timer(seconds, release)
+    watchdog.start()
+    try:
+        yield hung
+    finally:
+        watchdog.cancel()
+
+
 async def test_fifo_socket_and_device_are_skipped_without_hanging(root: Path, state: Path) -> None:
     os.mkfifo(root / "pipe.md")
     specials = ["pipe.md"]
@@ -472,15 +489,8 @@ async def test_fifo_socket_and_device_are_skipped_without_hanging(root: Path, st
         write(root, "local.md", "local")
         remote = MemoryRemote()
         remote.put_bytes("pipe.md", b"remote object at the FIFO's path")
-        # A reader blocked on the FIFO would hang the run: if one is still waiting after 20 s,
-        # open the other end so it gets EOF, and fail the test.
-        hung = threading.Event()
-        watchdog = threading.Timer(20, lambda: (hung.set(), _release_fifo(root / "pipe.md")))
-        watchdog.start()
-        try:
+        with fifo_watchdog(root / "pipe.md") as hung:
             report = await sync(root, state, remote)
-        finally:
-            watchdog.cancel()
     assert not hung.is_set(), "the run blocked on the FIFO"
     assert all("not a regular file" in warned(report)[p] for p in specials), report.warnings
     assert report.uploaded == ["local.md"] and report.downloaded == [] and not report.errors
@@ -488,17 +498,16 @@ async def test_fifo_socket_and_device_are_skipped_without_hanging(root: Path, st
     assert remote.objects["pipe.md"].data == b"remote object at the FIFO's path"
 
 
-def _release_fifo(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
-
-
 def test_hashing_never_blocks_on_a_fifo_nor_follows_a_link(tmp_path: Path) -> None:
     """A regular file can turn into a FIFO or a link between the scan's stat and its read."""
     os.mkfifo(tmp_path / "pipe")
     (tmp_path / "link").symlink_to(write(tmp_path, "target.md", "t"))
-    with pytest.raises(OSError, match="no longer a regular file"):
+    with (
+        fifo_watchdog(tmp_path / "pipe", seconds=5) as hung,
+        pytest.raises(OSError, match="no longer a regular file"),
+    ):
         hash_file(tmp_path / "pipe")
+    assert not hung.is_set(), "hashing blocked opening the FIFO"
     with pytest.raises(OSError, match="symbolic link") as raised:
         hash_file(tmp_path / "link")
     assert raised.value.errno == errno.ELOOP

@@ -51,6 +51,8 @@ class Inputs:
     snapshot: dict[str, SnapshotEntry]
     forgotten: list[str]
     """Snapshot rows of newly ignored paths: dropped without touching either side."""
+    shadowed: list[str]
+    """Remote paths below a local folder that was skipped (unreadable, a symlink): left alone."""
 
 
 def restrict(
@@ -66,12 +68,26 @@ def restrict(
     """
     forgotten = [p for p in snapshot if rules.is_ignored(p)]
     hidden = set(forgotten) | untouchable
+
+    def shadowed(path: str) -> bool:
+        # An unreadable folder or a symlinked one hides its whole subtree, on both sides.
+        return any(parent in untouchable for parent in _parents(path))
+
+    def visible(path: str) -> bool:
+        return path not in hidden and not shadowed(path)
+
     return Inputs(
-        local={p: f for p, f in scan.files.items() if p not in hidden},
-        remote={p: o for p, o in listing.items() if p not in hidden and not rules.is_ignored(p)},
-        snapshot={p: e for p, e in snapshot.items() if p not in hidden},
+        local={p: f for p, f in scan.files.items() if visible(p)},
+        remote={p: o for p, o in listing.items() if visible(p) and not rules.is_ignored(p)},
+        snapshot={p: e for p, e in snapshot.items() if visible(p)},
         forgotten=forgotten,
+        shadowed=sorted(p for p in listing if shadowed(p)),
     )
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def report_plan(plan: Plan, report: SyncReport) -> None:
@@ -130,6 +146,13 @@ async def run_sync(
             report.warnings.append(FileError(path, why))
             untouchable.add(path)
     inputs = restrict(scan, listing.objects, snapshot, rules, untouchable)
+    skipped_why = {p.path: p.message for p in scan.problems}
+    for path in inputs.shadowed:
+        parent = next(d for d in _parents(path) if d in untouchable)
+        why = skipped_why.get(parent, "skipped")
+        report.warnings.append(
+            FileError(path, f"left alone: local folder {parent} is skipped ({why})")
+        )
 
     reason = empty_side_reason(
         snapshot_files=len(inputs.snapshot),

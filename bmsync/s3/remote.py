@@ -50,7 +50,7 @@ from bmsync.engine.ports import (
 )
 from bmsync.engine.runs import run_started
 from bmsync.errors import BmsyncError, BucketNotFoundError, RemoteAuthError, RemoteError
-from bmsync.local.hashing import new_hasher
+from bmsync.local.hashing import new_hasher, open_regular
 from bmsync.s3.client import (
     describe_error,
     error_code,
@@ -741,7 +741,8 @@ class _LocalFile:
 
     async def __aenter__(self) -> _LocalFile:
         with _local_read_errors(self._path):
-            self._handle = await asyncio.to_thread(open, self._path, "rb")
+            # Never follow a link or block on a FIFO swapped in since the scan.
+            self._handle = await asyncio.to_thread(open_regular, self._path)
         return self
 
     async def __aexit__(self, *_: object) -> None:
