@@ -166,5 +166,9 @@ class MemoryRemote:
             del self.trash[key]
         return len(expired)
 
+    async def abort_stale_uploads(self, older_than: datetime) -> int:
+        """No multipart uploads here: every upload is whole or absent."""
+        return 0
+
     def contents(self) -> dict[str, bytes]:
         return {k: o.data for k, o in self.objects.items()}

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bmsync import sync_project
+from bmsync.engine.compare import compare_paths
+from bmsync.engine.model import SnapshotEntry
+from bmsync.engine.ports import FileActionError
+from bmsync.local import scan as engine_scan
+from bmsync.local.ignore import IgnoreRules
+from bmsync.local.scan import LocalScan, scan_local
 from bmsync.report import SyncReport
 from tests.memory_remote import MemoryRemote
 
@@ -175,6 +181,56 @@ async def test_touched_file_is_not_a_change(root: Path, state: Path, remote: Mem
     assert not report.changed and remote.calls == ["list"]
 
 
+def scan_with(root: Path, snapshot: dict[str, SnapshotEntry]) -> LocalScan:
+    return scan_local(root, IgnoreRules(()), snapshot)
+
+
+def test_scan_reuses_the_hash_only_while_size_mtime_and_ctime_hold(root: Path) -> None:
+    path = write(root, "a.md", "one", mtime_s=1_700_000_000)
+    first = scan_with(root, {})
+    seen = first.files["a.md"]
+    assert first.hashed == 1 and seen.ctime_ns == path.stat().st_ctime_ns
+    known = {"a.md": SnapshotEntry("a.md", seen.size, seen.mtime_ns, seen.xxh3, "e", seen.ctime_ns)}
+    assert scan_with(root, known).hashed == 0
+    path.write_text("two")  # same size; the mtime is put back the way `cp -p` would
+    os.utime(path, ns=(seen.mtime_ns, seen.mtime_ns))
+    again = scan_with(root, known)
+    assert again.hashed == 1 and again.files["a.md"].xxh3 != seen.xxh3
+    unknown = {"a.md": SnapshotEntry("a.md", seen.size, seen.mtime_ns, seen.xxh3, "e", 0)}
+    assert scan_with(root, unknown).hashed == 1, "rows from schema 1 (ctime 0) are re-read once"
+
+
+async def test_edit_restoring_size_and_mtime_is_uploaded(
+    root: Path, state: Path, remote: MemoryRemote
+) -> None:
+    path = write(root, "a.md", "one", mtime_s=1_700_000_000)
+    await sync(root, state, remote)
+    path.write_text("two")
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    report = await sync(root, state, remote)
+    assert report.uploaded == ["a.md"] and remote_tree(remote) == {"a.md": "two"}
+
+
+async def test_chmod_is_not_a_change_and_is_read_only_once(
+    root: Path, state: Path, remote: MemoryRemote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(root, "a.md", "same", mtime_s=1_700_000_000)
+    await sync(root, state, remote)
+    path.chmod(0o600)  # moves the ctime, not the content
+    reads: list[str] = []
+    real = engine_scan.hash_file
+
+    def counting(target: Path) -> tuple[str, int]:
+        reads.append(target.name)
+        return real(target)
+
+    monkeypatch.setattr(engine_scan, "hash_file", counting)
+    remote.calls.clear()
+    assert not (await sync(root, state, remote)).changed and remote.calls == ["list"]
+    assert not (await sync(root, state, remote)).changed
+    assert reads == ["a.md"], "the new ctime was recorded quietly after one read"
+
+
 async def test_same_edit_on_both_sides_is_recorded_without_transfer(
     root: Path, state: Path, remote: MemoryRemote
 ) -> None:
@@ -202,6 +258,60 @@ async def test_conflict_newer_local_wins_and_loser_kept_on_both_sides(
     ]
     assert tree(root) == remote_tree(remote) == {"n/x.md": "local edit", copy: "remote edit"}
     assert not (await sync(root, state, remote)).changed
+
+
+async def test_conflict_interrupted_after_keeping_the_loser_keeps_it_once(
+    root: Path, state: Path, remote: MemoryRemote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run stops after downloading the remote loser to its copy (as a kill would); the
+    next run, an hour later, finishes that conflict with the same copy instead of a second."""
+    write(root, "n/x.md", "base")
+    await sync(root, state, remote)
+    remote.put_bytes("n/x.md", b"remote edit", mtime_ns=1_000_000_000_000_000_000)
+    write(root, "n/x.md", "local edit", mtime_s=2_000_000_000)
+    real_copy = remote.copy
+
+    async def broken_copy(*args: Any, **kwargs: Any) -> Any:
+        raise FileActionError("injected: the run stops here")
+
+    monkeypatch.setattr(remote, "copy", broken_copy)
+    assert [e.path for e in (await sync(root, state, remote)).errors] == ["n/x.md"]
+    copy = "n/x.conflict-20261123-101500.md"
+    assert tree(root) == {"n/x.md": "local edit", copy: "remote edit"}
+    monkeypatch.setattr(remote, "copy", real_copy)
+    report = await sync_project(
+        root, "s3://memory/project", state_dir=state, remote=remote, now=NOW + timedelta(hours=1)
+    )
+    assert [(c.path, c.winner, c.loser_copy) for c in report.conflicts] == [
+        ("n/x.md", "local", copy)
+    ]
+    assert tree(root) == remote_tree(remote) == {"n/x.md": "local edit", copy: "remote edit"}
+    assert not (await sync(root, state, remote)).changed
+
+
+@pytest.mark.parametrize("with_xxh3", [True, False], ids=["xxh3-metadata", "md5-etag"])
+async def test_comparison_names_the_copies_holding_the_remote_version(
+    root: Path, remote: MemoryRemote, with_xxh3: bool
+) -> None:
+    texts = {
+        "n/x.md": "local edit",
+        "n/x.conflict-20261122-090000.md": "remote edit",  # the one
+        "n/x.conflict-20261122-090000-2.md": "remote edix",  # same size, other bytes
+        "n/x.conflict-old.md": "remote edit",  # not a conflict-copy name
+        "n/y.conflict-20261122-090000.md": "remote edit",  # a copy of another file
+        "x.conflict-20261122-090000.md": "remote edit",  # another folder
+    }
+    for rel, text in texts.items():
+        write(root, rel, text)
+    local = scan_with(root, {}).files
+    remote.put_bytes("n/x.md", b"remote edit")
+    if with_xxh3:
+        xxh3 = local["n/x.conflict-20261122-090000.md"].xxh3
+        remote.objects["n/x.md"].metadata["xxh3"] = xxh3
+    listing = (await remote.list_objects()).objects
+    found, failed = await compare_paths(root, remote, ["n/x.md"], local, listing, concurrency=2)
+    assert not failed and not found["n/x.md"].equal
+    assert found["n/x.md"].same_as_remote == ("n/x.conflict-20261122-090000.md",)
 
 
 async def test_conflict_newer_remote_wins(root: Path, state: Path, remote: MemoryRemote) -> None:

@@ -684,15 +684,11 @@ async def test_file_edited_between_scan_and_delete_is_not_deleted(
         assert again.uploaded == ["a.md"] and memory_tree(remote)["a.md"] == edited
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/state: the scanner trusts size+mtime, so an edit that keeps both is never "
-    "seen; each run refuses the overwrite (nothing lost) but the edit is not synced. Needs the "
-    "inode ctime in the snapshot (re-hash when it moved)",
-)
 async def test_edit_keeping_size_and_mtime_is_synced_on_the_next_run(
     root: Path, state: Path, after_scan: Any
 ) -> None:
+    """The re-check refuses the overwrite; the next scan sees the moved ctime, re-reads the
+    file, and the two edits meet as a conflict (both kept)."""
     path = write(root, "a.md", "one", mtime_ns=1_700_000_000_000_000_000)
     remote = MemoryRemote()
     await sync(root, state, remote)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -371,6 +371,20 @@ KILL_FILES = 300
 
 
 @pytest.mark.slow
+async def test_upload_left_open_by_a_killed_run_is_aborted_a_day_later(
+    client: Client, remote: Side
+) -> None:
+    """A run killed mid multipart upload leaves billed parts; the daily cleanup aborts them."""
+    s3 = remote.client
+    s3.create_multipart_upload(Bucket=remote.bucket, Key=f"{PREFIX}/big.bin")
+    s3.create_multipart_upload(Bucket=remote.bucket, Key="another-project/big.bin")
+    write(client.root, "a.md", "a")
+    report = await client.sync(now=datetime.now(UTC) + timedelta(days=2))
+    assert report.status == "ok" and report.uploaded == ["a.md"]
+    listed = s3.list_multipart_uploads(Bucket=remote.bucket).get("Uploads", [])
+    assert [u["Key"] for u in listed] == ["another-project/big.bin"]
+
+
 async def test_sigkill_mid_run_then_rerun_converges(
     tmp_path: Path, s3_server: S3TestServer, remote: Side, root: Path
 ) -> None:

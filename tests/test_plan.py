@@ -281,3 +281,81 @@ def test_upload_over_nfd_remote_key_targets_that_key() -> None:
     remote = RemoteObject(P, 1, "e-a", 1, raw_relkey="notes/x\u0301.md")
     action = only(plan_one(lf("b"), remote, snap("a")))
     assert isinstance(action, Upload) and action.relkey == "notes/x\u0301.md"
+
+
+# -- a conflict a killed run began -----------------------------------------------------------
+
+OLD_COPY = "notes/x.conflict-20261122-090000.md"
+
+
+def replan_after_kill(
+    copy: LocalFile,
+    copy_remote: RemoteObject | None,
+    *,
+    proven: bool = True,
+    copy_in_snapshot: bool = False,
+    copy_remote_equal: bool = True,
+    local_mtime: int = 2_000,
+) -> Plan:
+    """The local edit `b` against the remote edit `c`, with the remote loser already downloaded
+    to OLD_COPY (and maybe copied remotely) by a run killed before it finished; `proven`: the
+    edge found the copy's bytes equal to the remote version's."""
+    local = {P: lf("b", mtime=local_mtime), copy.path: copy}
+    remote = {P: ro("c")} | ({copy_remote.path: copy_remote} if copy_remote else {})
+    snapshot = {P: snap("a")} | ({copy.path: snap("c", path=copy.path)} if copy_in_snapshot else {})
+    same = (copy.path,) if proven else ()
+    comparisons = {P: Comparison(False, meta("c", 1_500), same)}
+    if copy_remote is not None and not copy_in_snapshot:
+        comparisons[copy.path] = Comparison(copy_remote_equal, meta("z", 1_500))
+    return plan_sync(local, remote, snapshot, comparisons, strategy=ConflictStrategy.NEWER, now=NOW)
+
+
+def test_conflict_adopts_the_copy_a_killed_run_downloaded() -> None:
+    copy = lf("c", path=OLD_COPY)
+    (conflict,) = replan_after_kill(copy, None).actions
+    assert isinstance(conflict, ResolveConflict) and conflict.winner is Side.LOCAL
+    assert (conflict.loser_copy, conflict.kept_copy, conflict.copy_on_remote) == (
+        OLD_COPY,
+        copy,
+        False,
+    ), "no second copy, and no separate upload of the first"
+
+
+def test_conflict_adopts_a_copy_already_on_both_sides() -> None:
+    plan = replan_after_kill(lf("c", path=OLD_COPY), ro("c", path=OLD_COPY))
+    conflict = plan.of_type(ResolveConflict)[0]
+    assert (conflict.loser_copy, conflict.copy_on_remote) == (OLD_COPY, True)
+    assert [a.path for a in plan.of_type(Record)] == [OLD_COPY], "the copy's row is written"
+
+
+def test_conflict_never_adopts_an_unproven_copy() -> None:
+    plan = replan_after_kill(lf("c", path=OLD_COPY), None, proven=False)
+    conflict = plan.of_type(ResolveConflict)[0]
+    assert (
+        conflict.kept_copy is None and conflict.loser_copy == "notes/x.conflict-20261123-101500.md"
+    )
+    assert [a.path for a in plan.of_type(Upload)] == [OLD_COPY]
+
+
+def test_conflict_never_adopts_a_copy_the_snapshot_knows() -> None:
+    """An agreed file from an earlier conflict is the user's, not a leftover of a killed run."""
+    plan = replan_after_kill(lf("c", path=OLD_COPY), ro("c", path=OLD_COPY), copy_in_snapshot=True)
+    conflict = plan.of_type(ResolveConflict)[0]
+    assert conflict.kept_copy is None and conflict.loser_copy != OLD_COPY
+
+
+def test_remote_winner_never_adopts() -> None:
+    """When the remote wins, the local loser is renamed, which a kill cannot leave half done."""
+    plan = replan_after_kill(lf("c", path=OLD_COPY), None, local_mtime=1_000)
+    conflict = plan.of_type(ResolveConflict)[0]
+    assert conflict.winner is Side.REMOTE and conflict.kept_copy is None
+
+
+def test_copy_in_conflict_itself_is_not_adopted() -> None:
+    copy = lf("c", path=OLD_COPY)
+    # Another version is at the copy's name remotely: that name is a conflict of its own.
+    plan = replan_after_kill(copy, ro("z", path=OLD_COPY), copy_remote_equal=False)
+    assert {a.path: a.kept_copy for a in plan.of_type(ResolveConflict)} == {
+        P: None,
+        OLD_COPY: None,
+    }, "only a copy planned as an upload or a record is adopted"

@@ -10,6 +10,7 @@ import unicodedata
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -468,6 +469,24 @@ async def test_preserve_copies_into_the_trash(
 async def test_preserve_of_a_missing_object(remote: S3Remote) -> None:
     with pytest.raises(RemoteMissing):
         await remote.preserve("nope.md", "run-1", if_match=None)
+
+
+async def test_only_stale_uploads_below_the_prefix_are_aborted(
+    remote: S3Remote, s3_sync_client: Any, bucket: str
+) -> None:
+    for key in ("p/big.bin", "p/dir/big.bin", "p-old/big.bin", "other/big.bin"):
+        s3_sync_client.create_multipart_upload(Bucket=bucket, Key=key)
+
+    def open_uploads() -> list[str]:
+        listed = s3_sync_client.list_multipart_uploads(Bucket=bucket)
+        return sorted(u["Key"] for u in listed.get("Uploads", []))
+
+    # moto dates every upload 2010-11-10, so "older than 2000" is the bound both servers pass.
+    assert await remote.abort_stale_uploads(datetime(2000, 1, 1, tzinfo=UTC)) == 0
+    assert len(open_uploads()) == 4
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    assert await remote.abort_stale_uploads(later) == 2
+    assert open_uploads() == ["other/big.bin", "p-old/big.bin"]
 
 
 # -- verification ----------------------------------------------------------------------------

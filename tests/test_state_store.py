@@ -32,6 +32,7 @@ def entry(i: int, version: int = 0) -> SnapshotEntry:
         1_700_000_000_123_456_789 + i,  # beyond 2**53: stored exactly, not as a float
         f"{i:032x}",
         f"{i + version:032x}",
+        1_700_000_001_000_000_000 + i,
     )
 
 
@@ -242,14 +243,43 @@ async def test_other_remote_is_refused(db: Path) -> None:
 async def test_newer_schema_is_refused_and_left_alone(db: Path) -> None:
     await make_store(db, [entry(1)])
     with raw_sqlite(db) as conn:
-        conn.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+        conn.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
         conn.execute("DROP TABLE runs")  # a newer schema may look different in any way
     before = db.read_bytes()
     with pytest.raises(StateTooNewError) as refused:
         await open_store(db, repair=True)
-    assert f"{db} was written by a newer bmsync (schema 2" in str(refused.value)
+    assert f"{db} was written by a newer bmsync (schema 3" in str(refused.value)
     assert "upgrade bmsync, or use a different --state-dir" in str(refused.value)
     assert db.read_bytes() == before and not list(db.parent.glob("*.corrupt-*"))
+
+
+SCHEMA_1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE files (path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns BIGINT NOT NULL,
+    xxh3 TEXT NOT NULL, etag TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE runs (id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT,
+    status TEXT NOT NULL, summary TEXT NOT NULL);
+"""
+
+
+async def test_schema_1_snapshot_is_upgraded_in_place(db: Path) -> None:
+    """Rows from before ctime was kept read as ctime 0 (unknown), so each file is re-read once."""
+    with raw_sqlite(db) as conn:
+        conn.executescript(SCHEMA_1)
+        conn.executemany(
+            "INSERT INTO meta VALUES (?, ?)",
+            [("schema_version", "1"), ("local_root", ROOT), ("remote_url", URL),
+             ("created_at", "2026-01-01T00:00:00+00:00")],
+        )  # fmt: skip
+        conn.execute("INSERT INTO files VALUES ('a.md', 3, 17, 'h', 'e')")
+    async with await open_store(db) as store:
+        assert await store.load() == {"a.md": SnapshotEntry("a.md", 3, 17, "h", "e", 0)}
+        await store.apply([entry(1)], [])
+    async with await open_store(db) as store:
+        assert (await store.load())[entry(1).path] == entry(1)
+    with raw_sqlite(db) as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    assert version == ("2",)
 
 
 # -- damaged files -------------------------------------------------------------------------

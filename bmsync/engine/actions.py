@@ -76,6 +76,11 @@ class ResolveConflict:
     remote: RemoteObject
     winner: Side | None
     loser_copy: str
+    kept_copy: LocalFile | None = None
+    """The remote loser is already at `loser_copy` locally: an earlier run was killed after
+    keeping it (see `bmsync.engine.reuse`). None: download it there."""
+    copy_on_remote: bool = False
+    """`loser_copy` already holds the loser remotely too (a `Record` of this plan covers it)."""
 
     @property
     def winner_name(self) -> Literal["local", "remote"] | None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import xxhash
 
 from bmsync.engine.model import Comparison, LocalFile, RemoteObject
 from bmsync.engine.ports import FileActionError, RemoteStore
+from bmsync.engine.reuse import copy_names
 from bmsync.local.hashing import md5_file
 
 _MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
@@ -32,23 +33,41 @@ class _HashSink:
 
 
 async def compare_path(
-    root: Path, remote: RemoteStore, local: LocalFile, listed: RemoteObject
+    root: Path,
+    remote: RemoteStore,
+    local: LocalFile,
+    listed: RemoteObject,
+    copies: Sequence[LocalFile] = (),
 ) -> Comparison | None:
-    """None when the object vanished since the listing (the next run sees the new state)."""
+    """None when the object vanished since the listing (the next run sees the new state).
+
+    `copies`: local conflict copies of this path; those holding the remote version's bytes
+    are named in the answer when the two versions differ.
+    """
     meta = await remote.head(listed.relkey)
     if meta is None:
         return None
-    if meta.size != local.size:
-        return Comparison(False, meta)
     if meta.xxh3:
-        return Comparison(meta.xxh3 == local.xxh3, meta)
+        equal = meta.size == local.size and meta.xxh3 == local.xxh3
+        same = [c.path for c in copies if (c.size, c.xxh3) == (meta.size, meta.xxh3)]
+        return Comparison(equal, meta, () if equal else tuple(same))
     etag = meta.etag.lower()
     if _MD5_ETAG.match(etag):
-        md5 = await asyncio.to_thread(md5_file, root / local.os_relpath)
-        return Comparison(md5 == etag, meta)
+        equal = meta.size == local.size and await _md5_matches(root, local, etag)
+        same = [] if equal else [c.path for c in copies if await _md5_matches(root, c, etag)]
+        return Comparison(equal, meta, tuple(same))
+    if meta.size != local.size and not copies:
+        return Comparison(False, meta)
     sink = _HashSink()
     fetched = await remote.download(listed.relkey, sink, if_match=meta.etag, verify=False)
-    return Comparison(sink.hasher.hexdigest() == local.xxh3, fetched)
+    digest = sink.hasher.hexdigest()
+    equal = meta.size == local.size and digest == local.xxh3
+    same = [c.path for c in copies if (c.size, c.xxh3) == (fetched.size, digest)]
+    return Comparison(equal, fetched, () if equal else tuple(same))
+
+
+async def _md5_matches(root: Path, local: LocalFile, etag: str) -> bool:
+    return await asyncio.to_thread(md5_file, root / local.os_relpath) == etag
 
 
 async def compare_paths(
@@ -64,11 +83,16 @@ async def compare_paths(
     gate = asyncio.Semaphore(concurrency)
     found: dict[str, Comparison] = {}
     failed: dict[str, str] = {}
+    names = sorted(local)
 
     async def one(path: str) -> None:
+        listed = listing[path]
+        copies = [
+            local[name] for name in copy_names(path, names) if local[name].size == listed.size
+        ]
         async with gate:
             try:
-                result = await compare_path(root, remote, local[path], listing[path])
+                result = await compare_path(root, remote, local[path], listed, copies)
             except (FileActionError, OSError) as err:
                 failed[path] = f"could not compare the two versions: {err}"
                 return

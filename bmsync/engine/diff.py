@@ -1,8 +1,8 @@
 """Per-side change detection: how each side of a path compares with the snapshot.
 
-Local content is identified by its xxh3 hash (the scanner only re-hashes when size or mtime
-moved), so a touched file with the same bytes is UNCHANGED. Remote content is identified by the
-ETag and size from the listing, so detecting a remote change costs no HEAD and no download.
+Local content is identified by its xxh3 hash (the scanner only re-hashes when size, mtime or
+ctime moved), so a touched file with the same bytes is UNCHANGED. Remote content is identified
+by the ETag and size from the listing, so detecting a remote change costs no HEAD and no download.
 """
 
 from __future__ import annotations
@@ -32,4 +32,5 @@ def remote_change(remote: RemoteObject | None, snap: SnapshotEntry | None) -> Ch
 
 def is_touched(local: LocalFile, snap: SnapshotEntry) -> bool:
     """Same bytes, different stat: refresh the snapshot quietly so the next scan skips hashing."""
-    return local.mtime_ns != snap.mtime_ns and local.xxh3 == snap.xxh3
+    stat_moved = local.mtime_ns != snap.mtime_ns or local.ctime_ns != snap.ctime_ns
+    return stat_moved and local.size == snap.size and local.xxh3 == snap.xxh3

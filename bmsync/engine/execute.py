@@ -101,7 +101,7 @@ class SnapshotBatcher:
 
 
 def _entry(path: str, local: LocalFile, etag: str) -> SnapshotEntry:
-    return SnapshotEntry(path, local.size, local.mtime_ns, local.xxh3, etag)
+    return SnapshotEntry(path, local.size, local.mtime_ns, local.xxh3, etag, local.ctime_ns)
 
 
 class Executor:
@@ -282,11 +282,14 @@ class Executor:
             )
             await self.batcher.add(upserts=[_entry(action.path, local, meta.etag)])
         else:
-            kept, _ = await self._receive(action.remote.relkey, copy, None, action.remote.etag)
-            copy_meta = await self.remote.copy(
-                action.remote.relkey, copy, if_match=action.remote.etag
-            )
-            await self.batcher.add(upserts=[_entry(copy, kept, copy_meta.etag)])
+            kept = action.kept_copy
+            if kept is None:
+                kept, _ = await self._receive(action.remote.relkey, copy, None, action.remote.etag)
+            if not action.copy_on_remote:
+                copy_meta = await self.remote.copy(
+                    action.remote.relkey, copy, if_match=action.remote.etag
+                )
+                await self.batcher.add(upserts=[_entry(copy, kept, copy_meta.etag)])
             meta = await self._send(action.local, action.remote.relkey, Update(action.remote.etag))
             await self.batcher.add(upserts=[_entry(action.path, action.local, meta.etag)])
         self.report.conflicts.append(ConflictReport(action.path, action.winner_name, copy))

@@ -24,6 +24,8 @@ class LocalFile:
     """xxh3-128 hex digest; taken from the snapshot when size and mtime are unchanged."""
     disk_path: str = ""
     """The name on disk relative to the root when it differs from `path` (an NFD name)."""
+    ctime_ns: int = 0
+    """The inode change time: moves on every write even when a tool restores size and mtime."""
 
     @property
     def os_relpath(self) -> str:
@@ -69,7 +71,8 @@ class SnapshotEntry:
     """What both sides held at `path` when they last agreed.
 
     Local identity is (size, mtime_ns, xxh3); remote identity is the ETag. The content size is the
-    same on both sides by construction.
+    same on both sides by construction. `ctime_ns` (0 when unknown) only decides whether the
+    scanner may reuse `xxh3` without reading the file.
     """
 
     path: str
@@ -77,6 +80,7 @@ class SnapshotEntry:
     mtime_ns: int
     xxh3: str
     etag: str
+    ctime_ns: int = 0
 
 
 Snapshot = Mapping[str, SnapshotEntry]
@@ -113,3 +117,6 @@ class Comparison:
 
     equal: bool
     remote: RemoteMeta
+    same_as_remote: tuple[str, ...] = ()
+    """Local conflict copies of this path proven to hold the remote version's bytes: what a
+    run killed mid-conflict left behind (`bmsync.engine.reuse`)."""

@@ -37,6 +37,7 @@ from bmsync.engine.model import (
 )
 from bmsync.engine.options import ConflictStrategy
 from bmsync.engine.ports import Create, Update
+from bmsync.engine.reuse import reuse_kept_copies
 
 _A = TypeVar("_A")
 
@@ -113,7 +114,9 @@ def choose_winner(strategy: ConflictStrategy, local: LocalFile, remote: Comparis
 
 
 def _agreed(local: LocalFile, remote: RemoteObject) -> SnapshotEntry:
-    return SnapshotEntry(local.path, local.size, local.mtime_ns, local.xxh3, remote.etag)
+    return SnapshotEntry(
+        local.path, local.size, local.mtime_ns, local.xxh3, remote.etag, local.ctime_ns
+    )
 
 
 def _upload(local: LocalFile, remote: RemoteObject | None) -> Upload:
@@ -156,6 +159,7 @@ def plan_sync(
         actions.append(action)
         if isinstance(action, ResolveConflict):
             taken.add(action.loser_copy)
+    actions = reuse_kept_copies(actions, local, remote, snapshot, comparisons)
     return Plan(tuple(actions), snapshot_size=len(snapshot), skipped=tuple(skipped))
 
 

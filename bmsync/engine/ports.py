@@ -133,3 +133,11 @@ class RemoteStore(Protocol):
     async def purge_trash(self, older_than: datetime) -> int:
         """Delete the remote trash of runs started before `older_than`; returns how many runs."""
         ...
+
+    async def abort_stale_uploads(self, older_than: datetime) -> int:
+        """Abort multipart uploads below the prefix begun before `older_than`; returns how many.
+
+        A run killed mid-upload leaves its parts stored (and billed) until aborted; a run never
+        lasts long enough for an upload begun a day ago to be alive.
+        """
+        ...

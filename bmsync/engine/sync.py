@@ -41,6 +41,9 @@ from bmsync.local.trash import Trash, purge_trash
 from bmsync.report import ConflictReport, FileError, SyncReport
 from bmsync.state.store import SnapshotStore
 
+STALE_UPLOAD_AGE = timedelta(days=1)
+"""A multipart upload begun this long ago belongs to a killed run (a run never lasts a day)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Inputs:
@@ -231,8 +234,9 @@ async def _purge_trash_daily(
     now: datetime,
     report: SyncReport,
 ) -> None:
-    """Empty trash older than the retention, at most once a day so a quiet run stays one
-    listing. A failure here costs nothing but space, so it is a warning, not an error."""
+    """Empty trash older than the retention and abort uploads a killed run left unfinished, at
+    most once a day so a quiet run stays one listing. A failure here costs nothing but space,
+    so it is a warning, not an error."""
     last = await store.get_meta("trash_purged_at")
     if last is not None and now - datetime.fromisoformat(last) < timedelta(days=1):
         return
@@ -243,6 +247,10 @@ async def _purge_trash_daily(
     except FileActionError as err:
         report.warnings.append(FileError(".bmsync-trash", f"could not empty old trash: {err}"))
         return
+    try:
+        await remote.abort_stale_uploads(now - STALE_UPLOAD_AGE)
+    except FileActionError as err:  # tried again tomorrow, not on every run
+        report.warnings.append(FileError(".", str(err)))
     await store.set_meta("trash_purged_at", now.isoformat())
 
 

@@ -216,7 +216,7 @@ class AtomicDownload:
         path = canonical(self.relpath)
         disk_path = self.relpath if self.relpath != path else ""
         digest = self.sink.hasher.hexdigest()
-        return LocalFile(path, info.st_size, info.st_mtime_ns, digest, disk_path)
+        return LocalFile(path, info.st_size, info.st_mtime_ns, digest, disk_path, info.st_ctime_ns)
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):
@@ -256,6 +256,8 @@ def rename_file(root: Path, local: LocalFile, new_relpath: str) -> LocalFile:
             raise FileActionError(f"{new_relpath}: already exists; retried next run") from None
         os.rename(source, target)
     _fsync_dir(target.parent)
+    # The rename moved the ctime; leaving it unknown (0) makes the next scan re-read this one
+    # file rather than trust a stat taken after a moment in which it could have been edited.
     return LocalFile(new_relpath, local.size, local.mtime_ns, local.xxh3)
 
 

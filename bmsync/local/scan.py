@@ -1,6 +1,6 @@
 """Scan the local folder into `LocalFile`s, hashing only what may have changed.
 
-A file whose size and mtime equal the snapshot's keeps the snapshot's hash: an unchanged tree
+A file whose size, mtime and ctime equal the snapshot's keeps the snapshot's hash: an unchanged tree
 costs one `stat` per file and no reads. Symlinks are never followed (a link could lead out of
 the project); they, FIFOs, sockets, devices and names the remote side cannot hold are reported,
 not synced.
@@ -114,8 +114,10 @@ def _add_file(
     scan: LocalScan,
 ) -> None:
     disk_path = disk_rel if disk_rel != path else ""
-    if snap is not None and snap.size == info.st_size and snap.mtime_ns == info.st_mtime_ns:
-        scan.files[path] = LocalFile(path, info.st_size, info.st_mtime_ns, snap.xxh3, disk_path)
+    if snap is not None and _same_stat(snap, info):
+        scan.files[path] = LocalFile(
+            path, info.st_size, info.st_mtime_ns, snap.xxh3, disk_path, info.st_ctime_ns
+        )
         return
     try:
         digest, size = hash_file(root / disk_rel)
@@ -127,7 +129,24 @@ def _add_file(
     if size != after.st_size or after.st_mtime_ns != info.st_mtime_ns:
         scan.problems.append(ScanProblem(path, "changed while it was being read; next run"))
         return
-    scan.files[path] = LocalFile(path, size, after.st_mtime_ns, digest, disk_path)
+    scan.files[path] = LocalFile(
+        path, size, after.st_mtime_ns, digest, disk_path, after.st_ctime_ns
+    )
+
+
+def _same_stat(snap: SnapshotEntry, info: os.stat_result) -> bool:
+    """Whether the snapshot's hash still describes the file without reading it.
+
+    Size and mtime alone miss an edit by a tool that restores the mtime (`cp -p`, `rsync -t`,
+    `touch -r`) or one within a coarse timestamp's tick; the inode change time cannot be set by
+    tools and moves on every write, so it catches those. It also moves on chmod, a hard link or
+    a rename, which costs one read of that file and is then refreshed in the snapshot.
+    """
+    return (
+        snap.size == info.st_size
+        and snap.mtime_ns == info.st_mtime_ns
+        and snap.ctime_ns == info.st_ctime_ns
+    )
 
 
 def _shield_snapshot_below_problems(scan: LocalScan, snapshot: Mapping[str, SnapshotEntry]) -> None:

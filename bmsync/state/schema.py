@@ -6,7 +6,9 @@ rather than misreading it.
 
 - `meta`: one row per key of `META_KEYS`; binds the file to one local folder and one remote.
 - `files`: the snapshot proper, one row per path both sides agreed on (`SnapshotEntry`).
-  WITHOUT ROWID: the text primary key is the only index, so an upsert touches one b-tree, not two.
+  Schema 2 added `ctime_ns` (0 for rows written by schema 1, which makes the next scan re-read
+  those files once). WITHOUT ROWID: the text primary key is the only index, so an upsert
+  touches one b-tree, not two.
 - `runs`: a short history of runs (ISO-8601 UTC times, summary as a JSON object), for `status`.
 
 The functions below create these tables in a never-made file and recognise them in an existing
@@ -23,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bmsync.errors import StateCorruptError, StateTooNewError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 META_KEYS = ("schema_version", "local_root", "remote_url", "created_at")
 
@@ -44,6 +46,7 @@ files = Table(
     Column("mtime_ns", BigInteger, nullable=False),
     Column("xxh3", Text, nullable=False),
     Column("etag", Text, nullable=False),
+    Column("ctime_ns", BigInteger, nullable=False, server_default="0"),
     sqlite_with_rowid=False,
 )
 
@@ -90,6 +93,21 @@ async def read_binding(conn: AsyncConnection, db: Path, tables: set[str]) -> dic
     if missing:
         raise corrupt_error(db, f"meta lacks {', '.join(missing)}")
     return stored
+
+
+async def migrate(conn: AsyncConnection, stored: dict[str, str]) -> None:
+    """Bring an older schema up to this one, inside the caller's transaction (all or nothing).
+
+    Only additive changes so far, so an interrupted migration simply runs again next time.
+    """
+    version = int(stored["schema_version"])
+    if version < 2:
+        await conn.execute(text("ALTER TABLE files ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0"))
+    if version < SCHEMA_VERSION:
+        await conn.execute(
+            meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION))
+        )
+        stored["schema_version"] = str(SCHEMA_VERSION)
 
 
 async def check_tables(conn: AsyncConnection, db: Path, tables: set[str]) -> None:

@@ -52,6 +52,7 @@ from bmsync.state.schema import (
     create_tables,
     files,
     meta,
+    migrate,
     read_binding,
     runs,
 )
@@ -71,11 +72,15 @@ _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # primary result codes, https://sqlite
 _upsert = sqlite_insert(files)
 _UPSERT = _upsert.on_conflict_do_update(
     index_elements=[files.c.path],
-    set_={name: _upsert.excluded[name] for name in ("size", "mtime_ns", "xxh3", "etag")},
+    set_={
+        name: _upsert.excluded[name] for name in ("size", "mtime_ns", "xxh3", "etag", "ctime_ns")
+    },
 )
 # One statement run with executemany: no chunking needed, whatever SQLite's variable limit.
 _DELETE = delete(files).where(files.c.path == bindparam("gone"))
-_SELECT_FILES = select(files.c.path, files.c.size, files.c.mtime_ns, files.c.xxh3, files.c.etag)
+_SELECT_FILES = select(
+    files.c.path, files.c.size, files.c.mtime_ns, files.c.xxh3, files.c.etag, files.c.ctime_ns
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +160,8 @@ class SnapshotStore:
                 await create_tables(conn, local_root, remote_url)
                 return
             stored = await read_binding(conn, self.db, tables)
+            if "files" in tables:
+                await migrate(conn, stored)
             await check_tables(conn, self.db, tables)
             problems = (await conn.execute(text("PRAGMA quick_check"))).scalars().all()
             if problems != ["ok"]:
@@ -175,8 +182,8 @@ class SnapshotStore:
             result = await conn.execute(_SELECT_FILES)  # all rows fetched, in the driver's thread
             with _gc_paused():
                 return {
-                    path: SnapshotEntry(path, size, mtime_ns, xxh3, etag)
-                    for path, size, mtime_ns, xxh3, etag in result
+                    path: SnapshotEntry(path, size, mtime_ns, xxh3, etag, ctime_ns)
+                    for path, size, mtime_ns, xxh3, etag, ctime_ns in result
                 }
 
     async def apply(self, upserts: Iterable[SnapshotEntry], deletes: Iterable[str]) -> None:
@@ -364,6 +371,7 @@ def _file_row(entry: SnapshotEntry) -> dict[str, object]:
         "mtime_ns": entry.mtime_ns,
         "xxh3": entry.xxh3,
         "etag": entry.etag,
+        "ctime_ns": entry.ctime_ns,
     }
 
 

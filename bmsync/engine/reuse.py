@@ -1,0 +1,83 @@
+"""Finish a conflict that a killed run began, instead of keeping its loser a second time.
+
+When the local version wins, the executor first downloads the remote loser to
+`x.conflict-<time>.md`, then copies it server-side to the same name, then uploads the winner.
+A run killed between those steps leaves the copy behind while `x` is still in conflict, so the
+next run would resolve it again under a new time stamp and keep the same loser twice (the scar
+Dropbox users know as piles of "conflicted copy" files). This pass, pure like the planner, finds
+such a copy and lets the conflict adopt it.
+
+A copy is adopted only on proof: a name of this path's conflict-copy pattern, unknown to the
+snapshot, whose bytes the edge proved equal to the remote loser's (`Comparison.same_as_remote`,
+by the object's xxh3 metadata or by MD5 against a single-part ETag).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import PurePosixPath
+
+from bmsync.engine.actions import Action, Record, ResolveConflict, Upload
+from bmsync.engine.model import Comparison, LocalFile, RemoteObject, Side, Snapshot
+
+
+def reuse_kept_copies(
+    actions: Sequence[Action],
+    local: Mapping[str, LocalFile],
+    remote: Mapping[str, RemoteObject],
+    snapshot: Snapshot,
+    comparisons: Mapping[str, Comparison],
+) -> list[Action]:
+    """`actions` with each adoptable copy adopted: its conflict skips the steps already done,
+    and the copy's own `Upload` (local only) is dropped, since the conflict now puts it there."""
+    by_path = {action.path: action for action in actions}
+    adopted: dict[str, ResolveConflict] = {}
+    dropped: set[str] = set()
+    for action in actions:
+        if not isinstance(action, ResolveConflict) or action.kept_at_path is not Side.LOCAL:
+            continue
+        for name in comparisons[action.path].same_as_remote:
+            found = local.get(name)
+            if found is None or name in snapshot or name in dropped:
+                continue
+            planned = by_path.get(name)
+            if isinstance(planned, Upload) and name not in remote:
+                dropped.add(name)
+                adopted[action.path] = replace(action, loser_copy=name, kept_copy=found)
+                break
+            if isinstance(planned, Record):
+                dropped.add(name)  # the Record stays: it writes the copy's snapshot row
+                adopted[action.path] = replace(
+                    action, loser_copy=name, kept_copy=found, copy_on_remote=True
+                )
+                break
+    if not adopted:
+        return list(actions)
+    result: list[Action] = []
+    for action in actions:
+        if action.path in adopted:
+            result.append(adopted[action.path])
+        elif not (isinstance(action, Upload) and action.path in dropped):
+            result.append(action)
+    return result
+
+
+def copy_names(path: str, names: Sequence[str]) -> list[str]:
+    """The names among `names` (sorted) that `conflict_copy_name` could have given a copy of
+    `path`, oldest first."""
+    pure = PurePosixPath(path)
+    suffix = pure.suffix
+    stem = pure.name[: len(pure.name) - len(suffix)] if suffix else pure.name
+    parent = "" if str(pure.parent) == "." else f"{pure.parent}/"
+    start = f"{parent}{stem}.conflict-"
+    pattern = re.compile(re.escape(start) + r"\d{8}-\d{6}(?:-\d+)?" + re.escape(suffix))
+    found = []
+    at = bisect.bisect_left(names, start)
+    while at < len(names) and names[at].startswith(start):
+        if pattern.fullmatch(names[at]):
+            found.append(names[at])
+        at += 1
+    return found
