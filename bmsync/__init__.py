@@ -4,6 +4,8 @@ The public API is what `__all__` lists; every other module may change between ve
 
     report = await bmsync.sync_project("~/notes", "s3://bucket/notes")
     report = bmsync.sync_project_blocking("~/notes", "s3://bucket/notes")  # scripts, Jupyter
+    versions = await bmsync.list_trash("s3://bucket/notes")  # what syncs deleted or overwrote
+    result = await bmsync.restore_file("~/notes", "s3://bucket/notes", "ideas/x.md")
 """
 
 from bmsync.api import sync_project, sync_project_blocking
@@ -13,14 +15,17 @@ from bmsync.errors import (
     BucketNotFoundError,
     ConfigError,
     LockedError,
+    NotInTrashError,
     RemoteAuthError,
     RemoteError,
     RemoteUrlError,
+    RestoreError,
     StateCorruptError,
     StateError,
     StateMismatchError,
     StateTooNewError,
 )
+from bmsync.recover import RestoreResult, TrashedVersion, list_trash, restore_file
 from bmsync.report import ConflictReport, FileError, SyncReport
 from bmsync.s3.config import S3Config
 
@@ -33,17 +38,23 @@ __all__ = [
     "ConflictReport",
     "FileError",
     "LockedError",
+    "NotInTrashError",
     "ProgressEvent",
     "RemoteAuthError",
     "RemoteError",
     "RemoteUrlError",
+    "RestoreError",
+    "RestoreResult",
     "S3Config",
     "StateCorruptError",
     "StateError",
     "StateMismatchError",
     "StateTooNewError",
     "SyncReport",
+    "TrashedVersion",
     "__version__",
+    "list_trash",
+    "restore_file",
     "sync_project",
     "sync_project_blocking",
 ]

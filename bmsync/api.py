@@ -74,7 +74,7 @@ async def sync_project(
     with ProjectLock(paths.lock) as lock:
         async with (
             _open_store(paths.db, db_exists, root, location.url, options.dry_run, resync) as store,
-            _remote(remote, location, s3) as opened,
+            remote_for(remote, location, s3) as opened,
         ):
             report = await run_sync(
                 root=root,
@@ -127,9 +127,10 @@ async def _open_store(
 
 
 @contextlib.asynccontextmanager
-async def _remote(
+async def remote_for(
     given: RemoteStore | None, location: Any, config: S3Config | None
 ) -> AsyncIterator[RemoteStore]:
+    """`given` as it is (a test seam), else an S3 client for `location`, closed on exit."""
     if given is not None:
         yield given
         return

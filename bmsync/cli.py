@@ -2,6 +2,8 @@
 
 Exit codes (a contract): 0 in sync or dry run done; 1 finished with per-file errors; 2 usage or
 configuration error; 3 safety abort, nothing changed; 4 another sync of this project is running.
+`trash` and `restore` exit 0 when done, 1 when the version could not be written back, 2 for a
+usage, configuration or S3 error (and a path the trash does not hold).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from bmsync.api import sync_project
 from bmsync.engine.execute import ProgressEvent
 from bmsync.engine.options import PROFILES, ConflictStrategy
 from bmsync.errors import BmsyncError, ConfigError
+from bmsync.recover import list_trash, restore_file
 from bmsync.report import SyncReport
 from bmsync.s3.config import S3Config
 
@@ -32,27 +35,57 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nRun '{self.prog} --help'.\n")
 
 
+def _s3_options() -> _Parser:
+    """What every command that talks to the bucket takes (credentials: AWS environment)."""
+    common = _Parser(add_help=False)
+    common.add_argument("--endpoint-url", help="S3 endpoint (e.g. https://fly.storage.tigris.dev)")
+    common.add_argument("--region")
+    common.add_argument("--header", action="append", default=[], metavar="'Name: value'")
+    common.add_argument("--state-dir")
+    common.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bmsync", description="Bidirectional sync of notes with S3.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    common = _s3_options()
 
-    sync = commands.add_parser("sync", help="sync a local folder with an S3 prefix, both ways")
+    sync = commands.add_parser(
+        "sync", parents=[common], help="sync a local folder with an S3 prefix, both ways"
+    )
     sync.add_argument("local", help="the local project folder (created if missing)")
     sync.add_argument("remote", help="s3://BUCKET/PREFIX")
-    sync.add_argument("--endpoint-url", help="S3 endpoint (e.g. https://fly.storage.tigris.dev)")
-    sync.add_argument("--region")
     sync.add_argument("--profile", choices=sorted(PROFILES), default="balanced")
     sync.add_argument("--conflict", choices=[s.value for s in ConflictStrategy])
     sync.add_argument("--max-delete", metavar="N|N%", help="per-side delete limit")
     sync.add_argument("--force", action="store_true", help="lift the safety guards")
     sync.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
     sync.add_argument("--resync", action="store_true", help="rebuild the snapshot (a union)")
-    sync.add_argument("--state-dir")
     sync.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
-    sync.add_argument("--header", action="append", default=[], metavar="'Name: value'")
     sync.add_argument("--transfers", type=int, default=8)
-    sync.add_argument("--json", action="store_true", help="print the report as one JSON object")
     sync.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+
+    trash = commands.add_parser(
+        "trash",
+        parents=[common],
+        help="list what syncs of a project deleted or overwrote (kept on both sides)",
+    )
+    trash.add_argument("remote", help="s3://BUCKET/PREFIX of the project")
+
+    restore = commands.add_parser(
+        "restore",
+        parents=[common],
+        help="put a deleted or overwritten version back into the local folder",
+        description="Restores the newest trashed version of PATH (or the one --run/--side "
+        "name) into LOCAL, at PATH if that is free, else beside it as "
+        "STEM.restored-RUNTIME.SUFFIX. Nothing is replaced; the next sync uploads it.",
+    )
+    restore.add_argument("local", help="the local project folder")
+    restore.add_argument("remote", help="s3://BUCKET/PREFIX of the project")
+    restore.add_argument("path", help="the project-relative path, as 'bmsync trash' lists it")
+    restore.add_argument("--run", help="the run id whose trash to restore from")
+    restore.add_argument("--side", choices=["local", "remote"], help="which trash to take it from")
 
     demo = commands.add_parser(
         "demo", help="sync a sample knowledge base with a throwaway local S3 server"
@@ -96,13 +129,17 @@ def _error_report(err: BmsyncError) -> dict[str, Any]:
     return report
 
 
+def _s3_config(args: argparse.Namespace) -> S3Config:
+    return S3Config(
+        endpoint_url=args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+        region=args.region,
+        headers=parse_headers(args.header),
+    )
+
+
 def run_sync_command(args: argparse.Namespace) -> int:
     try:
-        config = S3Config(
-            endpoint_url=args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
-            region=args.region,
-            headers=parse_headers(args.header),
-        )
+        config = _s3_config(args)
         report = asyncio.run(
             sync_project(
                 args.local,
@@ -136,12 +173,71 @@ def run_sync_command(args: argparse.Namespace) -> int:
     return exit_code(report)
 
 
+def run_trash_command(args: argparse.Namespace) -> int:
+    try:
+        versions = asyncio.run(
+            list_trash(args.remote, s3=_s3_config(args), state_dir=args.state_dir)
+        )
+    except BmsyncError as err:
+        return _fail(err, args.json)
+    if args.json:
+        print(json.dumps({"versions": [v.to_dict() for v in versions]}))
+    elif not versions:
+        print("The trash of this project is empty.")
+    else:
+        print(f"{'deleted or overwritten (UTC)':<28} {'trash':<6} {'size':>9}  path")
+        for v in versions:
+            number = f" (#{v.number})" if v.number > 1 else ""
+            when = f"{v.deleted_at:%Y-%m-%d %H:%M:%S}"
+            print(f"{when:<28} {v.side:<6} {v.size:>9}  {v.path}{number}   [run {v.run_id}]")
+        print("Restore one with: bmsync restore LOCAL REMOTE PATH [--run RUN] [--side SIDE]")
+    return EXIT_OK
+
+
+def run_restore_command(args: argparse.Namespace) -> int:
+    try:
+        result = asyncio.run(
+            restore_file(
+                args.local,
+                args.remote,
+                args.path,
+                run_id=args.run,
+                side=args.side,
+                s3=_s3_config(args),
+                state_dir=args.state_dir,
+            )
+        )
+    except BmsyncError as err:
+        return _fail(err, args.json)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        v = result.version
+        print(
+            f"Restored {v.path} as it was before the run of {v.deleted_at:%Y-%m-%d %H:%M:%S} "
+            f"UTC ({v.side} trash) to {result.restored_to}; the next sync uploads it."
+        )
+    return EXIT_OK
+
+
+def _fail(err: BmsyncError, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"error": str(err), "error_type": type(err).__name__}))
+    else:
+        print(f"bmsync: {err}", file=sys.stderr)
+    return err.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         from bmsync.demo import run_demo
 
         return run_demo(as_json=args.json)
+    if args.command == "trash":
+        return run_trash_command(args)
+    if args.command == "restore":
+        return run_restore_command(args)
     return run_sync_command(args)
 
 

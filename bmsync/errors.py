@@ -3,7 +3,9 @@
     BmsyncError                 base; `exit_code` is what `bmsync sync` exits with
     ├── ConfigError             bad arguments or settings (2)
     │   ├── RemoteUrlError      not an s3://bucket/prefix URL
-    │   └── StateMismatchError  the state file belongs to another local folder or remote
+    │   ├── StateMismatchError  the state file belongs to another local folder or remote
+    │   └── NotInTrashError     `restore` found no such trashed version
+    ├── RestoreError            a trashed version could not be written back (1)
     ├── StateError              the snapshot cannot be used (2)
     │   ├── StateCorruptError   not a readable bmsync snapshot
     │   └── StateTooNewError    written by a newer bmsync
@@ -60,6 +62,16 @@ class RemoteAuthError(RemoteError):
 
 class BucketNotFoundError(RemoteError):
     pass
+
+
+class NotInTrashError(ConfigError):
+    """`restore` found no trashed version matching the request."""
+
+
+class RestoreError(BmsyncError):
+    """The trashed version was found but could not be written to the project folder."""
+
+    exit_code = 1
 
 
 class LockedError(BmsyncError):

@@ -22,6 +22,7 @@ from bmsync.engine.ports import (
     RemoteChanged,
     RemoteListing,
     RemoteMissing,
+    TrashedObject,
     Update,
 )
 from bmsync.engine.runs import run_started
@@ -165,6 +166,19 @@ class MemoryRemote:
         for key in [k for k in self.trash if k.split("/", 1)[0] in expired]:
             del self.trash[key]
         return len(expired)
+
+    async def list_trash(self) -> list[TrashedObject]:
+        return [
+            TrashedObject(key.split("/", 1)[0], key.split("/", 1)[1], len(obj.data))
+            for key, obj in self.trash.items()
+        ]
+
+    async def download_trashed(self, run_id: str, relkey: str, sink: ByteSink) -> RemoteMeta:
+        obj = self.trash.get(f"{run_id}/{relkey}")
+        if obj is None:
+            raise RemoteMissing(f"{run_id}/{relkey}: not in the trash")
+        sink.write(obj.data)
+        return self._meta(obj)
 
     async def abort_stale_uploads(self, older_than: datetime) -> int:
         """No multipart uploads here: every upload is whole or absent."""

@@ -385,6 +385,44 @@ async def test_upload_left_open_by_a_killed_run_is_aborted_a_day_later(
     assert [u["Key"] for u in listed] == ["another-project/big.bin"]
 
 
+def test_cli_trash_and_restore(client: Client, remote: Side, s3_server: S3TestServer) -> None:
+    """A version deleted remotely by a sync is listed by `bmsync trash` and brought back by
+    `bmsync restore` from the bucket's trash; the next sync puts it back remotely."""
+    write(client.root, "keep.md", "k")
+    write(client.root, "ideas/x.md", "precious", mtime_s=1_700_000_000)
+    env = dict(os.environ)
+    env.update(
+        AWS_ACCESS_KEY_ID=s3_server.config.access_key_id or "",
+        AWS_SECRET_ACCESS_KEY=s3_server.config.secret_access_key or "",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    s3 = ["--endpoint-url", str(s3_server.config.endpoint_url), "--state-dir", str(client.state)]
+
+    def bmsync(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bmsync.cli", *args, *s3, "--json"],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+
+    assert bmsync("sync", str(client.root), remote.url).returncode == 0
+    (client.root / "ideas/x.md").unlink()
+    assert bmsync("sync", str(client.root), remote.url).returncode == 0
+    assert "ideas/x.md" not in remote.tree()
+    listed = bmsync("trash", remote.url)
+    assert listed.returncode == 0, listed.stderr
+    versions = json.loads(listed.stdout)["versions"]
+    assert [(v["path"], v["side"], v["size"]) for v in versions] == [("ideas/x.md", "remote", 8)]
+    restored = bmsync("restore", str(client.root), remote.url, "ideas/x.md")
+    assert restored.returncode == 0, restored.stderr
+    assert json.loads(restored.stdout)["restored_to"] == "ideas/x.md"
+    assert (client.root / "ideas/x.md").read_bytes() == b"precious"
+    assert (client.root / "ideas/x.md").stat().st_mtime == 1_700_000_000
+    missing = bmsync("restore", str(client.root), remote.url, "never-there.md")
+    assert missing.returncode == 2 and "bmsync trash" in json.loads(missing.stdout)["error"]
+    assert bmsync("sync", str(client.root), remote.url).returncode == 0
+    assert remote.tree()["ideas/x.md"] == b"precious"
+
+
 async def test_sigkill_mid_run_then_rerun_converges(
     tmp_path: Path, s3_server: S3TestServer, remote: Side, root: Path
 ) -> None:

@@ -466,6 +466,25 @@ async def test_preserve_copies_into_the_trash(
     assert sorted((await remote.list_objects()).objects) == ["dir/a.md"]
 
 
+async def test_trash_lists_and_gives_back_what_was_preserved(
+    remote: S3Remote, s3_sync_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    meta = await put(remote, tmp_path, "dir/a.md", b"keep me")
+    await remote.preserve("dir/a.md", "20261123-101500-abcdef", if_match=meta.etag)
+    # Not runs of this project: another project's trash below, and a stray key.
+    put_raw(s3_sync_client, bucket, [".bmsync-trash/p/sub/20261123-101500-abcdef/x.md"])
+    put_raw(s3_sync_client, bucket, [".bmsync-trash/p/stray.md"])
+    listed = await remote.list_trash()
+    assert [(t.run_id, t.relkey, t.size) for t in listed] == [
+        ("20261123-101500-abcdef", "dir/a.md", 7)
+    ]
+    sink = io.BytesIO()
+    got = await remote.download_trashed("20261123-101500-abcdef", "dir/a.md", sink)
+    assert sink.getvalue() == b"keep me" and got.mtime_ns == MTIME_NS
+    with pytest.raises(RemoteMissing):
+        await remote.download_trashed("20261123-101500-abcdef", "gone.md", io.BytesIO())
+
+
 async def test_preserve_of_a_missing_object(remote: S3Remote) -> None:
     with pytest.raises(RemoteMissing):
         await remote.preserve("nope.md", "run-1", if_match=None)

@@ -72,6 +72,15 @@ class RemoteListing:
     rejected: Sequence[RejectedKey] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class TrashedObject:
+    """One version in the remote trash: what run `run_id` deleted or overwrote at `relkey`."""
+
+    run_id: str
+    relkey: str
+    size: int
+
+
 class ByteSink(Protocol):
     def write(self, data: bytes, /) -> object: ...
 
@@ -132,6 +141,14 @@ class RemoteStore(Protocol):
 
     async def purge_trash(self, older_than: datetime) -> int:
         """Delete the remote trash of runs started before `older_than`; returns how many runs."""
+        ...
+
+    async def list_trash(self) -> list[TrashedObject]:
+        """Every version in this prefix's remote trash (any order)."""
+        ...
+
+    async def download_trashed(self, run_id: str, relkey: str, sink: ByteSink) -> RemoteMeta:
+        """GET one trashed version into `sink` (`RemoteMissing` if the retention removed it)."""
         ...
 
     async def abort_stale_uploads(self, older_than: datetime) -> int:

@@ -218,6 +218,30 @@ class AtomicDownload:
         digest = self.sink.hasher.hexdigest()
         return LocalFile(path, info.st_size, info.st_mtime_ns, digest, disk_path, info.st_ctime_ns)
 
+    def commit_new(self, mtime_ns: int) -> None:
+        """fsync, set the mtime, and put the file at the target only if nothing is there.
+
+        A hard link is the atomic "create, never replace"; where links are not supported the
+        target is checked just before a rename. Used by restores, which must never overwrite.
+        """
+        self.sink.finish()
+        os.utime(self.temp, ns=(mtime_ns, mtime_ns))
+        try:
+            os.link(self.temp, self.target, follow_symlinks=False)
+        except FileExistsError:
+            raise FileActionError(
+                f"{self.relpath}: a file appeared there; nothing was replaced"
+            ) from None
+        except OSError:
+            if os.path.lexists(self.target):
+                raise FileActionError(
+                    f"{self.relpath}: a file appeared there; nothing was replaced"
+                ) from None
+            os.rename(self.temp, self.target)
+        else:
+            os.unlink(self.temp)
+        _fsync_dir(self.target.parent)
+
     def abort(self) -> None:
         with contextlib.suppress(OSError):
             self.sink.handle.close()

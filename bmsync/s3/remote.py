@@ -46,6 +46,7 @@ from bmsync.engine.ports import (
     RemoteListing,
     RemoteMissing,
     TransientError,
+    TrashedObject,
     Update,
 )
 from bmsync.engine.runs import run_started
@@ -309,6 +310,29 @@ class S3Remote:
                     for item in page.get("Contents", []):
                         await self._client.delete_object(Bucket=self.bucket, Key=item["Key"])
         return len(expired)
+
+    async def list_trash(self) -> list[TrashedObject]:
+        base = trash_key(self.location.prefix, "", "") + "/"
+        found: list[TrashedObject] = []
+        paginator = self._client.get_paginator("list_objects_v2")
+        with self._file_errors("list the trash", base):
+            async for page in paginator.paginate(Bucket=self.bucket, Prefix=base):
+                for item in page.get("Contents", ()):
+                    run_id, sep, relkey = item["Key"][len(base) :].partition("/")
+                    # Another project's trash (below a bucket-root project's) is not a run.
+                    if sep and relkey and run_started(run_id) is not None:
+                        found.append(TrashedObject(run_id, relkey, int(item.get("Size", 0))))
+        return found
+
+    async def download_trashed(self, run_id: str, relkey: str, sink: ByteSink) -> RemoteMeta:
+        key = trash_key(self.location.prefix, run_id, relkey)
+        with self._file_errors("download", key):
+            response = await self._get_object(key, None)
+            meta = _meta_from_response(response)
+            async with response["Body"] as body:
+                md5, count = await _stream_into(body, sink)
+            self._verify_download(key, response, meta, md5, count)
+            return meta
 
     async def abort_stale_uploads(self, older_than: datetime) -> int:
         # Any failure (a key without s3:ListBucketMultipartUploads, say) only costs storage:

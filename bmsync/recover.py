@@ -1,0 +1,255 @@
+"""Getting back what a sync deleted or overwrote: `list_trash` and `restore_file`.
+
+Every version a run destroys is kept first, the local one under `<state>/<project>/trash/<run>/`
+and the remote one under `.bmsync-trash/<prefix>/<run>/` in the bucket, for
+`trash_retention_days`. These two calls make that promise usable without knowing the layout.
+
+A restore only ever adds a file: the version goes back to its own path when that path is free,
+else beside it as `{stem}.restored-{YYYYMMDD-HHMMSS}{suffix}` (the run's start). It is then an
+ordinary new local file, so the next sync uploads it; nothing else is touched on either side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from bmsync.api import remote_for
+from bmsync.engine.ports import FileActionError, RemoteStore
+from bmsync.engine.runs import run_started
+from bmsync.errors import NotInTrashError, RestoreError
+from bmsync.local import ops
+from bmsync.local.names import canonical
+from bmsync.s3.config import S3Config
+from bmsync.s3.keys import InvalidKey, relkey_to_path, trash_key
+from bmsync.s3.url import parse_remote_url
+from bmsync.state.paths import ProjectPaths, default_state_dir
+
+TrashSide = Literal["local", "remote"]
+
+_NUMBERED = re.compile(r"^(.+)\.(\d+)$")
+"""The trash keeps a second version of one path in one run as `name.2`, `name.3`, …"""
+
+
+@dataclass(frozen=True, slots=True)
+class TrashedVersion:
+    """One version a sync deleted or overwrote, and where the trash keeps it."""
+
+    path: str
+    """The project-relative path the version had."""
+    run_id: str
+    deleted_at: datetime
+    """When the run that replaced it started (UTC)."""
+    side: TrashSide
+    size: int
+    number: int
+    """1 for the first version of `path` kept by that run on that side, 2 for the next, …"""
+    location: str
+    """The trash copy: a file path (local) or an s3:// URL (remote)."""
+    source: str
+    """Local: the trash file; remote: the key below the run's trash folder."""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "run_id": self.run_id,
+            "deleted_at": self.deleted_at.isoformat(),
+            "side": self.side,
+            "size": self.size,
+            "number": self.number,
+            "location": self.location,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    version: TrashedVersion
+    restored_to: str
+    """Project-relative path of the restored file."""
+
+    def to_dict(self) -> dict[str, object]:
+        return {"restored_to": self.restored_to, "version": self.version.to_dict()}
+
+
+async def list_trash(
+    remote_url: str,
+    *,
+    s3: S3Config | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
+    remote: RemoteStore | None = None,
+) -> list[TrashedVersion]:
+    """What both trashes of this project hold, newest run first (local before remote)."""
+    location = parse_remote_url(remote_url)
+    paths = _paths(state_dir, location.url)
+    found = await asyncio.to_thread(lambda: list(_local_versions(paths.trash)))
+    async with remote_for(remote, location, s3) as opened:
+        for item in await opened.list_trash():
+            path = relkey_to_path(item.relkey)
+            started = run_started(item.run_id)
+            if isinstance(path, InvalidKey) or started is None:
+                continue  # it stays in the bucket; it just cannot come back as a local file
+            key = trash_key(location.prefix, item.run_id, item.relkey)
+            where = f"s3://{location.bucket}/{key}"
+            found.append(
+                TrashedVersion(
+                    path, item.run_id, started, "remote", item.size, 1, where, item.relkey
+                )
+            )
+    return sorted(found, key=_newest_first)
+
+
+async def restore_file(
+    local_path: str | os.PathLike[str],
+    remote_url: str,
+    path: str,
+    *,
+    run_id: str | None = None,
+    side: TrashSide | None = None,
+    s3: S3Config | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
+    remote: RemoteStore | None = None,
+) -> RestoreResult:
+    """Put the newest trashed version of `path` (or the one from `run_id`, `side`) back into
+    the local folder, without replacing anything; see the module docstring."""
+    wanted = relkey_to_path(canonical(path.removeprefix("./")))
+    if isinstance(wanted, InvalidKey):
+        raise NotInTrashError(f"{path!r} is not a project-relative path ({wanted.reason})")
+    location = parse_remote_url(remote_url)
+    root = await asyncio.to_thread(_absolute, local_path)
+    async with remote_for(remote, location, s3) as opened:
+        versions = await list_trash(location.url, state_dir=state_dir, remote=opened)
+        matching = [
+            v
+            for v in versions
+            if v.path == wanted
+            and (run_id is None or v.run_id == run_id)
+            and (side is None or v.side == side)
+        ]
+        if not matching:
+            raise NotInTrashError(_not_found_message(wanted, run_id, side, versions))
+        version = matching[0]
+        target = await asyncio.to_thread(_free_name, root, wanted, version.run_id)
+        try:
+            await _write_back(root, target, version, opened)
+        except (FileActionError, OSError) as err:
+            raise RestoreError(
+                f"could not restore {wanted} to {target}: {err}. Nothing was replaced and the "
+                "trash still holds the version; free the path or the disk and run again"
+            ) from err
+    return RestoreResult(version, target)
+
+
+def _absolute(local_path: str | os.PathLike[str]) -> Path:
+    return Path(os.path.abspath(Path(local_path).expanduser()))
+
+
+def _paths(state_dir: str | os.PathLike[str] | None, url: str) -> ProjectPaths:
+    base = Path(state_dir).expanduser() if state_dir is not None else default_state_dir()
+    return ProjectPaths.for_remote(base, url)
+
+
+def _local_versions(trash_root: Path) -> Iterator[TrashedVersion]:
+    if not trash_root.is_dir():
+        return
+    for run_dir in trash_root.iterdir():
+        started = run_started(run_dir.name)
+        if started is None or not run_dir.is_dir():
+            continue
+        files = {
+            p.relative_to(run_dir).as_posix(): p
+            for p in run_dir.rglob("*")
+            if p.is_file() and not p.is_symlink()
+        }
+        for rel, file in files.items():
+            path, number = rel, 1
+            numbered = _NUMBERED.match(rel)
+            if numbered and numbered.group(1) in files:
+                path, number = numbered.group(1), int(numbered.group(2))
+            size = file.stat().st_size
+            yield TrashedVersion(
+                path, run_dir.name, started, "local", size, number, str(file), str(file)
+            )
+
+
+def _newest_first(version: TrashedVersion) -> tuple[object, ...]:
+    return (
+        -version.deleted_at.timestamp(),
+        version.run_id,
+        version.side != "local",
+        -version.number,
+        version.path,
+    )
+
+
+def _free_name(root: Path, path: str, run_id: str) -> str:
+    """`path` when nothing is there, else the first free `stem.restored-<run time>[-n]suffix`."""
+    if not os.path.lexists(root / path):
+        return path
+    pure = PurePosixPath(path)
+    suffix = pure.suffix
+    stem = pure.name[: len(pure.name) - len(suffix)] if suffix else pure.name
+    parent = "" if str(pure.parent) == "." else f"{pure.parent}/"
+    base = f"{parent}{stem}.restored-{run_id[:15]}"
+    candidate, number = f"{base}{suffix}", 2
+    while os.path.lexists(root / candidate):
+        candidate, number = f"{base}-{number}{suffix}", number + 1
+    return candidate
+
+
+async def _write_back(
+    root: Path, target: str, version: TrashedVersion, remote: RemoteStore
+) -> None:
+    await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
+    writer = await asyncio.to_thread(ops.AtomicDownload, root, target)
+    try:
+        if version.side == "local":
+            mtime_ns = await asyncio.to_thread(_copy_into, Path(version.source), writer)
+        else:
+            meta = await remote.download_trashed(version.run_id, version.source, writer.sink)
+            mtime_ns = meta.effective_mtime_ns
+        await asyncio.to_thread(writer.commit_new, mtime_ns)
+    except BaseException:
+        await asyncio.to_thread(writer.abort)
+        raise
+
+
+def _copy_into(source: Path, writer: ops.AtomicDownload) -> int:
+    """Copy the trash file into the writer; returns its mtime."""
+    with source.open("rb") as handle:
+        shutil.copyfileobj(handle, _SinkFile(writer))
+        return os.fstat(handle.fileno()).st_mtime_ns
+
+
+class _SinkFile:
+    def __init__(self, writer: ops.AtomicDownload) -> None:
+        self._writer = writer
+
+    def write(self, data: bytes) -> int:
+        self._writer.sink.write(data)
+        return len(data)
+
+
+def _not_found_message(
+    path: str, run_id: str | None, side: TrashSide | None, versions: list[TrashedVersion]
+) -> str:
+    which = " ".join(
+        part
+        for part in (f"from run {run_id}" if run_id else "", f"in the {side} trash" if side else "")
+        if part
+    )
+    same_path = [v for v in versions if v.path == path]
+    if same_path:
+        runs = ", ".join(sorted({f"{v.run_id} ({v.side})" for v in same_path})[:5])
+        return f"no trashed version of {path} {which}; the trash holds it from: {runs}"
+    return (
+        f"the trash holds no version of {path}{' ' + which if which else ''} (it keeps what "
+        "syncs deleted or overwrote, for the retention period); run 'bmsync trash' to see "
+        "what it holds"
+    )
