@@ -4,6 +4,7 @@ The public API is what `__all__` lists; every other module may change between ve
 
     report = await bmsync.sync_project("~/notes", "s3://bucket/notes")
     report = bmsync.sync_project_blocking("~/notes", "s3://bucket/notes")  # scripts, Jupyter
+    status = await bmsync.project_status("~/notes", "s3://bucket/notes")  # runs, lock
     versions = await bmsync.list_trash("s3://bucket/notes")  # what syncs deleted or overwrote
     result = await bmsync.restore_file("~/notes", "s3://bucket/notes", "ideas/x.md")
 """
@@ -28,6 +29,7 @@ from bmsync.errors import (
 from bmsync.recover import RestoreResult, TrashedVersion, list_trash, restore_file
 from bmsync.report import ConflictReport, FileError, SyncReport
 from bmsync.s3.config import S3Config
+from bmsync.status import ProjectStatus, project_status
 
 __version__ = "0.1.0"
 
@@ -40,6 +42,7 @@ __all__ = [
     "LockedError",
     "NotInTrashError",
     "ProgressEvent",
+    "ProjectStatus",
     "RemoteAuthError",
     "RemoteError",
     "RemoteUrlError",
@@ -54,6 +57,7 @@ __all__ = [
     "TrashedVersion",
     "__version__",
     "list_trash",
+    "project_status",
     "restore_file",
     "sync_project",
     "sync_project_blocking",

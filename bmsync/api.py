@@ -27,7 +27,7 @@ from bmsync.s3.config import S3Config
 from bmsync.s3.remote import open_remote
 from bmsync.s3.url import parse_remote_url
 from bmsync.state.lock import ProjectLock
-from bmsync.state.paths import ProjectPaths, default_state_dir
+from bmsync.state.paths import ProjectPaths
 from bmsync.state.store import SnapshotStore
 
 _T = TypeVar("_T")
@@ -103,8 +103,7 @@ def _prepare(
     rules = IgnoreRules.load(
         root, extra_patterns=ignore, ignore_files=[Path(p) for p in ignore_files]
     )
-    base = Path(state_dir).expanduser() if state_dir is not None else default_state_dir()
-    paths = ProjectPaths.for_remote(base, remote_url)
+    paths = ProjectPaths.resolve(state_dir, remote_url)
     paths.ensure()
     return root, rules, paths
 

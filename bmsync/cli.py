@@ -2,8 +2,8 @@
 
 Exit codes (a contract): 0 in sync or dry run done; 1 finished with per-file errors; 2 usage or
 configuration error; 3 safety abort, nothing changed; 4 another sync of this project is running.
-`trash` and `restore` exit 0 when done, 1 when the version could not be written back, 2 for a
-usage, configuration or S3 error (and a path the trash does not hold).
+`status`, `trash` and `restore` exit 0 when done, 1 when a restore could not write the version
+back, 2 for a usage, configuration, state or S3 error (and for a path the trash does not hold).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bmsync.errors import BmsyncError, ConfigError
 from bmsync.recover import list_trash, restore_file
 from bmsync.report import SyncReport
 from bmsync.s3.config import S3Config
+from bmsync.status import project_status
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ABORTED, EXIT_LOCKED = 0, 1, 2, 3, 4
 
@@ -65,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
     sync.add_argument("--transfers", type=int, default=8)
     sync.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+
+    status = commands.add_parser(
+        "status",
+        help="whether a project was synced, its recent runs, and whether a sync is running",
+    )
+    status.add_argument("local", help="the local project folder")
+    status.add_argument("remote", help="s3://BUCKET/PREFIX")
+    status.add_argument("--state-dir")
+    status.add_argument("--runs", type=int, default=10, help="how many recent runs to show")
+    status.add_argument("--json", action="store_true", help="print the status as one JSON object")
 
     trash = commands.add_parser(
         "trash",
@@ -173,6 +184,17 @@ def run_sync_command(args: argparse.Namespace) -> int:
     return exit_code(report)
 
 
+def run_status_command(args: argparse.Namespace) -> int:
+    try:
+        status = asyncio.run(
+            project_status(args.local, args.remote, state_dir=args.state_dir, runs=args.runs)
+        )
+    except BmsyncError as err:
+        return _fail(err, args.json)
+    print(json.dumps(status.to_dict()) if args.json else status.summary())
+    return EXIT_OK
+
+
 def run_trash_command(args: argparse.Namespace) -> int:
     try:
         versions = asyncio.run(
@@ -234,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bmsync.demo import run_demo
 
         return run_demo(as_json=args.json)
+    if args.command == "status":
+        return run_status_command(args)
     if args.command == "trash":
         return run_trash_command(args)
     if args.command == "restore":

@@ -30,7 +30,7 @@ from bmsync.local.names import canonical
 from bmsync.s3.config import S3Config
 from bmsync.s3.keys import InvalidKey, relkey_to_path, trash_key
 from bmsync.s3.url import parse_remote_url
-from bmsync.state.paths import ProjectPaths, default_state_dir
+from bmsync.state.paths import ProjectPaths
 
 TrashSide = Literal["local", "remote"]
 
@@ -87,7 +87,7 @@ async def list_trash(
 ) -> list[TrashedVersion]:
     """What both trashes of this project hold, newest run first (local before remote)."""
     location = parse_remote_url(remote_url)
-    paths = _paths(state_dir, location.url)
+    paths = await asyncio.to_thread(ProjectPaths.resolve, state_dir, location.url)
     found = await asyncio.to_thread(lambda: list(_local_versions(paths.trash)))
     async with remote_for(remote, location, s3) as opened:
         for item in await opened.list_trash():
@@ -148,11 +148,6 @@ async def restore_file(
 
 def _absolute(local_path: str | os.PathLike[str]) -> Path:
     return Path(os.path.abspath(Path(local_path).expanduser()))
-
-
-def _paths(state_dir: str | os.PathLike[str] | None, url: str) -> ProjectPaths:
-    base = Path(state_dir).expanduser() if state_dir is not None else default_state_dir()
-    return ProjectPaths.for_remote(base, url)
 
 
 def _local_versions(trash_root: Path) -> Iterator[TrashedVersion]:

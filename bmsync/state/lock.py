@@ -159,6 +159,46 @@ class ProjectLock:
         self.release()
 
 
+def describe_lock(path: Path) -> str | None:
+    """For `bmsync status`: who holds or last held the lock, without touching it.
+
+    Taking the lock to find out would make a sync started at that instant fail, so this only
+    reads what the holder wrote (erased by a clean release) and, on this host, asks whether
+    that pid is alive. None when no sync is running and the last one finished cleanly.
+    """
+    try:
+        with path.open("rb") as handle:
+            content = handle.read(_HOLDER_MAX_BYTES)
+    except FileNotFoundError:
+        return None
+    if not content:
+        return None
+    holder = _describe_holder(content) or "its details are being written"
+    try:
+        info = json.loads(content)
+        pid, host = int(info["pid"]), info.get("host")
+    except (ValueError, KeyError, TypeError):
+        return f"a sync is starting or running ({holder})"
+    if host != socket.gethostname():
+        return f"a sync on another machine is running or stopped without finishing ({holder})"
+    if _pid_alive(pid):
+        return f"a sync is running ({holder})"
+    return (
+        f"the last sync stopped without finishing ({holder}); the next run takes over its lock "
+        "and picks up where it stopped"
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
 def _holder_info() -> bytes:
     info = {
         "pid": os.getpid(),

@@ -51,6 +51,13 @@ class ProjectPaths:
     def for_remote(cls, state_dir: Path, remote_url: str) -> ProjectPaths:
         return cls(state_dir / project_key(remote_url))
 
+    @classmethod
+    def resolve(cls, state_dir: str | os.PathLike[str] | None, remote_url: str) -> ProjectPaths:
+        """`for_remote` for a caller's `state_dir` argument (None: `default_state_dir()`);
+        blocking (it may read the home folder), so async callers run it in a thread."""
+        base = Path(state_dir).expanduser() if state_dir is not None else default_state_dir()
+        return cls.for_remote(base, remote_url)
+
     @property
     def state_dir(self) -> Path:
         return self.root.parent

@@ -38,7 +38,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, event, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -249,6 +259,11 @@ class SnapshotStore:
             result = await conn.execute(update(runs).where(runs.c.id == run_id).values(values))
             if result.rowcount != 1:
                 raise ValueError(f"no run {run_id!r} was begun in {self.db}")
+
+    async def count_files(self) -> int:
+        """How many paths the snapshot holds (for `status`, without loading them)."""
+        async with self._transaction() as conn:
+            return int((await conn.execute(select(func.count()).select_from(files))).scalar_one())
 
     async def last_runs(self, n: int = 10) -> list[RunRecord]:
         """The `n` most recently started runs, newest first."""

@@ -1,0 +1,100 @@
+"""`project_status`: what bmsync knows about one project, without syncing or touching it.
+
+It answers the questions rclone bisync users had to dig through work folders for: has this
+pair been synced, when did each recent run end and how, and is a sync running right now (or
+did one die holding the lock, which bmsync takes over by itself)?
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bmsync.s3.url import parse_remote_url
+from bmsync.state.lock import describe_lock
+from bmsync.state.paths import ProjectPaths
+from bmsync.state.store import RunRecord, SnapshotStore
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectStatus:
+    local_root: str
+    remote_url: str
+    state_folder: str
+    synced: bool
+    """Whether a snapshot exists (False: the next run is a first run, a union)."""
+    files: int
+    """Paths both sides agreed on after the last sync."""
+    lock: str | None
+    """A running sync, or one that stopped without finishing; None when neither."""
+    runs: list[RunRecord] = field(default_factory=list)
+    """The most recent runs, newest first."""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "local_root": self.local_root,
+            "remote_url": self.remote_url,
+            "state_folder": self.state_folder,
+            "synced": self.synced,
+            "files": self.files,
+            "lock": self.lock,
+            "runs": [
+                {
+                    "id": run.id,
+                    "started_at": run.started_at.isoformat(),
+                    "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+                    "status": run.status,
+                    "summary": run.summary,
+                }
+                for run in self.runs
+            ],
+        }
+
+    def summary(self) -> str:
+        lines = [f"{self.local_root} <-> {self.remote_url}"]
+        if not self.synced:
+            lines.append("Never synced: the first run copies each side's files to the other.")
+        else:
+            lines.append(f"{self.files} files in step after the last sync.")
+        lines.append(
+            self.lock[0].upper() + self.lock[1:] + "." if self.lock else "No sync is running."
+        )
+        if self.runs:
+            lines.append("Recent runs, newest first:")
+        for run in self.runs:
+            when = f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC"
+            counts = ", ".join(
+                f"{name.replace('_', ' ')} {value}"
+                for name, value in run.summary.items()
+                if isinstance(value, int) and value and not name.startswith("bytes")
+            )
+            lines.append(f"  {when}  {run.status:<11} {counts or 'no changes'}")
+        return "\n".join(lines)
+
+
+async def project_status(
+    local_path: str | os.PathLike[str],
+    remote_url: str,
+    *,
+    state_dir: str | os.PathLike[str] | None = None,
+    runs: int = 10,
+) -> ProjectStatus:
+    """The project's snapshot, recent runs and lock, read without changing either side.
+
+    A snapshot bound to another folder or remote raises `StateMismatchError`, as a sync would.
+    """
+    location = parse_remote_url(remote_url)
+    root = await asyncio.to_thread(lambda: os.path.abspath(Path(local_path).expanduser()))
+    paths = await asyncio.to_thread(ProjectPaths.resolve, state_dir, location.url)
+    lock = await asyncio.to_thread(describe_lock, paths.lock)
+    status = ProjectStatus(root, location.url, str(paths.root), False, 0, lock)
+    if not await asyncio.to_thread(paths.db.exists):
+        return status
+    async with await SnapshotStore.open(
+        paths.db, local_root=root, remote_url=location.url
+    ) as store:
+        files = await store.count_files()
+        recent = await store.last_runs(runs)
+    return ProjectStatus(root, location.url, str(paths.root), True, files, lock, recent)
