@@ -18,10 +18,11 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal
 
 from bmsync.api import remote_for
+from bmsync.engine.model import split_name
 from bmsync.engine.ports import FileActionError, RemoteStore
 from bmsync.engine.runs import run_started
 from bmsync.errors import NotInTrashError, RestoreError
@@ -187,10 +188,7 @@ def _free_name(root: Path, path: str, run_id: str) -> str:
     """`path` when nothing is there, else the first free `stem.restored-<run time>[-n]suffix`."""
     if not os.path.lexists(root / path):
         return path
-    pure = PurePosixPath(path)
-    suffix = pure.suffix
-    stem = pure.name[: len(pure.name) - len(suffix)] if suffix else pure.name
-    parent = "" if str(pure.parent) == "." else f"{pure.parent}/"
+    parent, stem, suffix = split_name(path)
     base = f"{parent}{stem}.restored-{run_id[:15]}"
     candidate, number = f"{base}{suffix}", 2
     while os.path.lexists(root / candidate):

@@ -7,7 +7,8 @@ model of both sides; the properties are the invariants of docs/semantics.md:
 - applying the plan makes both sides equal;
 - planning again after applying finds nothing to do;
 - no version the snapshot does not know (a new or edited one) is ever lost;
-- only a version equal to the snapshot's may disappear (deleted or overwritten).
+- only a version equal to the snapshot's may disappear (deleted or overwritten);
+- conflict copies stay beside their file and are recognised when a conflict is redone.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ from bmsync.engine.model import (
     RemoteObject,
     Side,
     SnapshotEntry,
+    split_name,
 )
 from bmsync.engine.options import ConflictStrategy
-from bmsync.engine.plan import Plan, paths_to_compare, plan_sync
+from bmsync.engine.plan import Plan, conflict_copy_name, paths_to_compare, plan_sync
+from bmsync.engine.reuse import copy_names
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 PATHS = ["a.md", "b.md", "d/c.md", "d/e.md"]
@@ -186,3 +189,35 @@ def test_delete_counts_match_the_actions(world: World, strategy: ConflictStrateg
         assert world.snapshot[action.path][0] == world.local[action.path][0]
     for action in plan.of_type(DeleteRemote):
         assert world.snapshot[action.path][0] == world.remote[action.path][0]
+
+
+# -- names the planner makes ------------------------------------------------------------------
+
+segments = st.text(alphabet="ab.x-é ", min_size=1, max_size=6).filter(
+    lambda s: s not in (".", "..")
+)
+project_paths = st.lists(segments, min_size=1, max_size=3).map("/".join)
+stamps = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(project_paths, stamps, st.sets(st.integers(2, 4)))
+def test_conflict_copies_stay_beside_their_file_and_are_recognised(
+    path: str, stamp: datetime, taken_numbers: set[int]
+) -> None:
+    """A copy keeps the folder and the suffix (so it opens in the same editor), never takes a
+    taken name, and is found again by the pattern a conflict redone after a kill looks for."""
+    first = conflict_copy_name(path, stamp, set())
+    taken = {path, first} | {
+        conflict_copy_name(path, stamp, {first} | {f"n{i}" for i in range(n)})
+        for n in taken_numbers
+    }
+    copy = conflict_copy_name(path, stamp, taken)
+    assert copy not in taken
+    folder, stem, suffix = split_name(path)
+    assert copy.startswith(f"{folder}{stem}.conflict-") and copy.endswith(suffix)
+    assert "/" not in copy[len(folder) :]
+    names = sorted({copy, first, path, f"{folder}{stem}.conflict-x{suffix}"})
+    assert set(copy_names(path, names)) == {copy, first}

@@ -86,6 +86,15 @@ class SnapshotEntry:
 Snapshot = Mapping[str, SnapshotEntry]
 
 
+def split_name(path: str) -> tuple[str, str, str]:
+    """`notes/x.md` → (`notes/`, `x`, `.md`): the parts a sibling name (a conflict copy, a
+    restored version) is built from; the folder keeps its trailing slash, or is empty."""
+    folder, _, name = path.rpartition("/")
+    dot = name.rfind(".")
+    stem, suffix = (name[:dot], name[dot:]) if 0 < dot < len(name) - 1 else (name, "")
+    return (f"{folder}/" if folder else ""), stem, suffix
+
+
 class Change(Enum):
     """How one side of a path compares with the snapshot."""
 

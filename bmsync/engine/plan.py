@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import PurePosixPath
 from typing import TypeVar
 
 from bmsync.engine.actions import (
@@ -34,6 +33,7 @@ from bmsync.engine.model import (
     Side,
     Snapshot,
     SnapshotEntry,
+    split_name,
 )
 from bmsync.engine.options import ConflictStrategy
 from bmsync.engine.ports import Create, Update
@@ -80,11 +80,8 @@ def paths_to_compare(
 
 def conflict_copy_name(path: str, stamp: datetime, taken: Set[str]) -> str:
     """`notes/x.md` → `notes/x.conflict-20261123-101500.md`, numbered if that is taken."""
-    pure = PurePosixPath(path)
-    suffix = pure.suffix
-    stem = pure.name[: len(pure.name) - len(suffix)] if suffix else pure.name
+    parent, stem, suffix = split_name(path)
     base = f"{stem}.conflict-{stamp:%Y%m%d-%H%M%S}"
-    parent = "" if str(pure.parent) == "." else f"{pure.parent}/"
     candidate = f"{parent}{base}{suffix}"
     number = 2
     while candidate in taken:

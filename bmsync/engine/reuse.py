@@ -18,10 +18,16 @@ import bisect
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import PurePosixPath
 
 from bmsync.engine.actions import Action, Record, ResolveConflict, Upload
-from bmsync.engine.model import Comparison, LocalFile, RemoteObject, Side, Snapshot
+from bmsync.engine.model import (
+    Comparison,
+    LocalFile,
+    RemoteObject,
+    Side,
+    Snapshot,
+    split_name,
+)
 
 
 def reuse_kept_copies(
@@ -68,10 +74,7 @@ def reuse_kept_copies(
 def copy_names(path: str, names: Sequence[str]) -> list[str]:
     """The names among `names` (sorted) that `conflict_copy_name` could have given a copy of
     `path`, oldest first."""
-    pure = PurePosixPath(path)
-    suffix = pure.suffix
-    stem = pure.name[: len(pure.name) - len(suffix)] if suffix else pure.name
-    parent = "" if str(pure.parent) == "." else f"{pure.parent}/"
+    parent, stem, suffix = split_name(path)
     start = f"{parent}{stem}.conflict-"
     pattern = re.compile(re.escape(start) + r"\d{8}-\d{6}(?:-\d+)?" + re.escape(suffix))
     found = []
