@@ -132,6 +132,8 @@ class Figures:
     killed_before_first_action: int = 0
     kills_too_late: int = 0
     conflicts: int = 0
+    kept_mtime_edits: int = 0
+    """Edits that kept the file's size and mtime (`edit_keeping_size_and_mtime`)."""
     deletes_checked: int = 0
     versions_checked: int = 0
     losses: int = 0
@@ -142,9 +144,8 @@ FIGURES = Figures()
 
 
 class Clock:
-    """Logical mtimes for local edits and `mtime` metadata: strictly increasing, unique, and a
-    month in the past, so that a version's mtime never collides with another version's (an
-    mtime-and-size scanner cannot tell such files apart, a known limit not under test here) and
+    """Logical mtimes for local edits and `mtime` metadata: strictly increasing, unique (only the
+    `edit_keeping_size_and_mtime` rule reuses one, on purpose), and a month in the past, so that
     an object without `mtime` metadata (LastModified: now) always counts as newer, which keeps
     conflict outcomes the same when Hypothesis replays an example."""
 
@@ -344,6 +345,25 @@ class SyncMachine(RuleBasedStateMachine):
         self._write_local(
             client, rel, contents_of(self.ledger, f"{client.name}:{rel}", shape), self.clock.tick()
         )
+
+    @rule(k=st.integers(0, 1), pick=st.integers(0, 50))
+    def edit_keeping_size_and_mtime(self, k: int, pick: int) -> None:
+        """`rsync -t`, `cp -p`: new bytes of the same length, the old mtime put back. Only the
+        inode change time shows the edit; it must still be synced, never clobbered."""
+        FIGURES.steps += 1
+        client = self.clients[k]
+        rel = self._pick(local_tree(client.root), pick)
+        if rel is None:
+            return
+        path = client.root / rel
+        old, mtime_ns = path.read_bytes(), path.stat().st_mtime_ns
+        label = "kept-mtime"  # short, so most versions are long enough to be rewritten
+        padding = len(old) - len(f"{label} v00000\n".encode())
+        if padding < 0:
+            return
+        path.write_bytes(self.ledger.new(label, padding))
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+        FIGURES.kept_mtime_edits += 1
 
     @rule(k=st.integers(0, 1), pick=st.integers(0, 50))
     def delete_local(self, k: int, pick: int) -> None:
