@@ -371,6 +371,14 @@ KILL_FILES = 300
 
 
 @pytest.mark.slow
+async def test_a_clean_first_run_has_nothing_to_warn_about(client: Client) -> None:
+    """The first run also does the daily trash and upload cleanup; on a fresh bucket neither
+    may produce a warning (rclone's server answers the upload listing with a 404)."""
+    write(client.root, "a.md", "a")
+    report = await client.sync()
+    assert report.status == "ok" and report.warnings == [] and report.uploaded == ["a.md"]
+
+
 async def test_upload_left_open_by_a_killed_run_is_aborted_a_day_later(
     client: Client, remote: Side
 ) -> None:

@@ -4,6 +4,7 @@ translation of botocore errors into bmsync's."""
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
+from botocore.utils import parse_timestamp as botocore_parse_timestamp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bmsync.errors import (
     BucketNotFoundError,
@@ -21,7 +25,7 @@ from bmsync.errors import (
     RemoteError,
     RemoteUrlError,
 )
-from bmsync.s3.client import open_s3_client, translate_client_error
+from bmsync.s3.client import open_s3_client, parse_timestamp, translate_client_error
 from bmsync.s3.config import S3Config
 from bmsync.s3.integrity import ContentDigest, PartDigester, etag_verdict
 from bmsync.s3.url import RemoteLocation, parse_remote_url
@@ -215,3 +219,39 @@ async def test_unknown_profile_is_a_config_error(
     with pytest.raises(ConfigError, match="no-such-profile"):
         async with open_s3_client(S3Config(aws_profile="no-such-profile", region="us-east-1")):
             pass
+
+
+# -- timestamps ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-23T10:15:00.000Z",  # AWS, moto
+        "2026-11-23T16:46:01.369Z",  # rclone
+        "2026-11-23T10:15:00Z",
+        "2026-11-23T10:15:00.123456Z",
+        "2026-11-23T10:15:00+02:00",
+        "2026-11-23T10:15:00.1234567Z",  # 7 digits: not the fast path
+        "Mon, 23 Nov 2026 10:15:00 GMT",  # HEAD's Last-Modified
+        "1700000000",
+        1700000000,
+    ],
+)
+def test_timestamps_parse_as_botocore_parses_them(value: object) -> None:
+    assert parse_timestamp(value) == botocore_parse_timestamp(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1)),
+    st.sampled_from(["Z", "+00:00", "-05:30"]),
+    st.sampled_from([0, 3, 6]),
+)
+def test_iso_timestamps_match_botocore(moment: datetime, zone: str, digits: int) -> None:
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if digits:
+        text += "." + f"{moment.microsecond:06d}"[:digits]
+    text += zone
+    ours = parse_timestamp(text)
+    assert ours == botocore_parse_timestamp(text) and ours.utcoffset() is not None

@@ -29,6 +29,7 @@ from bmsync.engine.ports import (
     Update,
 )
 from bmsync.errors import BucketNotFoundError, RemoteAuthError
+from bmsync.s3 import client as s3_client
 from bmsync.s3.client import open_s3_client
 from bmsync.s3.keys import normalise_etag
 from bmsync.s3.remote import S3Remote, open_remote
@@ -92,6 +93,26 @@ async def test_empty_prefix_lists_nothing(remote: S3Remote) -> None:
     listing = await remote.list_objects()
     assert listing.objects == {}
     assert listing.rejected == ()
+
+
+async def test_listings_parse_times_with_the_fast_parser(
+    s3_server: S3TestServer, bucket: str, s3_sync_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[object] = []
+    real = s3_client.parse_timestamp
+
+    def counting(value: object) -> Any:
+        seen.append(value)
+        return real(value)
+
+    monkeypatch.setattr(s3_client, "parse_timestamp", counting)
+    put_raw(s3_sync_client, bucket, ["p/a.md", "p/b.md"])
+    async with open_remote(RemoteLocation(bucket, PREFIX), s3_server.config) as opened:
+        listing = await opened.list_objects()
+    assert len(seen) == 2 and all(isinstance(v, str) and v.endswith("Z") for v in seen)
+    expected = s3_sync_client.head_object(Bucket=bucket, Key="p/a.md")["LastModified"]
+    # HEAD's HTTP date has whole seconds; the listing may add milliseconds.
+    assert listing.objects["a.md"].last_modified_ns // 10**9 == int(expected.timestamp())
 
 
 async def test_listing_maps_keys_below_the_prefix(
@@ -488,6 +509,11 @@ async def test_trash_lists_and_gives_back_what_was_preserved(
 async def test_preserve_of_a_missing_object(remote: S3Remote) -> None:
     with pytest.raises(RemoteMissing):
         await remote.preserve("nope.md", "run-1", if_match=None)
+
+
+async def test_a_bucket_that_never_had_an_upload_has_none_to_abort(remote: S3Remote) -> None:
+    """rclone's server answers that listing with NoSuchUpload (404) until an upload begins."""
+    assert await remote.abort_stale_uploads(datetime.now(UTC) + timedelta(days=1)) == 0
 
 
 async def test_only_stale_uploads_below_the_prefix_are_aborted(

@@ -69,19 +69,24 @@ def restrict(
 
     A path the scanner could not read must not look deleted, or its remote copy would go.
     """
-    forgotten = [p for p in snapshot if rules.is_ignored(p)]
+    scanned = scan.files.keys()  # the scanner kept only paths the rules do not ignore
+
+    def ignored(path: str) -> bool:
+        return path not in scanned and rules.is_ignored(path)
+
+    forgotten = [p for p in snapshot if ignored(p)]
     hidden = set(forgotten) | untouchable
 
     def shadowed(path: str) -> bool:
         # An unreadable folder or a symlinked one hides its whole subtree, on both sides.
-        return any(parent in untouchable for parent in _parents(path))
+        return bool(untouchable) and any(parent in untouchable for parent in _parents(path))
 
     def visible(path: str) -> bool:
         return path not in hidden and not shadowed(path)
 
     return Inputs(
         local={p: f for p, f in scan.files.items() if visible(p)},
-        remote={p: o for p, o in listing.items() if visible(p) and not rules.is_ignored(p)},
+        remote={p: o for p, o in listing.items() if visible(p) and not ignored(p)},
         snapshot={p: e for p, e in snapshot.items() if visible(p)},
         forgotten=forgotten,
         shadowed=sorted(p for p in listing if shadowed(p)),

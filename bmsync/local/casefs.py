@@ -28,8 +28,11 @@ def is_case_insensitive(root: Path) -> bool:
 
 def case_twins(paths: Iterable[str]) -> list[list[str]]:
     """Groups of distinct paths that differ only by letter case (usually none)."""
+    distinct = set(paths)
+    if len({path.casefold() for path in distinct}) == len(distinct):
+        return []  # the common case, without a group per path
     groups: dict[str, set[str]] = defaultdict(set)
-    for path in paths:
+    for path in distinct:
         groups[path.casefold()].add(path)
     return [sorted(group) for group in groups.values() if len(group) > 1]
 

@@ -337,25 +337,37 @@ class S3Remote:
     async def abort_stale_uploads(self, older_than: datetime) -> int:
         # Any failure (a key without s3:ListBucketMultipartUploads, say) only costs storage:
         # it is a FileActionError for the caller to warn about, never a reason to stop.
-        where = list_prefix(self.location.prefix)
         stale: list[tuple[str, str]] = []
         try:
             paginator = self._client.get_paginator("list_multipart_uploads")
-            async for page in paginator.paginate(Bucket=self.bucket, Prefix=where):
+            pages = paginator.paginate(Bucket=self.bucket, Prefix=list_prefix(self.location.prefix))
+            async for page in pages:
                 for upload in page.get("Uploads", ()):
                     initiated = upload.get("Initiated")
                     if isinstance(initiated, datetime) and initiated < older_than:
                         stale.append((upload["Key"], upload["UploadId"]))
-            for key, upload_id in stale:
+        except ClientError as err:
+            if error_code(err) == "NoSuchUpload":
+                return 0  # rclone's server: its answer when no upload was ever begun
+            raise self._uploads_error(err) from err
+        except _TRANSPORT_ERRORS as err:
+            raise self._uploads_error(err) from err
+        for key, upload_id in stale:
+            try:
                 await self._client.abort_multipart_upload(
                     Bucket=self.bucket, Key=key, UploadId=upload_id
                 )
-        except (ClientError, *_TRANSPORT_ERRORS) as err:
-            raise FileActionError(
-                f"could not list or abort unfinished uploads below {self.url}: "
-                f"{describe_error(err)}"
-            ) from err
+            except ClientError as err:
+                if error_code(err) != "NoSuchUpload":  # gone already: nothing to do
+                    raise self._uploads_error(err) from err
+            except _TRANSPORT_ERRORS as err:
+                raise self._uploads_error(err) from err
         return len(stale)
+
+    def _uploads_error(self, err: BaseException) -> FileActionError:
+        return FileActionError(
+            f"could not list or abort unfinished uploads below {self.url}: {describe_error(err)}"
+        )
 
     async def probe_conditional_writes(self) -> bool | None:
         """Find out whether the store enforces `If-None-Match: *` on PUT.
