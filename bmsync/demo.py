@@ -2,8 +2,9 @@
 
 Starts moto's S3 server on 127.0.0.1 (the `demo` extra), seeds a small knowledge base locally
 and in the bucket, and runs three syncs: the first (a union, no `--resync` needed), one after
-edits on both sides including a conflict and a delete, and one that finds nothing to do.
-Everything lives in a temporary folder that is removed afterwards.
+edits on both sides including a conflict and a delete, and one that finds nothing to do. Then
+the deleted note comes back from the trash, a fourth sync returns it to the bucket, and the
+project's status closes the story. Everything lives in a temporary folder removed afterwards.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import time
 from pathlib import Path
 
 from bmsync.api import sync_project
+from bmsync.recover import RestoreResult, restore_file
 from bmsync.report import SyncReport
 from bmsync.s3.client import open_s3_client
 from bmsync.s3.config import S3Config
+from bmsync.status import ProjectStatus, project_status
 
 BUCKET = "basic-memory-demo"
 REMOTE = f"s3://{BUCKET}/research"
@@ -60,7 +63,12 @@ async def _put(config: S3Config, rel: str, text: str, mtime: float) -> None:
         )
 
 
-async def _story(config: S3Config, root: Path, state: Path) -> list[tuple[str, SyncReport]]:
+DELETED = "daily/2026-11-22.md"
+
+
+async def _story(
+    config: S3Config, root: Path, state: Path
+) -> tuple[list[tuple[str, SyncReport]], RestoreResult, ProjectStatus]:
     async with open_s3_client(config) as client:
         await client.create_bucket(Bucket=BUCKET)
     for rel, text in LOCAL_NOTES.items():
@@ -75,7 +83,7 @@ async def _story(config: S3Config, root: Path, state: Path) -> list[tuple[str, S
 
     now = time.time()
     _write(root, "welcome.md", LOCAL_NOTES["welcome.md"] + "\nEdited locally.\n", now - 60)
-    (root / "daily" / "2026-11-22.md").unlink()
+    (root / DELETED).unlink()
     await _put(config, "from-assistant.md", REMOTE_NOTES["from-assistant.md"] + "\nMore.\n", now)
     # Both sides edit ideas.md; the local edit is newer, so it wins, and the cloud's version is
     # kept beside it on both sides as ideas.conflict-<time>.md.
@@ -83,7 +91,10 @@ async def _story(config: S3Config, root: Path, state: Path) -> list[tuple[str, S
     _write(root, "ideas.md", "# Ideas\n\n- edited locally, later\n", now - 30)
     runs.append(("after edits on both sides, a delete and a conflict", await run()))
     runs.append(("again: nothing to do", await run()))
-    return runs
+    # The sync deleted the note from the bucket too, keeping a copy in the bucket's trash.
+    restored = await restore_file(root, REMOTE, DELETED, s3=config, state_dir=state)
+    runs.append(("after 'bmsync restore': the note goes back to the bucket", await run()))
+    return runs, restored, await project_status(root, REMOTE, state_dir=state, runs=4)
 
 
 def run_demo(*, as_json: bool = False) -> int:
@@ -105,7 +116,7 @@ def run_demo(*, as_json: bool = False) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bmsync-demo-") as tmp:
             root, state = Path(tmp) / "research", Path(tmp) / "state"
-            runs = asyncio.run(_story(config, root, state))
+            runs, restored, status = asyncio.run(_story(config, root, state))
             files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     finally:
         server.stop()
@@ -114,14 +125,22 @@ def run_demo(*, as_json: bool = False) -> int:
             json.dumps(
                 {
                     "runs": [{"title": t, "report": r.to_dict()} for t, r in runs],
+                    "restored": restored.to_dict(),
+                    "status": status.to_dict(),
                     "local_files": files,
                 }
             )
         )
     else:
         print(f"Local folder <-> {REMOTE} on a throwaway S3 server at {config.endpoint_url}\n")
-        for title, report in runs:
+        for index, (title, report) in enumerate(runs):
+            if index == 3:
+                print(f"== changed your mind? 'bmsync restore' brings {DELETED} back")
+                print(f"restored {restored.version.path} from the {restored.version.side} trash "
+                      f"to {restored.restored_to}", end="\n\n")  # fmt: skip
             print(f"== {title}")
             print(report.summary(), end="\n\n")
+        print("== bmsync status")
+        print(status.summary(), end="\n\n")
         print("Local folder now holds:\n  " + "\n  ".join(files))
     return 0 if all(r.status == "ok" for _, r in runs) else 1

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +91,22 @@ def test_header_parsing() -> None:
     assert parse_headers(["X-Tigris-Consistent: true"]) == {"X-Tigris-Consistent": "true"}
     with pytest.raises(ConfigError):
         parse_headers(["no colon"])
+
+
+def test_demo_tells_the_whole_story() -> None:
+    """README's first command: `bmsync demo` (here with --json, to check what it did)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bmsync.cli", "demo", "--json"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    story = json.loads(done.stdout)
+    reports = [run["report"] for run in story["runs"]]
+    assert [r["status"] for r in reports] == ["ok"] * 4
+    assert [len(r["conflicts"]) for r in reports] == [0, 1, 0, 0]
+    assert reports[1]["deleted_remote"] == ["daily/2026-11-22.md"]
+    assert reports[3]["uploaded"] == ["daily/2026-11-22.md"]
+    assert story["restored"]["restored_to"] == "daily/2026-11-22.md"
+    assert story["status"]["synced"] and story["status"]["files"] == 5
+    assert "daily/2026-11-22.md" in story["local_files"]
+    assert any(name.startswith("ideas.conflict-") for name in story["local_files"])
