@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="list what syncs of a project deleted or overwrote (kept on both sides)",
     )
     trash.add_argument("remote", help="s3://BUCKET/PREFIX of the project")
+    trash.add_argument(
+        "--side", choices=["local", "remote"], help="one trash only (local: no S3 request)"
+    )
 
     restore = commands.add_parser(
         "restore",
@@ -96,7 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("remote", help="s3://BUCKET/PREFIX of the project")
     restore.add_argument("path", help="the project-relative path, as 'bmsync trash' lists it")
     restore.add_argument("--run", help="the run id whose trash to restore from")
-    restore.add_argument("--side", choices=["local", "remote"], help="which trash to take it from")
+    restore.add_argument(
+        "--side",
+        choices=["local", "remote"],
+        help="which trash to take it from (local: no S3 request, works offline)",
+    )
 
     demo = commands.add_parser(
         "demo", help="sync a sample knowledge base with a throwaway local S3 server"
@@ -198,7 +205,7 @@ def run_status_command(args: argparse.Namespace) -> int:
 def run_trash_command(args: argparse.Namespace) -> int:
     try:
         versions = asyncio.run(
-            list_trash(args.remote, s3=_s3_config(args), state_dir=args.state_dir)
+            list_trash(args.remote, side=args.side, s3=_s3_config(args), state_dir=args.state_dir)
         )
     except BmsyncError as err:
         return _fail(err, args.json)

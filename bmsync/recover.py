@@ -12,6 +12,7 @@ ordinary new local file, so the next sync uploads it; nothing else is touched on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -82,14 +83,20 @@ class RestoreResult:
 async def list_trash(
     remote_url: str,
     *,
+    side: TrashSide | None = None,
     s3: S3Config | None = None,
     state_dir: str | os.PathLike[str] | None = None,
     remote: RemoteStore | None = None,
 ) -> list[TrashedVersion]:
-    """What both trashes of this project hold, newest run first (local before remote)."""
+    """What both trashes of this project hold (or the one `side` names), newest run first
+    (local before remote). `side="local"` sends no request to S3, so it works offline."""
     location = parse_remote_url(remote_url)
     paths = await asyncio.to_thread(ProjectPaths.resolve, state_dir, location.url)
-    found = await asyncio.to_thread(lambda: list(_local_versions(paths.trash)))
+    found: list[TrashedVersion] = []
+    if side != "remote":
+        found += await asyncio.to_thread(lambda: list(_local_versions(paths.trash)))
+    if side == "local":
+        return sorted(found, key=_newest_first)
     async with remote_for(remote, location, s3) as opened:
         for item in await opened.list_trash():
             path = relkey_to_path(item.relkey)
@@ -124,14 +131,16 @@ async def restore_file(
         raise NotInTrashError(f"{path!r} is not a project-relative path ({wanted.reason})")
     location = parse_remote_url(remote_url)
     root = await asyncio.to_thread(_absolute, local_path)
-    async with remote_for(remote, location, s3) as opened:
-        versions = await list_trash(location.url, state_dir=state_dir, remote=opened)
+    async with contextlib.AsyncExitStack() as stack:
+        # The local trash alone needs no S3 client: a restore from it works offline.
+        opened = (
+            None
+            if side == "local"
+            else await stack.enter_async_context(remote_for(remote, location, s3))
+        )
+        versions = await list_trash(location.url, side=side, state_dir=state_dir, remote=opened)
         matching = [
-            v
-            for v in versions
-            if v.path == wanted
-            and (run_id is None or v.run_id == run_id)
-            and (side is None or v.side == side)
+            v for v in versions if v.path == wanted and (run_id is None or v.run_id == run_id)
         ]
         if not matching:
             raise NotInTrashError(_not_found_message(wanted, run_id, side, versions))
@@ -197,7 +206,7 @@ def _free_name(root: Path, path: str, run_id: str) -> str:
 
 
 async def _write_back(
-    root: Path, target: str, version: TrashedVersion, remote: RemoteStore
+    root: Path, target: str, version: TrashedVersion, remote: RemoteStore | None
 ) -> None:
     await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
     writer = await asyncio.to_thread(ops.AtomicDownload, root, target)
@@ -205,6 +214,7 @@ async def _write_back(
         if version.side == "local":
             mtime_ns = await asyncio.to_thread(_copy_into, Path(version.source), writer)
         else:
+            assert remote is not None, "a remote version is only listed with a remote"
             meta = await remote.download_trashed(version.run_id, version.source, writer.sink)
             mtime_ns = meta.effective_mtime_ns
         await asyncio.to_thread(writer.commit_new, mtime_ns)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bmsync import NotInTrashError, list_trash, restore_file, sync_project
+from bmsync import NotInTrashError, S3Config, list_trash, restore_file, sync_project
 from bmsync.engine.ports import FileActionError
 from bmsync.local import ops
 from bmsync.recover import TrashSide
@@ -151,6 +151,20 @@ async def test_wrong_run_names_the_runs_that_hold_the_path(project: Project) -> 
     await project.sync(NOW + timedelta(hours=1))
     with pytest.raises(NotInTrashError, match=r"the trash holds it from: 20261123-111500-"):
         await project.restore("a.md", run_id="20200101-000000-000000")
+
+
+async def test_the_local_trash_works_offline(project: Project) -> None:
+    project.write("x.md", "mine")
+    await project.sync()
+    project.remote.put_bytes("x.md", b"theirs")
+    await project.sync(NOW + timedelta(hours=1))
+    offline = S3Config(endpoint_url="http://127.0.0.1:9", region="us-east-1")  # nothing listens
+    listed = await list_trash(URL, side="local", s3=offline, state_dir=project.state)
+    assert [(v.path, v.side) for v in listed] == [("x.md", "local")]
+    result = await restore_file(
+        project.root, URL, "x.md", side="local", s3=offline, state_dir=project.state
+    )
+    assert project.read(result.restored_to) == "mine"
 
 
 async def test_empty_trash_lists_nothing(project: Project) -> None:
