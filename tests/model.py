@@ -328,11 +328,18 @@ class SnapshotRow:
 
 
 def read_snapshot(db: Path) -> dict[str, SnapshotRow]:
-    """The snapshot's file rows, read with plain sqlite3 (no bmsync code involved)."""
+    """The snapshot's file rows, read with plain sqlite3 (no bmsync code involved).
+
+    A file without tables is a snapshot whose creation was killed: bmsync treats it as never
+    made, and so does this.
+    """
     if not db.exists():
         return {}
     conn = sqlite3.connect(db)
     try:
+        tables = conn.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        if ("files",) not in tables:
+            return {}
         rows = conn.execute("SELECT path, size, mtime_ns, xxh3, etag FROM files").fetchall()
     finally:
         conn.close()
