@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import select
@@ -51,7 +52,7 @@ import signal
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -63,7 +64,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from bmsync import SyncReport, sync_project
+from bmsync import SyncReport, list_trash, restore_file, sync_project
 from bmsync.engine.execute import ProgressEvent
 from bmsync.s3.client import make_client_config
 from bmsync.s3.remote import S3Remote
@@ -133,6 +134,7 @@ class Figures:
     kills_too_late: int = 0
     conflicts: int = 0
     kept_mtime_edits: int = 0
+    restores: int = 0
     """Edits that kept the file's size and mtime (`edit_keeping_size_and_mtime`)."""
     deletes_checked: int = 0
     versions_checked: int = 0
@@ -206,11 +208,10 @@ class SyncMachine(RuleBasedStateMachine):
 
     # -- running bmsync ----------------------------------------------------------------------
 
-    async def _sync(
-        self, client: Client, progress: Callable[[ProgressEvent], None] | None = None, **kw: Any
-    ) -> SyncReport:
-        """`sync_project` on the real S3 layer, with a client from the shared warm session
-        (creating a botocore client from cold costs ~0.5 s of JSON parsing per run)."""
+    @contextlib.asynccontextmanager
+    async def _remote(self) -> AsyncIterator[S3Remote]:
+        """The real S3 layer, on a client from the shared warm session (creating a botocore
+        client from cold costs ~0.5 s of JSON parsing per run)."""
         config = self.env.server.config
         async with self.env.session.create_client(
             "s3",
@@ -220,7 +221,12 @@ class SyncMachine(RuleBasedStateMachine):
             aws_secret_access_key=config.secret_access_key,
             config=make_client_config(config),
         ) as s3:
-            remote = S3Remote(s3, parse_remote_url(self.bucket.url))
+            yield S3Remote(s3, parse_remote_url(self.bucket.url))
+
+    async def _sync(
+        self, client: Client, progress: Callable[[ProgressEvent], None] | None = None, **kw: Any
+    ) -> SyncReport:
+        async with self._remote() as remote:
             return await sync_project(
                 client.root,
                 self.bucket.url,
@@ -364,6 +370,47 @@ class SyncMachine(RuleBasedStateMachine):
         path.write_bytes(self.ledger.new(label, padding))
         os.utime(path, ns=(mtime_ns, mtime_ns))
         FIGURES.kept_mtime_edits += 1
+
+    @rule(k=st.integers(0, 1), pick=st.integers(0, 50))
+    def restore_from_trash(self, k: int, pick: int) -> None:
+        """`bmsync restore` of any version either trash holds: it adds exactly that version's
+        bytes as one new file and touches nothing else; later syncs carry it like any file."""
+        FIGURES.steps += 1
+        asyncio.run(self._restore(self.clients[k], pick))
+
+    async def _restore(self, client: Client, pick: int) -> None:
+        async with self._remote() as remote:
+            versions = await list_trash(self.bucket.url, state_dir=client.state, remote=remote)
+            if not versions:
+                return
+            chosen = versions[pick % len(versions)]
+            # What restore takes for that path, run and side: the first such in listing order.
+            taken = next(
+                v
+                for v in versions
+                if (v.path, v.run_id, v.side) == (chosen.path, chosen.run_id, chosen.side)
+            )
+            if taken.side == "local":
+                expected = Path(taken.source).read_bytes()
+            else:
+                sink = io.BytesIO()
+                await remote.download_trashed(taken.run_id, taken.source, sink)
+                expected = sink.getvalue()
+            before = local_tree(client.root)
+            result = await restore_file(
+                client.root,
+                self.bucket.url,
+                chosen.path,
+                run_id=chosen.run_id,
+                side=chosen.side,
+                state_dir=client.state,
+                remote=remote,
+            )
+        after = local_tree(client.root)
+        assert result.restored_to not in before, "a restore replaced a file"
+        assert after.pop(result.restored_to) == expected, "the restored bytes differ"
+        assert after == before, "a restore changed another file"
+        FIGURES.restores += 1
 
     @rule(k=st.integers(0, 1), pick=st.integers(0, 50))
     def delete_local(self, k: int, pick: int) -> None:
