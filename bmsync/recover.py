@@ -226,17 +226,8 @@ async def _write_back(
 def _copy_into(source: Path, writer: ops.AtomicDownload) -> int:
     """Copy the trash file into the writer; returns its mtime."""
     with source.open("rb") as handle:
-        shutil.copyfileobj(handle, _SinkFile(writer))
+        shutil.copyfileobj(handle, writer.sink)
         return os.fstat(handle.fileno()).st_mtime_ns
-
-
-class _SinkFile:
-    def __init__(self, writer: ops.AtomicDownload) -> None:
-        self._writer = writer
-
-    def write(self, data: bytes) -> int:
-        self._writer.sink.write(data)
-        return len(data)
 
 
 def _not_found_message(
