@@ -91,6 +91,22 @@ async def sync_project(
     return report
 
 
+def resolve_project(
+    local_path: str | os.PathLike[str],
+    remote_url: str,
+    state_dir: str | os.PathLike[str] | None,
+    ignore: Sequence[str],
+    ignore_files: Sequence[str | os.PathLike[str]],
+) -> tuple[Path, IgnoreRules, ProjectPaths]:
+    """The blocking set-up shared by sync and check: the absolute folder, the ignore rules and
+    the state paths (nothing is created)."""
+    root = Path(os.path.abspath(Path(local_path).expanduser()))
+    rules = IgnoreRules.load(
+        root, extra_patterns=ignore, ignore_files=[Path(p) for p in ignore_files]
+    )
+    return root, rules, ProjectPaths.resolve(state_dir, remote_url)
+
+
 def _prepare(
     local_path: str | os.PathLike[str],
     remote_url: str,
@@ -98,12 +114,8 @@ def _prepare(
     ignore: Sequence[str],
     ignore_files: Sequence[str | os.PathLike[str]],
 ) -> tuple[Path, IgnoreRules, ProjectPaths]:
-    """The blocking set-up: resolve the folder, read the ignore rules, create the state dir."""
-    root = Path(os.path.abspath(Path(local_path).expanduser()))
-    rules = IgnoreRules.load(
-        root, extra_patterns=ignore, ignore_files=[Path(p) for p in ignore_files]
-    )
-    paths = ProjectPaths.resolve(state_dir, remote_url)
+    """`resolve_project`, and the state folder created (user-only) for the sync."""
+    root, rules, paths = resolve_project(local_path, remote_url, state_dir, ignore, ignore_files)
     paths.ensure()
     return root, rules, paths
 

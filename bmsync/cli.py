@@ -2,8 +2,10 @@
 
 Exit codes (a contract): 0 in sync or dry run done; 1 finished with per-file errors; 2 usage or
 configuration error; 3 safety abort, nothing changed; 4 another sync of this project is running.
-`status`, `trash` and `restore` exit 0 when done, 1 when a restore could not write the version
-back, 2 for a usage, configuration, state or S3 error (and for a path the trash does not hold).
+`check` exits 0 when both sides hold the same files, 1 when something differs or could not be
+compared. `status`, `trash` and `restore` exit 0 when done, 1 when a restore could not write the
+version back. All exit 2 for a usage, configuration, state or S3 error (and `restore` for a path
+the trash does not hold).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bmsync.api import sync_project
+from bmsync.check import check_project
 from bmsync.engine.execute import ProgressEvent
 from bmsync.engine.options import PROFILES, ConflictStrategy
 from bmsync.errors import BmsyncError, ConfigError
@@ -66,6 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
     sync.add_argument("--transfers", type=int, default=8)
     sync.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+
+    check = commands.add_parser(
+        "check",
+        parents=[common],
+        help="compare the folder with the prefix and say what differs; changes nothing",
+    )
+    check.add_argument("local", help="the local project folder")
+    check.add_argument("remote", help="s3://BUCKET/PREFIX")
+    check.add_argument(
+        "--full", action="store_true", help="compare every file, trusting no snapshot (a HEAD each)"
+    )
+    check.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
+    check.add_argument("--transfers", type=int, default=8)
 
     status = commands.add_parser(
         "status",
@@ -191,6 +207,25 @@ def run_sync_command(args: argparse.Namespace) -> int:
     return exit_code(report)
 
 
+def run_check_command(args: argparse.Namespace) -> int:
+    try:
+        report = asyncio.run(
+            check_project(
+                args.local,
+                args.remote,
+                s3=_s3_config(args),
+                state_dir=args.state_dir,
+                full=args.full,
+                ignore_files=args.ignore_file,
+                transfers=args.transfers,
+            )
+        )
+    except BmsyncError as err:
+        return _fail(err, args.json)
+    print(json.dumps(report.to_dict()) if args.json else report.summary())
+    return EXIT_OK if report.in_sync else EXIT_PARTIAL
+
+
 def run_status_command(args: argparse.Namespace) -> int:
     try:
         status = asyncio.run(
@@ -263,6 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bmsync.demo import run_demo
 
         return run_demo(as_json=args.json)
+    if args.command == "check":
+        return run_check_command(args)
     if args.command == "status":
         return run_status_command(args)
     if args.command == "trash":

@@ -20,7 +20,8 @@ from tests.memory_remote import MemoryRemote
 def test_all_lists_exactly_the_public_names() -> None:
     public = {name for name in dir(bmsync) if not name.startswith("_")}
     submodules = {
-        *("api", "cli", "engine", "errors", "local", "recover", "report", "s3", "state", "status")
+        *("api", "check", "cli", "engine", "errors", "local", "recover", "report", "s3", "state"),
+        "status",
     }
     assert set(bmsync.__all__) - {"__version__"} == public - submodules
     for name in bmsync.__all__:

@@ -431,6 +431,36 @@ def test_cli_trash_and_restore(client: Client, remote: Side, s3_server: S3TestSe
     assert remote.tree()["ideas/x.md"] == b"precious"
 
 
+def test_cli_check(client: Client, remote: Side, s3_server: S3TestServer) -> None:
+    """`bmsync check` exits 0 when both sides agree and 1, listing what differs, when not."""
+    write(client.root, "a.md", "a")
+    write(client.root, "b.md", "b")
+    env = dict(os.environ)
+    env.update(
+        AWS_ACCESS_KEY_ID=s3_server.config.access_key_id or "",
+        AWS_SECRET_ACCESS_KEY=s3_server.config.secret_access_key or "",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    s3 = ["--endpoint-url", str(s3_server.config.endpoint_url), "--state-dir", str(client.state)]
+
+    def bmsync(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bmsync.cli", *args, str(client.root), remote.url, *s3],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+
+    assert bmsync("sync").returncode == 0
+    agreed = bmsync("check", "--json")
+    assert agreed.returncode == 0, agreed.stderr
+    assert json.loads(agreed.stdout)["in_sync"] and json.loads(agreed.stdout)["compared"] == 0
+    remote.put("b.md", "changed in the cloud")
+    full = bmsync("check", "--full", "--json")
+    assert full.returncode == 1, full.stderr
+    found = json.loads(full.stdout)
+    assert (found["different"], found["same"], found["compared"]) == (["b.md"], 1, 2)
+    assert "NOT in sync" in bmsync("check").stdout
+
+
 async def test_sigkill_mid_run_then_rerun_converges(
     tmp_path: Path, s3_server: S3TestServer, remote: Side, root: Path
 ) -> None:

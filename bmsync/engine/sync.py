@@ -112,6 +112,43 @@ def report_plan(plan: Plan, report: SyncReport) -> None:
     report.bytes_downloaded = sum(a.remote.size for a in plan.of_type(Download))
 
 
+async def read_trees(
+    root: Path,
+    root_exists: bool,
+    remote: RemoteStore,
+    snapshot: Snapshot,
+    rules: IgnoreRules,
+    warnings: list[FileError],
+) -> tuple[LocalScan, Inputs]:
+    """Scan the folder and list the prefix at once, and restrict both (with the snapshot) to
+    what this run may touch; each path left alone, and why, goes to `warnings`."""
+    empty = LocalScan()
+    scan_task = asyncio.to_thread(scan_local, root, rules, snapshot) if root_exists else None
+    listing_task = remote.list_objects()
+    if scan_task is not None:
+        scan, listing = await asyncio.gather(scan_task, listing_task)
+    else:
+        scan, listing = empty, await listing_task
+
+    for problem in scan.problems:
+        warnings.append(FileError(problem.path, problem.message))
+    for rejected in listing.rejected:
+        warnings.append(FileError(rejected.key, rejected.reason))
+    untouchable = {p.path for p in scan.problems}
+    twins = case_twins(set(scan.files) | set(listing.objects))
+    if twins and root_exists and await asyncio.to_thread(is_case_insensitive, root):
+        for path, why in unsyncable_twins(twins, set(scan.files)).items():
+            warnings.append(FileError(path, why))
+            untouchable.add(path)
+    inputs = restrict(scan, listing.objects, snapshot, rules, untouchable)
+    skipped_why = {p.path: p.message for p in scan.problems}
+    for path in inputs.shadowed:
+        parent = next(d for d in _parents(path) if d in untouchable)
+        why = skipped_why.get(parent, "skipped")
+        warnings.append(FileError(path, f"left alone: local folder {parent} is skipped ({why})"))
+    return scan, inputs
+
+
 async def run_sync(
     *,
     root: Path,
@@ -135,32 +172,7 @@ async def run_sync(
     snapshot: dict[str, SnapshotEntry] = await store.load() if store is not None else {}
     root_exists = _folder_exists(root)
 
-    empty = LocalScan()
-    scan_task = asyncio.to_thread(scan_local, root, rules, snapshot) if root_exists else None
-    listing_task = remote.list_objects()
-    if scan_task is not None:
-        scan, listing = await asyncio.gather(scan_task, listing_task)
-    else:
-        scan, listing = empty, await listing_task
-
-    for problem in scan.problems:
-        report.warnings.append(FileError(problem.path, problem.message))
-    for rejected in listing.rejected:
-        report.warnings.append(FileError(rejected.key, rejected.reason))
-    untouchable = {p.path for p in scan.problems}
-    twins = case_twins(set(scan.files) | set(listing.objects))
-    if twins and root_exists and await asyncio.to_thread(is_case_insensitive, root):
-        for path, why in unsyncable_twins(twins, set(scan.files)).items():
-            report.warnings.append(FileError(path, why))
-            untouchable.add(path)
-    inputs = restrict(scan, listing.objects, snapshot, rules, untouchable)
-    skipped_why = {p.path: p.message for p in scan.problems}
-    for path in inputs.shadowed:
-        parent = next(d for d in _parents(path) if d in untouchable)
-        why = skipped_why.get(parent, "skipped")
-        report.warnings.append(
-            FileError(path, f"left alone: local folder {parent} is skipped ({why})")
-        )
+    scan, inputs = await read_trees(root, root_exists, remote, snapshot, rules, report.warnings)
 
     reason = empty_side_reason(
         snapshot_files=len(inputs.snapshot),
