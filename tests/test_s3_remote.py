@@ -29,6 +29,7 @@ from bmsync.engine.ports import (
     Update,
 )
 from bmsync.errors import BucketNotFoundError, RemoteAuthError
+from bmsync.recover import list_trash
 from bmsync.s3 import client as s3_client
 from bmsync.s3.client import open_s3_client
 from bmsync.s3.keys import normalise_etag
@@ -504,6 +505,22 @@ async def test_trash_lists_and_gives_back_what_was_preserved(
     assert sink.getvalue() == b"keep me" and got.mtime_ns == MTIME_NS
     with pytest.raises(RemoteMissing):
         await remote.download_trashed("20261123-101500-abcdef", "gone.md", io.BytesIO())
+
+
+@pytest.mark.moto_only(
+    "rclone's server refuses keys with '..' segments, so it cannot hold such a trash entry"
+)
+async def test_hostile_trash_keys_never_become_restorable_paths(
+    remote: S3Remote, s3_sync_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    """A trash entry planted with `..` (or any key no folder can hold) is listed by the store
+    layer but never offered as a version to restore, so no restore can write outside."""
+    run = "20261123-101500-abcdef"
+    put_raw(s3_sync_client, bucket, [f".bmsync-trash/p/{run}/../../escape.md"])
+    put_raw(s3_sync_client, bucket, [f".bmsync-trash/p/{run}/ok.md"])
+    assert {t.relkey for t in await remote.list_trash()} == {"../../escape.md", "ok.md"}
+    versions = await list_trash(f"s3://{bucket}/{PREFIX}", state_dir=tmp_path, remote=remote)
+    assert [v.path for v in versions] == ["ok.md"]
 
 
 async def test_preserve_of_a_missing_object(remote: S3Remote) -> None:
