@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -393,11 +394,12 @@ async def test_upload_left_open_by_a_killed_run_is_aborted_a_day_later(
     assert [u["Key"] for u in listed] == ["another-project/big.bin"]
 
 
-def test_cli_trash_and_restore(client: Client, remote: Side, s3_server: S3TestServer) -> None:
-    """A version deleted remotely by a sync is listed by `bmsync trash` and brought back by
-    `bmsync restore` from the bucket's trash; the next sync puts it back remotely."""
-    write(client.root, "keep.md", "k")
-    write(client.root, "ideas/x.md", "precious", mtime_s=1_700_000_000)
+CLI = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def cli(client: Client, s3_server: S3TestServer) -> CLI:
+    """`bmsync ARGS... --endpoint-url … --state-dir …` as a subprocess, with the server's keys."""
     env = dict(os.environ)
     env.update(
         AWS_ACCESS_KEY_ID=s3_server.config.access_key_id or "",
@@ -406,11 +408,23 @@ def test_cli_trash_and_restore(client: Client, remote: Side, s3_server: S3TestSe
     )
     s3 = ["--endpoint-url", str(s3_server.config.endpoint_url), "--state-dir", str(client.state)]
 
-    def bmsync(*args: str) -> subprocess.CompletedProcess[str]:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "bmsync.cli", *args, *s3, "--json"],
+            [sys.executable, "-m", "bmsync.cli", *args, *s3],
             capture_output=True, text=True, env=env, timeout=120, check=False,
         )  # fmt: skip
+
+    return run
+
+
+def test_cli_trash_and_restore(client: Client, remote: Side, cli: CLI) -> None:
+    """A version deleted remotely by a sync is listed by `bmsync trash` and brought back by
+    `bmsync restore` from the bucket's trash; the next sync puts it back remotely."""
+    write(client.root, "keep.md", "k")
+    write(client.root, "ideas/x.md", "precious", mtime_s=1_700_000_000)
+
+    def bmsync(*args: str) -> subprocess.CompletedProcess[str]:
+        return cli(*args, "--json")
 
     assert bmsync("sync", str(client.root), remote.url).returncode == 0
     (client.root / "ideas/x.md").unlink()
@@ -431,23 +445,13 @@ def test_cli_trash_and_restore(client: Client, remote: Side, s3_server: S3TestSe
     assert remote.tree()["ideas/x.md"] == b"precious"
 
 
-def test_cli_check(client: Client, remote: Side, s3_server: S3TestServer) -> None:
+def test_cli_check(client: Client, remote: Side, cli: CLI) -> None:
     """`bmsync check` exits 0 when both sides agree and 1, listing what differs, when not."""
     write(client.root, "a.md", "a")
     write(client.root, "b.md", "b")
-    env = dict(os.environ)
-    env.update(
-        AWS_ACCESS_KEY_ID=s3_server.config.access_key_id or "",
-        AWS_SECRET_ACCESS_KEY=s3_server.config.secret_access_key or "",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    s3 = ["--endpoint-url", str(s3_server.config.endpoint_url), "--state-dir", str(client.state)]
 
     def bmsync(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bmsync.cli", *args, str(client.root), remote.url, *s3],
-            capture_output=True, text=True, env=env, timeout=120, check=False,
-        )  # fmt: skip
+        return cli(args[0], str(client.root), remote.url, *args[1:])
 
     assert bmsync("sync").returncode == 0
     agreed = bmsync("check", "--json")
