@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from bmsync import __version__
 from bmsync.api import sync_project
 from bmsync.check import check_project
 from bmsync.engine.execute import ProgressEvent
@@ -52,6 +53,7 @@ def _s3_options() -> _Parser:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bmsync", description="Bidirectional sync of notes with S3.")
+    parser.add_argument("--version", action="version", version=f"bmsync {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     common = _s3_options()
 

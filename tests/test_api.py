@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,17 @@ def test_demo_tells_the_whole_story() -> None:
     assert story["status"]["synced"] and story["status"]["files"] == 5
     assert "daily/2026-11-22.md" in story["local_files"]
     assert any(name.startswith("ideas.conflict-") for name in story["local_files"])
+
+
+def test_cli_version() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bmsync.cli", "--version"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == f"bmsync {bmsync.__version__}"
+
+
+def test_package_and_module_versions_agree() -> None:
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    with pyproject.open("rb") as handle:
+        assert tomllib.load(handle)["project"]["version"] == bmsync.__version__
