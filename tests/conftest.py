@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.servers import S3TestServer, ServerPool
+
+
+@pytest.fixture(autouse=True)
+def no_global_bmignore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the developer's `~/.basic-memory/.bmignore`: basic-memory's defaults apply
+    unless a test writes its own into `BASIC_MEMORY_CONFIG_DIR`."""
+    monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
+
 
 # -- real S3 servers (tests/servers.py) -------------------------------------------------------
 

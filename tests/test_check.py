@@ -21,11 +21,6 @@ NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 URL = "s3://memory/project"
 
 
-@pytest.fixture(autouse=True)
-def no_global_bmignore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
-
-
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     path = tmp_path / "notes"

@@ -44,11 +44,6 @@ def remote() -> MemoryRemote:
     return MemoryRemote()
 
 
-@pytest.fixture(autouse=True)
-def no_global_bmignore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
-
-
 def write(root: Path, rel: str, text: str, mtime_s: float | None = None) -> Path:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)

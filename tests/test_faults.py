@@ -106,11 +106,6 @@ def _print_figures(request: pytest.FixtureRequest) -> Iterator[None]:
 # -- fixtures --------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def no_global_bmignore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
-
-
 @pytest.fixture
 def fault_seed() -> int:
     """Printed so a failing test shows it (pytest prints a failure's captured output)."""

@@ -51,11 +51,6 @@ REPO = Path(__file__).resolve().parents[1]
 # -- the scene: a sandbox holding only the project folder, and a folder outside it ----------
 
 
-@pytest.fixture(autouse=True)
-def no_global_bmignore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
-
-
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[Path]:
     """Holds the project folder and nothing else, before and after each test: a `../x` that

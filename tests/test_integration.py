@@ -27,11 +27,6 @@ NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 PREFIX = "research"
 
 
-@pytest.fixture(autouse=True)
-def no_global_bmignore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
-
-
 class Side:
     """One bucket prefix seen from outside bmsync: another client, the cloud app, a person."""
 

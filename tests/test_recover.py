@@ -21,11 +21,6 @@ NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 URL = "s3://memory/project"
 
 
-@pytest.fixture(autouse=True)
-def no_global_bmignore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
-
-
 class Project:
     def __init__(self, tmp_path: Path) -> None:
         self.root, self.state, self.remote = tmp_path / "notes", tmp_path / "state", MemoryRemote()

@@ -23,11 +23,6 @@ from tests.servers import S3TestServer
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def no_global_bmignore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
-
-
 def test_run_ids_encode_their_start() -> None:
     run_id = new_run_id(NOW)
     assert run_started(run_id) == NOW.replace(microsecond=0)
