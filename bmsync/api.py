@@ -69,7 +69,8 @@ async def sync_project(
         trash_retention_days=trash_retention_days,
     )
     location = parse_remote_url(remote_url)
-    root, rules, paths = _prepare(local_path, location.url, state_dir, ignore, ignore_files)
+    root, rules, paths = resolve_project(local_path, location.url, state_dir, ignore, ignore_files)
+    paths.ensure()  # the state folder, created user-only
     db_exists = paths.db.exists()
     with ProjectLock(paths.lock) as lock:
         async with (
@@ -91,6 +92,11 @@ async def sync_project(
     return report
 
 
+def project_root(local_path: str | os.PathLike[str]) -> Path:
+    """The folder as the snapshot is bound to it: absolute, `~` expanded, links not resolved."""
+    return Path(os.path.abspath(Path(local_path).expanduser()))
+
+
 def resolve_project(
     local_path: str | os.PathLike[str],
     remote_url: str,
@@ -100,24 +106,11 @@ def resolve_project(
 ) -> tuple[Path, IgnoreRules, ProjectPaths]:
     """The blocking set-up shared by sync and check: the absolute folder, the ignore rules and
     the state paths (nothing is created)."""
-    root = Path(os.path.abspath(Path(local_path).expanduser()))
+    root = project_root(local_path)
     rules = IgnoreRules.load(
         root, extra_patterns=ignore, ignore_files=[Path(p) for p in ignore_files]
     )
     return root, rules, ProjectPaths.resolve(state_dir, remote_url)
-
-
-def _prepare(
-    local_path: str | os.PathLike[str],
-    remote_url: str,
-    state_dir: str | os.PathLike[str] | None,
-    ignore: Sequence[str],
-    ignore_files: Sequence[str | os.PathLike[str]],
-) -> tuple[Path, IgnoreRules, ProjectPaths]:
-    """`resolve_project`, and the state folder created (user-only) for the sync."""
-    root, rules, paths = resolve_project(local_path, remote_url, state_dir, ignore, ignore_files)
-    paths.ensure()
-    return root, rules, paths
 
 
 @contextlib.asynccontextmanager

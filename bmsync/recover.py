@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from bmsync.api import remote_for
+from bmsync.api import project_root, remote_for
 from bmsync.engine.model import split_name
 from bmsync.engine.ports import FileActionError, RemoteStore
 from bmsync.engine.runs import run_started
@@ -130,7 +130,7 @@ async def restore_file(
     if isinstance(wanted, InvalidKey):
         raise NotInTrashError(f"{path!r} is not a project-relative path ({wanted.reason})")
     location = parse_remote_url(remote_url)
-    root = await asyncio.to_thread(_absolute, local_path)
+    root = await asyncio.to_thread(project_root, local_path)
     async with contextlib.AsyncExitStack() as stack:
         # The local trash alone needs no S3 client: a restore from it works offline.
         opened = (
@@ -154,10 +154,6 @@ async def restore_file(
                 "trash still holds the version; free the path or the disk and run again"
             ) from err
     return RestoreResult(version, target)
-
-
-def _absolute(local_path: str | os.PathLike[str]) -> Path:
-    return Path(os.path.abspath(Path(local_path).expanduser()))
 
 
 def _local_versions(trash_root: Path) -> Iterator[TrashedVersion]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from bmsync.api import project_root
 from bmsync.s3.url import parse_remote_url
 from bmsync.state.lock import describe_lock
 from bmsync.state.paths import ProjectPaths
@@ -86,7 +86,7 @@ async def project_status(
     A snapshot bound to another folder or remote raises `StateMismatchError`, as a sync would.
     """
     location = parse_remote_url(remote_url)
-    root = await asyncio.to_thread(lambda: os.path.abspath(Path(local_path).expanduser()))
+    root = str(await asyncio.to_thread(project_root, local_path))
     paths = await asyncio.to_thread(ProjectPaths.resolve, state_dir, location.url)
     lock = await asyncio.to_thread(describe_lock, paths.lock)
     status = ProjectStatus(root, location.url, str(paths.root), False, 0, lock)
