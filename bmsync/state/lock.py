@@ -74,8 +74,7 @@ else:
 
 
 class ProjectLock:
-    """`with ProjectLock(paths.lock):` hold the project for one sync (also fine inside a
-    coroutine: taking it never blocks, one non-blocking syscall and a small write).
+    """`with ProjectLock(paths.lock):` (or `async with`): hold the project for one sync.
 
     Raises `LockedError` at once if another process holds it; never waits. Locks are per open
     file, so a second `ProjectLock` on the same path in the same process is refused too.
@@ -140,6 +139,18 @@ class ProjectLock:
         return self
 
     def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    async def __aenter__(self) -> ProjectLock:
+        self.acquire()  # never blocks: one non-blocking syscall and a small write
+        return self
+
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
