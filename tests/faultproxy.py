@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import operator
 import os
 import random
 import socket
@@ -41,9 +42,10 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from email.utils import formatdate
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 SEED_ENV = "BMSYNC_FAULT_SEED"
@@ -213,23 +215,15 @@ class ProxyStats:
     latency_s: float = 0.0
 
     def __sub__(self, other: ProxyStats) -> ProxyStats:
-        return ProxyStats(
-            requests=self.requests - other.requests,
-            operations=self.operations - other.operations,
-            faults=self.faults - other.faults,
-            faulted_operations=self.faulted_operations - other.faulted_operations,
-            latency_count=self.latency_count - other.latency_count,
-            latency_s=self.latency_s - other.latency_s,
-        )
+        return self._combine(other, operator.sub)
 
     def __add__(self, other: ProxyStats) -> ProxyStats:
+        return self._combine(other, operator.add)
+
+    def _combine(self, other: ProxyStats, op: Callable[[Any, Any], Any]) -> ProxyStats:
+        """Field by field: the counters and the numbers alike support + and -."""
         return ProxyStats(
-            requests=self.requests + other.requests,
-            operations=self.operations + other.operations,
-            faults=self.faults + other.faults,
-            faulted_operations=self.faulted_operations + other.faulted_operations,
-            latency_count=self.latency_count + other.latency_count,
-            latency_s=self.latency_s + other.latency_s,
+            **{f.name: op(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)}
         )
 
     def describe(self) -> str:
