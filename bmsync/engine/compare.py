@@ -83,7 +83,8 @@ async def compare_paths(
     gate = asyncio.Semaphore(concurrency)
     found: dict[str, Comparison] = {}
     failed: dict[str, str] = {}
-    names = sorted(local)
+    paths = list(paths)
+    names = sorted(local) if paths else []  # most runs compare nothing: skip the sort
 
     async def one(path: str) -> None:
         listed = listing[path]

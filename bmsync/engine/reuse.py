@@ -39,6 +39,8 @@ def reuse_kept_copies(
 ) -> list[Action]:
     """`actions` with each adoptable copy adopted: its conflict skips the steps already done,
     and the copy's own `Upload` (local only) is dropped, since the conflict now puts it there."""
+    if not any(comparison.same_as_remote for comparison in comparisons.values()):
+        return list(actions)  # the usual case: nothing to adopt, no index of every action
     by_path = {action.path: action for action in actions}
     adopted: dict[str, ResolveConflict] = {}
     dropped: set[str] = set()
