@@ -219,28 +219,12 @@ class AtomicDownload:
         return LocalFile(path, info.st_size, info.st_mtime_ns, digest, disk_path, info.st_ctime_ns)
 
     def commit_new(self, mtime_ns: int) -> None:
-        """fsync, set the mtime, and put the file at the target only if nothing is there.
-
-        A hard link is the atomic "create, never replace"; where links are not supported the
-        target is checked just before a rename. Used by restores, which must never overwrite.
-        """
+        """fsync, set the mtime, and put the file at the target only if nothing is there
+        (`move_without_replacing`). Used by restores, which must never overwrite."""
         self.sink.finish()
         os.utime(self.temp, ns=(mtime_ns, mtime_ns))
-        try:
-            os.link(self.temp, self.target, follow_symlinks=False)
-        except FileExistsError:
-            raise FileActionError(
-                f"{self.relpath}: a file appeared there; nothing was replaced"
-            ) from None
-        except OSError:
-            if os.path.lexists(self.target):
-                raise FileActionError(
-                    f"{self.relpath}: a file appeared there; nothing was replaced"
-                ) from None
-            os.rename(self.temp, self.target)
-        else:
-            os.unlink(self.temp)
-        _fsync_dir(self.target.parent)
+        if not move_without_replacing(self.temp, self.target):
+            raise FileActionError(f"{self.relpath}: a file appeared there; nothing was replaced")
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):
@@ -267,22 +251,31 @@ def rename_file(root: Path, local: LocalFile, new_relpath: str) -> LocalFile:
     check_unchanged(root, local.os_relpath, local)
     source = _disk(root, local.os_relpath)
     target = prepare_parent(root, new_relpath)
-    try:
-        os.link(source, target, follow_symlinks=False)
-        os.unlink(source)
-    except FileExistsError as err:
-        raise FileActionError(
-            f"{new_relpath}: already exists; the conflict will be retried"
-        ) from err
-    except OSError:
-        # No hard links on this file system (exFAT, some network mounts): check, then rename.
-        if os.path.lexists(target):
-            raise FileActionError(f"{new_relpath}: already exists; retried next run") from None
-        os.rename(source, target)
-    _fsync_dir(target.parent)
+    if not move_without_replacing(source, target):
+        raise FileActionError(f"{new_relpath}: already exists; the conflict will be retried")
     # The rename moved the ctime; leaving it unknown (0) makes the next scan re-read this one
     # file rather than trust a stat taken after a moment in which it could have been edited.
     return LocalFile(new_relpath, local.size, local.mtime_ns, local.xxh3)
+
+
+def move_without_replacing(source: Path, target: Path) -> bool:
+    """Move `source` to `target` unless something is there already (False: nothing moved).
+
+    A hard link is the atomic "create, never replace"; on file systems without hard links
+    (exFAT, some network mounts) the target is checked just before a rename.
+    """
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except FileExistsError:
+        return False
+    except OSError:
+        if os.path.lexists(target):
+            return False
+        os.rename(source, target)
+    else:
+        os.unlink(source)
+    _fsync_dir(target.parent)
+    return True
 
 
 def prune_empty_parents(root: Path, folder: Path) -> None:
