@@ -10,30 +10,89 @@ The public API is what `__all__` lists; every other module may change between ve
     result = await bmsync.restore_file("~/notes", "s3://bucket/notes", "ideas/x.md")
 """
 
-from bmsync.api import sync_project, sync_project_blocking
-from bmsync.check import CheckReport, check_project
-from bmsync.engine.execute import ProgressEvent
-from bmsync.errors import (
-    BmsyncError,
-    BucketNotFoundError,
-    ConfigError,
-    LockedError,
-    NotInTrashError,
-    RemoteAuthError,
-    RemoteError,
-    RemoteUrlError,
-    RestoreError,
-    StateCorruptError,
-    StateError,
-    StateMismatchError,
-    StateTooNewError,
-)
-from bmsync.recover import RestoreResult, TrashedVersion, list_trash, restore_file
-from bmsync.report import ConflictReport, FileError, SyncReport
-from bmsync.s3.config import S3Config
-from bmsync.status import ProjectStatus, project_status
+import importlib as _importlib
+import logging as _logging
+import typing as _typing
 
 __version__ = "0.1.0"
+
+# A library never prints unasked: warnings go nowhere until the application sets up logging.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
+# Where each public name lives. Imported on first use, so `import bmsync` (and `bmsync --help`)
+# stays cheap: the S3 client and the snapshot store load only when a command runs.
+_LAZY = {
+    "CheckReport": "bmsync.commands.check",
+    "check_project": "bmsync.commands.check",
+    "RestoreResult": "bmsync.commands.recover",
+    "TrashedVersion": "bmsync.commands.recover",
+    "list_trash": "bmsync.commands.recover",
+    "restore_file": "bmsync.commands.recover",
+    "ProjectStatus": "bmsync.commands.status",
+    "project_status": "bmsync.commands.status",
+    "sync_project": "bmsync.commands.sync",
+    "sync_project_blocking": "bmsync.commands.sync",
+    "BmsyncError": "bmsync.errors",
+    "BucketNotFoundError": "bmsync.errors",
+    "ConfigError": "bmsync.errors",
+    "LockedError": "bmsync.errors",
+    "NotInTrashError": "bmsync.errors",
+    "RemoteAuthError": "bmsync.errors",
+    "RemoteError": "bmsync.errors",
+    "RemoteUrlError": "bmsync.errors",
+    "RestoreError": "bmsync.errors",
+    "StateCorruptError": "bmsync.errors",
+    "StateError": "bmsync.errors",
+    "StateMismatchError": "bmsync.errors",
+    "StateTooNewError": "bmsync.errors",
+    "ConflictReport": "bmsync.report",
+    "FileError": "bmsync.report",
+    "ProgressEvent": "bmsync.report",
+    "SyncReport": "bmsync.report",
+    "S3Config": "bmsync.s3.config",
+}
+
+if _typing.TYPE_CHECKING:
+    from bmsync.commands.check import CheckReport, check_project
+    from bmsync.commands.recover import (
+        RestoreResult,
+        TrashedVersion,
+        list_trash,
+        restore_file,
+    )
+    from bmsync.commands.status import ProjectStatus, project_status
+    from bmsync.commands.sync import sync_project, sync_project_blocking
+    from bmsync.errors import (
+        BmsyncError,
+        BucketNotFoundError,
+        ConfigError,
+        LockedError,
+        NotInTrashError,
+        RemoteAuthError,
+        RemoteError,
+        RemoteUrlError,
+        RestoreError,
+        StateCorruptError,
+        StateError,
+        StateMismatchError,
+        StateTooNewError,
+    )
+    from bmsync.report import ConflictReport, FileError, ProgressEvent, SyncReport
+    from bmsync.s3.config import S3Config
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bmsync' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "BmsyncError",

@@ -19,15 +19,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from bmsync import __version__
-from bmsync.api import sync_project
-from bmsync.check import check_project
-from bmsync.engine.execute import ProgressEvent
-from bmsync.engine.options import PROFILES, ConflictStrategy
+from bmsync.commands.check import check_project
+from bmsync.commands.recover import list_trash, restore_file
+from bmsync.commands.status import project_status
+from bmsync.commands.sync import sync_project
 from bmsync.errors import BmsyncError, ConfigError
-from bmsync.recover import list_trash, restore_file
-from bmsync.report import SyncReport
+from bmsync.options import PROFILES, ConflictStrategy
+from bmsync.report import ProgressEvent, SyncReport
 from bmsync.s3.config import S3Config
-from bmsync.status import project_status
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ABORTED, EXIT_LOCKED = 0, 1, 2, 3, 4
 

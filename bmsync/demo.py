@@ -18,12 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bmsync.api import sync_project
-from bmsync.recover import RestoreResult, restore_file
+from bmsync.commands.recover import RestoreResult, restore_file
+from bmsync.commands.status import ProjectStatus, project_status
+from bmsync.commands.sync import sync_project
 from bmsync.report import SyncReport
 from bmsync.s3.client import open_s3_client
 from bmsync.s3.config import S3Config
-from bmsync.status import ProjectStatus, project_status
 
 BUCKET = "basic-memory-demo"
 REMOTE = f"s3://{BUCKET}/research"

@@ -5,10 +5,25 @@ Its JSON form is a contract (`bmsync sync --json`): the field names and their me
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Status = Literal["ok", "partial", "aborted"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """Sent after each action: what was done to which path, and how far the run is."""
+
+    action: str
+    path: str
+    done: int
+    total: int
+    ok: bool
+
+
+ProgressFn = Callable[[ProgressEvent], None]
 
 
 @dataclass(frozen=True, slots=True)

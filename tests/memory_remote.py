@@ -13,20 +13,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bmsync.engine.model import RemoteMeta, RemoteObject
-from bmsync.engine.ports import (
-    ByteSink,
+from bmsync.failures import FileActionError, RemoteChanged, RemoteMissing
+from bmsync.local.names import canonical
+from bmsync.ports import ByteSink
+from bmsync.runs import run_started
+from bmsync.types import (
     Create,
-    FileActionError,
     PutMode,
-    RemoteChanged,
     RemoteListing,
-    RemoteMissing,
+    RemoteMeta,
+    RemoteObject,
     TrashedObject,
     Update,
 )
-from bmsync.engine.runs import run_started
-from bmsync.local.names import canonical
 
 
 @dataclass

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bmsync import check_project, sync_project
-from bmsync.check import sort_paths
-from bmsync.engine.model import LocalFile, RemoteObject, SnapshotEntry
+from bmsync.commands.check import sort_paths
 from bmsync.state.paths import ProjectPaths
+from bmsync.types import LocalFile, RemoteObject, SnapshotEntry
 from tests.memory_remote import MemoryRemote
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from bmsync import sync_project
-from bmsync.engine.compare import compare_paths
-from bmsync.engine.model import SnapshotEntry
-from bmsync.engine.ports import FileActionError
+from bmsync.failures import FileActionError
 from bmsync.local import scan as engine_scan
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import LocalScan, scan_local
 from bmsync.report import SyncReport
+from bmsync.sync.compare import compare_paths
+from bmsync.types import SnapshotEntry
 from tests.memory_remote import MemoryRemote
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)

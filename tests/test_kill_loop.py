@@ -61,7 +61,7 @@ from botocore.exceptions import ClientError
 from bmsync import S3Config
 from bmsync.s3.url import parse_remote_url
 from bmsync.state.paths import ProjectPaths
-from bmsync.state.store import SnapshotStore
+from bmsync.state.store import SqliteSnapshotStore
 from tests.model import (
     Bucket,
     Inventory,
@@ -445,7 +445,7 @@ def snapshot_opens(world: World) -> None:
     assert snapshot_integrity(db) == "ok"
 
     async def open_and_load() -> None:
-        store = await SnapshotStore.open(db, local_root=str(world.root), remote_url=world.url)
+        store = await SqliteSnapshotStore.open(db, local_root=str(world.root), remote_url=world.url)
         try:
             await store.load()
         finally:

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bmsync.engine.actions import (
+from bmsync.options import ConflictStrategy
+from bmsync.sync.actions import (
     DeleteLocal,
     DeleteRemote,
     Download,
@@ -15,23 +16,18 @@ from bmsync.engine.actions import (
     ResolveConflict,
     Upload,
 )
-from bmsync.engine.model import (
+from bmsync.sync.adopt import adopt_kept_copies
+from bmsync.sync.plan import Plan, choose_winner, conflict_copy_name, paths_to_compare, plan_sync
+from bmsync.types import (
     Comparison,
+    Create,
     LocalFile,
     RemoteMeta,
     RemoteObject,
     Side,
     SnapshotEntry,
+    Update,
 )
-from bmsync.engine.options import ConflictStrategy
-from bmsync.engine.plan import (
-    Plan,
-    choose_winner,
-    conflict_copy_name,
-    paths_to_compare,
-    plan_sync,
-)
-from bmsync.engine.ports import Create, Update
 
 NOW = datetime(2026, 11, 23, 10, 15, 0, tzinfo=UTC)
 P = "notes/x.md"
@@ -307,7 +303,8 @@ def replan_after_kill(
     comparisons = {P: Comparison(False, meta("c", 1_500), same)}
     if copy_remote is not None and not copy_in_snapshot:
         comparisons[copy.path] = Comparison(copy_remote_equal, meta("z", 1_500))
-    return plan_sync(local, remote, snapshot, comparisons, strategy=ConflictStrategy.NEWER, now=NOW)
+    plan = plan_sync(local, remote, snapshot, comparisons, strategy=ConflictStrategy.NEWER, now=NOW)
+    return adopt_kept_copies(plan, local, remote, snapshot, comparisons)
 
 
 def test_conflict_adopts_the_copy_a_killed_run_downloaded() -> None:

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bmsync.engine.actions import (
+from bmsync.options import ConflictStrategy
+from bmsync.sync.actions import (
     DeleteLocal,
     DeleteRemote,
     Download,
@@ -28,7 +29,9 @@ from bmsync.engine.actions import (
     ResolveConflict,
     Upload,
 )
-from bmsync.engine.model import (
+from bmsync.sync.adopt import copy_names
+from bmsync.sync.plan import Plan, conflict_copy_name, paths_to_compare, plan_sync
+from bmsync.types import (
     Comparison,
     LocalFile,
     RemoteMeta,
@@ -37,9 +40,6 @@ from bmsync.engine.model import (
     SnapshotEntry,
     split_name,
 )
-from bmsync.engine.options import ConflictStrategy
-from bmsync.engine.plan import Plan, conflict_copy_name, paths_to_compare, plan_sync
-from bmsync.engine.reuse import copy_names
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 PATHS = ["a.md", "b.md", "d/c.md", "d/e.md"]

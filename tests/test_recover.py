@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bmsync import NotInTrashError, S3Config, list_trash, restore_file, sync_project
-from bmsync.engine.ports import FileActionError
+from bmsync.commands.recover import TrashSide
+from bmsync.failures import FileActionError
 from bmsync.local import ops
-from bmsync.recover import TrashSide
 from tests.memory_remote import MemoryRemote
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bmsync import RemoteAuthError, S3Config, sync_project
-from bmsync.engine.runs import new_run_id, run_started
 from bmsync.local.trash import purge_trash
+from bmsync.runs import new_run_id, run_started
 from bmsync.state.paths import ProjectPaths
 from tests.memory_remote import MemoryRemote
 from tests.servers import S3TestServer
@@ -164,7 +164,7 @@ async def test_case_twins_on_a_case_insensitive_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Linux folders are case-sensitive; pretend this one is not, as on macOS."""
-    monkeypatch.setattr("bmsync.engine.sync.is_case_insensitive", lambda root: True)
+    monkeypatch.setattr("bmsync.sync.gather.is_case_insensitive", lambda root: True)
     root, remote = tmp_path / "notes", MemoryRemote()
     root.mkdir()
     (root / "Note.md").write_text("local")

@@ -17,24 +17,15 @@ from typing import Any
 import pytest
 import xxhash
 
-from bmsync.engine.model import RemoteMeta
-from bmsync.engine.ports import (
-    Create,
-    FileActionError,
-    LocalChanged,
-    Overwrite,
-    PutMode,
-    RemoteChanged,
-    RemoteMissing,
-    Update,
-)
+from bmsync.commands.recover import list_trash
 from bmsync.errors import BucketNotFoundError, RemoteAuthError
-from bmsync.recover import list_trash
+from bmsync.failures import FileActionError, LocalChanged, RemoteChanged, RemoteMissing
 from bmsync.s3 import client as s3_client
 from bmsync.s3.client import open_s3_client
 from bmsync.s3.keys import normalise_etag
 from bmsync.s3.remote import S3Remote, open_remote
 from bmsync.s3.url import RemoteLocation
+from bmsync.types import Create, Overwrite, PutMode, RemoteMeta, Update
 from tests.servers import S3TestServer, ServerPool
 
 PREFIX = "p"

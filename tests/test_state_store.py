@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from bmsync.engine.model import SnapshotEntry
 from bmsync.errors import StateCorruptError, StateError, StateMismatchError, StateTooNewError
-from bmsync.state.store import RUNNING, SnapshotStore
+from bmsync.state.store import RUNNING, SqliteSnapshotStore
+from bmsync.types import SnapshotEntry
 
 ROOT, URL = "/home/u/notes", "s3://bucket/notes"
 
@@ -36,8 +36,8 @@ def entry(i: int, version: int = 0) -> SnapshotEntry:
     )
 
 
-async def open_store(db: Path, *, repair: bool = False) -> SnapshotStore:
-    return await SnapshotStore.open(db, local_root=ROOT, remote_url=URL, repair=repair)
+async def open_store(db: Path, *, repair: bool = False) -> SqliteSnapshotStore:
+    return await SqliteSnapshotStore.open(db, local_root=ROOT, remote_url=URL, repair=repair)
 
 
 async def make_store(db: Path, entries: list[SnapshotEntry]) -> None:
@@ -225,7 +225,7 @@ async def test_snapshot_is_in_wal_mode_with_full_sync(db: Path) -> None:
 async def test_other_local_folder_is_refused_with_both_pairs(db: Path) -> None:
     await make_store(db, [entry(1)])
     with pytest.raises(StateMismatchError) as refused:
-        await SnapshotStore.open(db, local_root="/elsewhere", remote_url=URL, repair=True)
+        await SqliteSnapshotStore.open(db, local_root="/elsewhere", remote_url=URL, repair=True)
     message = str(refused.value)
     assert f"belongs to local folder {ROOT} and remote {URL}" in message
     assert f"this sync is of /elsewhere with {URL}" in message
@@ -237,7 +237,7 @@ async def test_other_local_folder_is_refused_with_both_pairs(db: Path) -> None:
 async def test_other_remote_is_refused(db: Path) -> None:
     await make_store(db, [])
     with pytest.raises(StateMismatchError, match="s3://other/notes"):
-        await SnapshotStore.open(db, local_root=ROOT, remote_url="s3://other/notes")
+        await SqliteSnapshotStore.open(db, local_root=ROOT, remote_url="s3://other/notes")
 
 
 async def test_newer_schema_is_refused_and_left_alone(db: Path) -> None:
@@ -410,11 +410,11 @@ async def test_repairs_in_the_same_second_keep_both_files(db: Path) -> None:
 KILL_LOOP = """
 import asyncio, sys
 from pathlib import Path
-from bmsync.engine.model import SnapshotEntry
-from bmsync.state.store import SnapshotStore
+from bmsync.types import SnapshotEntry
+from bmsync.state.store import SqliteSnapshotStore
 
 async def main():
-    store = await SnapshotStore.open(Path(sys.argv[1]), local_root="/r", remote_url="s3://b/p")
+    store = await SqliteSnapshotStore.open(Path(sys.argv[1]), local_root="/r", remote_url="s3://b/p")
     batch = sum(1 for path in await store.load() if path.startswith("done/"))
     print("ready", flush=True)
     while True:
@@ -466,7 +466,9 @@ async def test_sigkill_at_any_moment_leaves_a_prefix_of_whole_batches(db: Path) 
         proc.kill()
         out, _ = proc.communicate()
         committed = max([committed, *(int(line) for line in out.split() if line.isdigit())])
-        async with await SnapshotStore.open(db, local_root="/r", remote_url="s3://b/p") as store:
+        async with await SqliteSnapshotStore.open(
+            db, local_root="/r", remote_url="s3://b/p"
+        ) as store:
             batches = check_whole_batches(await store.load(), committed)
         print(f"seed {seed}: {batches} batches after kill {attempt}")
     assert committed >= 0, f"no batch was ever committed (seed {seed})"

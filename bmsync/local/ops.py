@@ -23,11 +23,11 @@ from typing import BinaryIO
 
 import xxhash
 
-from bmsync.engine.model import LocalFile
-from bmsync.engine.ports import FileActionError, LocalChanged
+from bmsync.failures import FileActionError, LocalChanged
 from bmsync.local.hashing import hash_file
 from bmsync.local.names import TEMP_PREFIX, canonical
 from bmsync.local.trash import Trash
+from bmsync.types import LocalFile
 
 
 def _disk(root: Path, relpath: str) -> Path:

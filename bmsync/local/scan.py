@@ -19,10 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bmsync.engine.model import LocalFile, SnapshotEntry
 from bmsync.local.hashing import hash_file
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.names import canonical, is_internal, name_problem
+from bmsync.types import LocalFile, SnapshotEntry
 
 
 @dataclass(frozen=True, slots=True)

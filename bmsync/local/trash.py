@@ -12,7 +12,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from bmsync.engine.runs import run_started
+from bmsync.runs import run_started
 
 TRASH_DIR_MODE = 0o700
 

@@ -33,25 +33,17 @@ from typing import Any, BinaryIO, TypeVar
 import aiohttp
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bmsync.engine.model import RemoteMeta, RemoteObject
-from bmsync.engine.ports import (
-    ByteSink,
-    Create,
+from bmsync.errors import BmsyncError, BucketNotFoundError, RemoteAuthError, RemoteError
+from bmsync.failures import (
     FileActionError,
     LocalChanged,
-    Overwrite,
-    PutMode,
-    RejectedKey,
     RemoteChanged,
-    RemoteListing,
     RemoteMissing,
     TransientError,
-    TrashedObject,
-    Update,
 )
-from bmsync.engine.runs import run_started
-from bmsync.errors import BmsyncError, BucketNotFoundError, RemoteAuthError, RemoteError
 from bmsync.local.hashing import new_hasher, open_regular
+from bmsync.ports import ByteSink
+from bmsync.runs import run_started
 from bmsync.s3.client import (
     describe_error,
     error_code,
@@ -77,6 +69,17 @@ from bmsync.s3.keys import (
     trash_key,
 )
 from bmsync.s3.url import RemoteLocation, parse_remote_url
+from bmsync.types import (
+    Create,
+    Overwrite,
+    PutMode,
+    RejectedKey,
+    RemoteListing,
+    RemoteMeta,
+    RemoteObject,
+    TrashedObject,
+    Update,
+)
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""`SnapshotStore`: the per-project SQLite snapshot, on SQLAlchemy async + aiosqlite.
+"""`SqliteSnapshotStore`: the per-project SQLite snapshot, on SQLAlchemy async + aiosqlite.
 
 Crash safety is SQLite's: every call is one transaction (WAL, synchronous=FULL), so a run killed
 at any moment leaves the snapshot as of its last committed `apply`, never half of one, and a
@@ -53,7 +53,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bmsync.engine.model import SnapshotEntry
 from bmsync.errors import StateCorruptError, StateError, StateMismatchError
 from bmsync.state.schema import (
     META_KEYS,
@@ -66,6 +65,7 @@ from bmsync.state.schema import (
     read_binding,
     runs,
 )
+from bmsync.types import SnapshotEntry
 
 DB_FILE_MODE = 0o600
 RUNNING = "running"
@@ -104,8 +104,8 @@ class RunRecord:
     summary: dict[str, object]
 
 
-class SnapshotStore:
-    """The snapshot of one project. Create with `await SnapshotStore.open(...)`; close after.
+class SqliteSnapshotStore:
+    """The snapshot of one project. Create with `await SqliteSnapshotStore.open(...)`; close after.
 
     One connection serves every call, one call at a time (an `asyncio.Lock`), so concurrent
     tasks may share the store freely.
@@ -125,7 +125,7 @@ class SnapshotStore:
     @classmethod
     async def open(
         cls, db_path: Path, *, local_root: str, remote_url: str, repair: bool = False
-    ) -> SnapshotStore:
+    ) -> SqliteSnapshotStore:
         """Open the snapshot at `db_path`, creating it if missing (see the module docstring).
 
         `local_root` and `remote_url` bind a new file and must match an existing one; pass them
@@ -142,7 +142,7 @@ class SnapshotStore:
     @classmethod
     async def _open(
         cls, db: Path, local_root: str, remote_url: str, *, set_aside: Path | None
-    ) -> SnapshotStore:
+    ) -> SqliteSnapshotStore:
         _create_private_file(db)
         engine = _make_engine(db)
         try:
@@ -290,7 +290,7 @@ class SnapshotStore:
         finally:
             await self._engine.dispose()
 
-    async def __aenter__(self) -> SnapshotStore:
+    async def __aenter__(self) -> SqliteSnapshotStore:
         return self
 
     async def __aexit__(

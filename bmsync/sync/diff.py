@@ -7,7 +7,7 @@ by the ETag and size from the listing, so detecting a remote change costs no HEA
 
 from __future__ import annotations
 
-from bmsync.engine.model import Change, LocalFile, RemoteObject, SnapshotEntry
+from bmsync.types import Change, LocalFile, RemoteObject, SnapshotEntry
 
 
 def local_change(local: LocalFile | None, snap: SnapshotEntry | None) -> Change:

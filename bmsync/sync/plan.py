@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import TypeVar
 
-from bmsync.engine.actions import (
+from bmsync.options import ConflictStrategy, Mode
+from bmsync.sync.actions import (
     Action,
     DeleteLocal,
     DeleteRemote,
@@ -24,20 +26,19 @@ from bmsync.engine.actions import (
     ResolveConflict,
     Upload,
 )
-from bmsync.engine.diff import is_touched, local_change, remote_change
-from bmsync.engine.model import (
+from bmsync.sync.diff import is_touched, local_change, remote_change
+from bmsync.types import (
     Change,
     Comparison,
+    Create,
     LocalFile,
     RemoteObject,
     Side,
     Snapshot,
     SnapshotEntry,
+    Update,
     split_name,
 )
-from bmsync.engine.options import ConflictStrategy
-from bmsync.engine.ports import Create, Update
-from bmsync.engine.reuse import reuse_kept_copies
 
 _A = TypeVar("_A")
 
@@ -59,6 +60,49 @@ class Plan:
     @property
     def remote_deletes(self) -> int:
         return sum(isinstance(a, DeleteRemote) for a in self.actions)
+
+
+class Verdict(Enum):
+    """What the decision table says to do with one path, before the details are filled in."""
+
+    FORGET = "forget"  # gone from both sides: drop the snapshot row
+    COMPARE = "compare"  # modified on both: the same bytes are recorded, else a conflict
+    UPLOAD = "upload"
+    DOWNLOAD = "download"
+    DELETE_LOCAL = "delete-local"
+    DELETE_REMOTE = "delete-remote"
+    REFRESH = "refresh"  # unchanged on both: refresh the row if only the local stat moved
+
+
+_A_, _N_, _U_, _C_, _D_ = (
+    Change.ABSENT,
+    Change.NEW,
+    Change.UNCHANGED,
+    Change.CHANGED,
+    Change.DELETED,
+)
+
+DECISIONS: Mapping[Mode, Mapping[tuple[Change, Change], Verdict]] = {
+    Mode.BISYNC: {
+        # (local, remote) as each compares with the snapshot: docs/semantics.md, row by row.
+        (_A_, _A_): Verdict.FORGET,  # only in a snapshot that a resync ignores
+        (_A_, _N_): Verdict.DOWNLOAD,
+        (_N_, _A_): Verdict.UPLOAD,
+        (_N_, _N_): Verdict.COMPARE,
+        (_U_, _U_): Verdict.REFRESH,
+        (_U_, _C_): Verdict.DOWNLOAD,
+        (_U_, _D_): Verdict.DELETE_LOCAL,
+        (_C_, _U_): Verdict.UPLOAD,
+        (_C_, _C_): Verdict.COMPARE,
+        (_C_, _D_): Verdict.UPLOAD,  # an edit beats a delete
+        (_D_, _U_): Verdict.DELETE_REMOTE,
+        (_D_, _C_): Verdict.DOWNLOAD,  # an edit beats a delete
+        (_D_, _D_): Verdict.FORGET,
+    },
+}
+"""The decision table: per mode, what each pair of per-side changes means. A pair missing from
+a mode's table cannot occur (a side is ABSENT or NEW exactly when the snapshot lacks the path).
+The one-way workflows are further modes: rows here, not new pipelines."""
 
 
 def paths_to_compare(
@@ -131,36 +175,32 @@ def plan_sync(
     strategy: ConflictStrategy,
     now: datetime,
     resync: bool = False,
+    mode: Mode = Mode.BISYNC,
 ) -> Plan:
-    """Decide every path. With `resync` (and on a first run, where the snapshot is empty) the
-    snapshot is ignored, which makes the plan a union: nothing can be deleted."""
+    """Decide every path by `mode`'s table. With `resync` (and on a first run, where the
+    snapshot is empty) the snapshot is ignored, which makes the plan a union: nothing can be
+    deleted. Conflict copies a killed run left are adopted afterwards (`bmsync.sync.adopt`)."""
     base: Snapshot = {} if resync else snapshot
     taken: set[str] = set(local) | set(remote) | set(snapshot)
     actions: list[Action] = []
     skipped: list[str] = []
     for path in sorted(set(local) | set(remote) | set(snapshot)):
-        action = _decide(
-            path,
-            local.get(path),
-            remote.get(path),
-            base.get(path),
-            comparisons.get(path),
-            strategy,
-            now,
-            taken,
-        )
+        lf, ro, snap = local.get(path), remote.get(path), base.get(path)
+        verdict = DECISIONS[mode][local_change(lf, snap), remote_change(ro, snap)]
+        if verdict is Verdict.COMPARE and path not in comparisons:
+            skipped.append(path)  # the edge could not compare the two versions: next run
+            continue
+        action = _act(verdict, path, lf, ro, snap, comparisons.get(path), strategy, now, taken)
         if action is None:
-            if path in local and path in remote and path not in comparisons:
-                skipped.append(path)
             continue
         actions.append(action)
         if isinstance(action, ResolveConflict):
             taken.add(action.loser_copy)
-    actions = reuse_kept_copies(actions, local, remote, snapshot, comparisons)
     return Plan(tuple(actions), snapshot_size=len(snapshot), skipped=tuple(skipped))
 
 
-def _decide(
+def _act(
+    verdict: Verdict,
     path: str,
     lf: LocalFile | None,
     ro: RemoteObject | None,
@@ -170,41 +210,28 @@ def _decide(
     now: datetime,
     taken: set[str],
 ) -> Action | None:
-    lc = local_change(lf, snap)
-    rc = remote_change(ro, snap)
-
-    if not lc.is_present and not rc.is_present:
-        # Deleted on both sides (or gone from a resync's view): only the snapshot row remains.
-        return Forget(path)
-
-    if lc.is_modified and rc.is_modified:
-        assert lf is not None and ro is not None
-        if comparison is None:
-            return None
-        if comparison.equal:
-            return Record(_agreed(lf, ro))
-        winner = choose_winner(strategy, lf, comparison)
-        return ResolveConflict(path, lf, ro, winner, conflict_copy_name(path, now, taken))
-
-    if lc.is_modified:
-        # Local new/changed; remote unchanged, deleted or absent: an edit beats a delete.
-        assert lf is not None
-        return _upload(lf, ro)
-
-    if rc.is_modified:
-        assert ro is not None
-        return Download(path, ro, lf)
-
-    if lc is Change.DELETED and rc is Change.UNCHANGED:
-        assert ro is not None
-        return DeleteRemote(path, ro)
-
-    if lc is Change.UNCHANGED and rc is Change.DELETED:
-        assert lf is not None
-        return DeleteLocal(path, lf)
-
-    # Unchanged on both sides.
-    assert lf is not None and ro is not None and snap is not None
-    if is_touched(lf, snap):
-        return Record(_agreed(lf, ro))
-    return None
+    """The action for one path's verdict (None: nothing to do)."""
+    match verdict:
+        case Verdict.FORGET:
+            return Forget(path)
+        case Verdict.COMPARE:
+            assert lf is not None and ro is not None and comparison is not None
+            if comparison.equal:
+                return Record(_agreed(lf, ro))
+            winner = choose_winner(strategy, lf, comparison)
+            return ResolveConflict(path, lf, ro, winner, conflict_copy_name(path, now, taken))
+        case Verdict.UPLOAD:
+            assert lf is not None
+            return _upload(lf, ro)
+        case Verdict.DOWNLOAD:
+            assert ro is not None
+            return Download(path, ro, lf)
+        case Verdict.DELETE_REMOTE:
+            assert ro is not None
+            return DeleteRemote(path, ro)
+        case Verdict.DELETE_LOCAL:
+            assert lf is not None
+            return DeleteLocal(path, lf)
+        case Verdict.REFRESH:
+            assert lf is not None and ro is not None and snap is not None
+            return Record(_agreed(lf, ro)) if is_touched(lf, snap) else None

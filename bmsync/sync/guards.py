@@ -7,9 +7,9 @@ thing a sync engine can do; the user lifts them deliberately with `force`.
 
 from __future__ import annotations
 
-from bmsync.engine.actions import DeleteLocal, DeleteRemote
-from bmsync.engine.options import SyncOptions
-from bmsync.engine.plan import Plan
+from bmsync.options import SyncOptions
+from bmsync.sync.actions import DeleteLocal, DeleteRemote
+from bmsync.sync.plan import Plan
 
 _SHOWN = 5
 

@@ -11,8 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Literal
 
 from bmsync.errors import ConfigError
+
+
+class Mode(Enum):
+    """Which way a run syncs: the planner reads one decision table per mode."""
+
+    BISYNC = "bisync"
 
 
 class ConflictStrategy(Enum):
@@ -23,6 +30,11 @@ class ConflictStrategy(Enum):
     LOCAL = "local"
     REMOTE = "remote"
     KEEP_BOTH = "keep-both"
+
+
+ProfileName = Literal["safe", "balanced", "fast"]
+ConflictName = Literal["newer", "older", "larger", "smaller", "local", "remote", "keep-both"]
+"""The words `profile` and `conflict` accept (a `ConflictStrategy` is accepted too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,7 @@ class SyncOptions:
     dry_run: bool = False
     transfers: int = 8
     trash_retention_days: float = 30.0
+    mode: Mode = Mode.BISYNC
 
 
 _MAX_DELETE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$")
@@ -112,6 +125,13 @@ def parse_conflict(value: str | ConflictStrategy) -> ConflictStrategy:
         ) from None
 
 
+def check_transfers(transfers: object) -> None:
+    """How many transfers (or comparisons) run at once: a whole number, at least 1 (0 would
+    leave every transfer waiting for a free slot forever)."""
+    if not isinstance(transfers, int) or isinstance(transfers, bool) or transfers < 1:
+        raise ConfigError(f"transfers must be a whole number of at least 1 (got {transfers!r})")
+
+
 def resolve_options(
     *,
     profile: str = "balanced",
@@ -127,8 +147,7 @@ def resolve_options(
     chosen = PROFILES.get(profile)
     if chosen is None:
         raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
-    if not isinstance(transfers, int) or isinstance(transfers, bool) or transfers < 1:
-        raise ConfigError(f"transfers must be a whole number of at least 1 (got {transfers!r})")
+    check_transfers(transfers)
     if trash_retention_days < 0:
         raise ConfigError(f"trash retention must be at least 0 days (got {trash_retention_days})")
     return SyncOptions(

@@ -11,23 +11,20 @@ conflicts (the object's `xxh3` metadata, else MD5 against a single-part ETag, el
 
 from __future__ import annotations
 
-import asyncio
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bmsync.api import remote_for, resolve_project
-from bmsync.engine.compare import compare_paths
-from bmsync.engine.diff import local_change, remote_change
-from bmsync.engine.model import Change, LocalFile, RemoteObject, Snapshot, SnapshotEntry
-from bmsync.engine.ports import RemoteStore
-from bmsync.engine.sync import read_trees
+from bmsync.options import check_transfers
+from bmsync.ports import RemoteStore
+from bmsync.project import PathArg, open_project, read_snapshot, remote_for
 from bmsync.report import FileError
 from bmsync.s3.config import S3Config
-from bmsync.s3.url import parse_remote_url
-from bmsync.state.store import SnapshotStore
+from bmsync.sync.compare import compare_paths
+from bmsync.sync.diff import local_change, remote_change
+from bmsync.sync.gather import gather
+from bmsync.types import Change, LocalFile, RemoteObject, Snapshot, SnapshotEntry
 
 
 @dataclass(slots=True)
@@ -96,43 +93,36 @@ def _agreed(local: LocalFile, remote: RemoteObject, snap: SnapshotEntry | None) 
 
 
 async def check_project(
-    local_path: str | os.PathLike[str],
+    local_path: PathArg,
     remote_url: str,
     *,
     s3: S3Config | None = None,
-    state_dir: str | os.PathLike[str] | None = None,
+    state_dir: PathArg | None = None,
     full: bool = False,
     ignore: Sequence[str] = (),
-    ignore_files: Sequence[str | os.PathLike[str]] = (),
+    ignore_files: Sequence[PathArg] = (),
     transfers: int = 8,
     remote: RemoteStore | None = None,
 ) -> CheckReport:
     """Compare the folder with the prefix; see the module docstring. Changes nothing: not the
     folder, not the bucket, and not the snapshot (which is read when there is one)."""
     started = time.monotonic()
-    location = parse_remote_url(remote_url)
-    root, rules, paths = await asyncio.to_thread(
-        resolve_project, local_path, location.url, state_dir, ignore, ignore_files
-    )
-    snapshot: dict[str, SnapshotEntry] = {}
-    if await asyncio.to_thread(paths.db.exists):
-        async with await SnapshotStore.open(
-            paths.db, local_root=str(root), remote_url=location.url
-        ) as store:
-            snapshot = await store.load()
+    check_transfers(transfers)
+    project = await open_project(local_path, remote_url, state_dir, ignore, ignore_files)
     report = CheckReport()
-    async with remote_for(remote, location, s3) as opened:
-        root_exists = await asyncio.to_thread(root.is_dir)
-        _, inputs = await read_trees(root, root_exists, opened, snapshot, rules, report.warnings)
+    async with remote_for(remote, project.location, s3) as opened:
+        found = await gather(project.root, opened, read_snapshot(project), project.rules)
+        trees = found.inputs
+        report.warnings = found.warnings
         only_local, only_remote, proven, to_compare = sort_paths(
-            inputs.local, inputs.remote, inputs.snapshot, full=full
+            trees.local, trees.remote, trees.snapshot, full=full
         )
-        found, failed = await compare_paths(
-            root, opened, to_compare, inputs.local, inputs.remote, concurrency=transfers
+        compared, failed = await compare_paths(
+            project.root, opened, to_compare, trees.local, trees.remote, concurrency=transfers
         )
     report.only_local, report.only_remote = only_local, only_remote
-    report.same = proven + sum(1 for c in found.values() if c.equal)
-    report.different = sorted(path for path, c in found.items() if not c.equal)
+    report.same = proven + sum(1 for c in compared.values() if c.equal)
+    report.different = sorted(path for path, c in compared.items() if not c.equal)
     report.errors = [FileError(path, why) for path, why in sorted(failed.items())]
     report.compared = len(to_compare)
     report.duration_s = round(time.monotonic() - started, 3)

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bmsync.engine.model import LocalFile, RemoteObject, Side, SnapshotEntry
-from bmsync.engine.ports import PutMode
+from bmsync.types import LocalFile, PutMode, RemoteObject, Side, SnapshotEntry
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,84 +1,21 @@
-"""The seams between the engine and the outside world.
+"""The seams between the sync pipeline and the outside world, public for implementers.
 
-The engine talks to S3 only through `RemoteStore`, so the same engine runs against a real server
-(`bmsync.s3.remote.S3Remote`) or an in-memory stand-in in unit tests. Per-file failures are the
-`FileActionError` family: the executor catches them, reports them and leaves that path's snapshot
-row as it was so the next run retries.
+The pipeline talks to a bucket only through `RemoteStore` and to its saved state only through
+`SnapshotStore`, so the same pipeline runs against a real server (`bmsync.s3.remote.S3Remote`),
+the in-memory `bmsync.testing.MemoryRemote`, or a new kind of remote (WebDAV, a folder): one
+adapter behind these protocols. A method that fails for one path raises a
+`bmsync.failures.FileActionError`; one that fails for the whole remote raises a
+`bmsync.errors.BmsyncError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from bmsync.engine.model import RemoteMeta, RemoteObject
-
-
-class FileActionError(Exception):
-    """One path could not be synced this run; the run goes on."""
-
-
-class TransientError(FileActionError):
-    """A network failure that outlasted the client's retries mid-transfer; worth one more try."""
-
-
-class RemoteChanged(FileActionError):
-    """The object is no longer what the listing showed (a conditional request failed)."""
-
-
-class RemoteMissing(FileActionError):
-    """The object vanished between the listing and the request."""
-
-
-class LocalChanged(FileActionError):
-    """The local file changed after the scan; it is left for the next run."""
-
-
-@dataclass(frozen=True, slots=True)
-class Create:
-    """Write only if no object exists at the key (`If-None-Match: *`)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Update:
-    """Write only if the object still has this ETag (`If-Match`)."""
-
-    etag: str
-
-
-@dataclass(frozen=True, slots=True)
-class Overwrite:
-    """Write whatever is there."""
-
-
-PutMode = Create | Update | Overwrite
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedKey:
-    """A listed key that cannot be a local path (`..`, control characters, …)."""
-
-    key: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteListing:
-    objects: dict[str, RemoteObject]
-    """By NFC path relative to the prefix; folder markers (keys ending in `/`) are left out."""
-    rejected: Sequence[RejectedKey] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class TrashedObject:
-    """One version in the remote trash: what run `run_id` deleted or overwrote at `relkey`."""
-
-    run_id: str
-    relkey: str
-    size: int
+from bmsync.types import PutMode, RemoteListing, RemoteMeta, SnapshotEntry, TrashedObject
 
 
 class ByteSink(Protocol):
@@ -158,3 +95,23 @@ class RemoteStore(Protocol):
         lasts long enough for an upload begun a day ago to be alive.
         """
         ...
+
+
+class SnapshotStore(Protocol):
+    """What both sides of one project held when they last agreed, and the run history.
+
+    Implemented by `bmsync.state.store.SqliteSnapshotStore`. `apply` is one transaction: all of
+    it lands or none, which is what makes a killed run safe to continue.
+    """
+
+    async def load(self) -> dict[str, SnapshotEntry]: ...
+
+    async def apply(self, upserts: Iterable[SnapshotEntry], deletes: Iterable[str]) -> None: ...
+
+    async def get_meta(self, key: str) -> str | None: ...
+
+    async def set_meta(self, key: str, value: str) -> None: ...
+
+    async def begin_run(self, run_id: str, started_at: datetime) -> None: ...
+
+    async def finish_run(self, run_id: str, status: str, summary: Mapping[str, object]) -> None: ...

@@ -11,12 +11,16 @@ rows left as they were; a `BmsyncError` (an auth failure) stops the run.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
-from bmsync.engine.actions import (
+from bmsync.errors import BmsyncError
+from bmsync.failures import FileActionError, RemoteMissing, TransientError
+from bmsync.local import ops
+from bmsync.local.trash import Trash
+from bmsync.ports import RemoteStore
+from bmsync.report import ConflictReport, FileError, ProgressEvent, ProgressFn, SyncReport
+from bmsync.sync.actions import (
     Action,
     DeleteLocal,
     DeleteRemote,
@@ -26,78 +30,19 @@ from bmsync.engine.actions import (
     ResolveConflict,
     Upload,
 )
-from bmsync.engine.model import LocalFile, RemoteMeta, RemoteObject, Side, SnapshotEntry
-from bmsync.engine.ports import (
+from bmsync.sync.commit import SnapshotBatcher
+from bmsync.types import (
     Create,
-    FileActionError,
+    LocalFile,
     PutMode,
-    RemoteMissing,
-    RemoteStore,
-    TransientError,
+    RemoteMeta,
+    RemoteObject,
+    Side,
+    SnapshotEntry,
     Update,
 )
-from bmsync.errors import BmsyncError
-from bmsync.local import ops
-from bmsync.local.trash import Trash
-from bmsync.report import ConflictReport, FileError, SyncReport
 
 TRANSIENT_ATTEMPTS = 3
-
-CommitFn = Callable[[Sequence[SnapshotEntry], Sequence[str]], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class ProgressEvent:
-    """Sent after each action: what was done to which path, and how far the run is."""
-
-    action: str
-    path: str
-    done: int
-    total: int
-    ok: bool
-
-
-ProgressFn = Callable[[ProgressEvent], None]
-
-
-class SnapshotBatcher:
-    """Collects snapshot changes and commits them in batches (one transaction each)."""
-
-    def __init__(self, commit: CommitFn, *, max_rows: int = 256, max_delay_s: float = 0.5) -> None:
-        self._commit = commit
-        self._upserts: dict[str, SnapshotEntry] = {}
-        self._deletes: set[str] = set()
-        self._max_rows = max_rows
-        self._max_delay_s = max_delay_s
-        self._last_flush = time.monotonic()
-        self._lock = asyncio.Lock()
-
-    async def add(self, upserts: Sequence[SnapshotEntry] = (), deletes: Sequence[str] = ()) -> None:
-        for entry in upserts:
-            self._deletes.discard(entry.path)
-            self._upserts[entry.path] = entry
-        for path in deletes:
-            self._upserts.pop(path, None)
-            self._deletes.add(path)
-        if self._due():
-            await self.flush(only_if_due=True)
-
-    def _due(self) -> bool:
-        pending = len(self._upserts) + len(self._deletes)
-        overdue = time.monotonic() - self._last_flush > self._max_delay_s
-        return pending >= self._max_rows or (pending > 0 and overdue)
-
-    async def flush(self, *, only_if_due: bool = False) -> None:
-        async with self._lock:
-            # Tasks that queued on the lock while a commit ran find their rows committed.
-            if only_if_due and not self._due():
-                return
-            if not self._upserts and not self._deletes:
-                return
-            upserts, deletes = list(self._upserts.values()), sorted(self._deletes)
-            self._upserts, self._deletes = {}, set()
-            await self._commit(upserts, deletes)
-            self._last_flush = time.monotonic()
 
 
 def _entry(path: str, local: LocalFile, etag: str) -> SnapshotEntry:

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import xxhash
 
-from bmsync.engine.model import Comparison, LocalFile, RemoteObject
-from bmsync.engine.ports import FileActionError, RemoteStore
-from bmsync.engine.reuse import copy_names
+from bmsync.failures import FileActionError
 from bmsync.local.hashing import md5_file
+from bmsync.ports import RemoteStore
+from bmsync.sync.adopt import copy_names
+from bmsync.types import Comparison, LocalFile, RemoteObject
 
 _MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
 

@@ -22,17 +22,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from bmsync.api import project_root, remote_for
-from bmsync.engine.model import split_name
-from bmsync.engine.ports import FileActionError, RemoteStore
-from bmsync.engine.runs import run_started
 from bmsync.errors import NotInTrashError, RestoreError
+from bmsync.failures import FileActionError
 from bmsync.local import ops
 from bmsync.local.names import canonical
+from bmsync.ports import RemoteStore
+from bmsync.project import PathArg, project_root, remote_for
+from bmsync.runs import run_started
 from bmsync.s3.config import S3Config
 from bmsync.s3.keys import InvalidKey, relkey_to_path, trash_key
 from bmsync.s3.url import parse_remote_url
 from bmsync.state.paths import ProjectPaths
+from bmsync.types import split_name
 
 TrashSide = Literal["local", "remote"]
 
@@ -85,7 +86,7 @@ async def list_trash(
     *,
     side: TrashSide | None = None,
     s3: S3Config | None = None,
-    state_dir: str | os.PathLike[str] | None = None,
+    state_dir: PathArg | None = None,
     remote: RemoteStore | None = None,
 ) -> list[TrashedVersion]:
     """What both trashes of this project hold (or the one `side` names), newest run first
@@ -114,14 +115,14 @@ async def list_trash(
 
 
 async def restore_file(
-    local_path: str | os.PathLike[str],
+    local_path: PathArg,
     remote_url: str,
     path: str,
     *,
     run_id: str | None = None,
     side: TrashSide | None = None,
     s3: S3Config | None = None,
-    state_dir: str | os.PathLike[str] | None = None,
+    state_dir: PathArg | None = None,
     remote: RemoteStore | None = None,
 ) -> RestoreResult:
     """Put the newest trashed version of `path` (or the one from `run_id`, `side`) back into

@@ -8,14 +8,16 @@ did one die holding the lock, which bmsync takes over by itself)?
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from bmsync.api import project_root
+from bmsync.project import PathArg, project_root
 from bmsync.s3.url import parse_remote_url
 from bmsync.state.lock import describe_lock
 from bmsync.state.paths import ProjectPaths
-from bmsync.state.store import RunRecord, SnapshotStore
+
+if TYPE_CHECKING:
+    from bmsync.state.store import RunRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +77,18 @@ class ProjectStatus:
 
 
 async def project_status(
-    local_path: str | os.PathLike[str],
+    local_path: PathArg,
     remote_url: str,
     *,
-    state_dir: str | os.PathLike[str] | None = None,
+    state_dir: PathArg | None = None,
     runs: int = 10,
 ) -> ProjectStatus:
     """The project's snapshot, recent runs and lock, read without changing either side.
 
     A snapshot bound to another folder or remote raises `StateMismatchError`, as a sync would.
     """
+    from bmsync.state.store import SqliteSnapshotStore
+
     location = parse_remote_url(remote_url)
     root = str(await asyncio.to_thread(project_root, local_path))
     paths = await asyncio.to_thread(ProjectPaths.resolve, state_dir, location.url)
@@ -92,7 +96,7 @@ async def project_status(
     status = ProjectStatus(root, location.url, str(paths.root), False, 0, lock)
     if not await asyncio.to_thread(paths.db.exists):
         return status
-    async with await SnapshotStore.open(
+    async with await SqliteSnapshotStore.open(
         paths.db, local_root=root, remote_url=location.url
     ) as store:
         files = await store.count_files()

@@ -19,28 +19,32 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from bmsync.engine.actions import Action, Record, ResolveConflict, Upload
-from bmsync.engine.model import (
-    Comparison,
-    LocalFile,
-    RemoteObject,
-    Side,
-    Snapshot,
-    split_name,
-)
+from bmsync.sync.actions import Action, Record, ResolveConflict, Upload
+from bmsync.sync.plan import Plan
+from bmsync.types import Comparison, LocalFile, RemoteObject, Side, Snapshot, split_name
 
 
-def reuse_kept_copies(
+def adopt_kept_copies(
+    plan: Plan,
+    local: Mapping[str, LocalFile],
+    remote: Mapping[str, RemoteObject],
+    snapshot: Snapshot,
+    comparisons: Mapping[str, Comparison],
+) -> Plan:
+    """`plan` with each adoptable copy adopted: its conflict skips the steps already done,
+    and the copy's own `Upload` (local only) is dropped, since the conflict now puts it there."""
+    if not any(comparison.same_as_remote for comparison in comparisons.values()):
+        return plan  # the usual case: nothing to adopt, no index of every action
+    return replace(plan, actions=tuple(_adopt(plan.actions, local, remote, snapshot, comparisons)))
+
+
+def _adopt(
     actions: Sequence[Action],
     local: Mapping[str, LocalFile],
     remote: Mapping[str, RemoteObject],
     snapshot: Snapshot,
     comparisons: Mapping[str, Comparison],
 ) -> list[Action]:
-    """`actions` with each adoptable copy adopted: its conflict skips the steps already done,
-    and the copy's own `Upload` (local only) is dropped, since the conflict now puts it there."""
-    if not any(comparison.same_as_remote for comparison in comparisons.values()):
-        return list(actions)  # the usual case: nothing to adopt, no index of every action
     by_path = {action.path: action for action in actions}
     adopted: dict[str, ResolveConflict] = {}
     dropped: set[str] = set()

@@ -8,7 +8,7 @@ are project-relative POSIX strings in NFC (see `bmsync.local.names`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -129,3 +129,47 @@ class Comparison:
     same_as_remote: tuple[str, ...] = ()
     """Local conflict copies of this path proven to hold the remote version's bytes: what a
     run killed mid-conflict left behind (`bmsync.engine.reuse`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedKey:
+    """A listed key that cannot be a local path (`..`, control characters, …)."""
+
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteListing:
+    objects: dict[str, RemoteObject]
+    """By NFC path relative to the prefix; folder markers (keys ending in `/`) are left out."""
+    rejected: Sequence[RejectedKey] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TrashedObject:
+    """One version in the remote trash: what run `run_id` deleted or overwrote at `relkey`."""
+
+    run_id: str
+    relkey: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    """Write only if no object exists at the key (`If-None-Match: *`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """Write only if the object still has this ETag (`If-Match`)."""
+
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class Overwrite:
+    """Write whatever is there."""
+
+
+PutMode = Create | Update | Overwrite

@@ -1,0 +1,37 @@
+"""Running a command's coroutine from code that is not async (scripts, Jupyter cells)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+
+
+def run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run `coro` to the end and return its result (or raise its error).
+
+    With no event loop in this thread, `asyncio.run`. With one running (Jupyter), the coroutine
+    runs on a fresh loop in a worker thread while this thread waits for it.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    result: list[_T] = []
+    failure: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            result.append(asyncio.run(coro))
+        except BaseException as err:  # re-raised in the caller's thread
+            failure.append(err)
+
+    thread = threading.Thread(target=worker, name="bmsync-sync")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]

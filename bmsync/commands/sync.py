@@ -1,0 +1,114 @@
+"""`sync_project`: the one call basic-memory, tests and notebooks make.
+
+It validates the arguments, opens the project (lock, snapshot, S3 client) and runs the
+pipeline (`bmsync.sync.run`). A safety abort comes back as a report with status "aborted"
+(nothing was changed); configuration, state, auth and lock problems are raised as the
+`bmsync.errors` types, each with a message saying what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bmsync.commands.blocking import run_blocking
+from bmsync.options import ConflictName, ProfileName, resolve_options
+from bmsync.ports import RemoteStore
+from bmsync.project import PathArg, locked, open_project, open_store, remote_for
+from bmsync.report import FileError, ProgressFn, SyncReport
+from bmsync.s3.config import S3Config
+from bmsync.sync.run import Run, run_sync
+
+
+async def sync_project(
+    local_path: PathArg,
+    remote_url: str,
+    *,
+    s3: S3Config | None = None,
+    state_dir: PathArg | None = None,
+    profile: ProfileName = "balanced",
+    conflict: ConflictName | None = None,
+    max_delete: int | str | None = None,
+    dry_run: bool = False,
+    resync: bool = False,
+    force: bool = False,
+    ignore: Sequence[str] = (),
+    transfers: int = 8,
+    progress: ProgressFn | None = None,
+    trash_retention_days: float = 30.0,
+    ignore_files: Sequence[PathArg] = (),
+    remote: RemoteStore | None = None,
+    now: datetime | None = None,
+) -> SyncReport:
+    """Bring `local_path` and `remote_url` (`s3://bucket/prefix`) in step, both ways.
+
+    `remote` replaces the S3 client (a test seam, e.g. `bmsync.testing.MemoryRemote`); `now`
+    fixes the run's clock (conflict-copy names). See README.md for the rest.
+    """
+    options = resolve_options(
+        profile=profile,
+        conflict=conflict,
+        max_delete=max_delete,
+        resync=resync,
+        force=force,
+        dry_run=dry_run,
+        transfers=transfers,
+        trash_retention_days=trash_retention_days,
+    )
+    project = await open_project(local_path, remote_url, state_dir, ignore, ignore_files)
+    async with (
+        locked(project) as lock,
+        open_store(project, dry_run=options.dry_run, repair=resync) as store,
+        remote_for(remote, project.location, s3) as opened,
+    ):
+        run = Run(
+            project.root, opened, store, project.paths.trash, project.rules, options, progress
+        )
+        report = await run_sync(run, now)
+    if lock.taken_over_from:
+        report.warnings.insert(0, FileError("(lock)", lock.taken_over_from))
+    return report
+
+
+def sync_project_blocking(
+    local_path: PathArg,
+    remote_url: str,
+    *,
+    s3: S3Config | None = None,
+    state_dir: PathArg | None = None,
+    profile: ProfileName = "balanced",
+    conflict: ConflictName | None = None,
+    max_delete: int | str | None = None,
+    dry_run: bool = False,
+    resync: bool = False,
+    force: bool = False,
+    ignore: Sequence[str] = (),
+    transfers: int = 8,
+    progress: ProgressFn | None = None,
+    trash_retention_days: float = 30.0,
+    ignore_files: Sequence[PathArg] = (),
+    remote: RemoteStore | None = None,
+    now: datetime | None = None,
+) -> SyncReport:
+    """`sync_project` for scripts, and for Jupyter, where an event loop is already running."""
+    return run_blocking(
+        sync_project(
+            local_path,
+            remote_url,
+            s3=s3,
+            state_dir=state_dir,
+            profile=profile,
+            conflict=conflict,
+            max_delete=max_delete,
+            dry_run=dry_run,
+            resync=resync,
+            force=force,
+            ignore=ignore,
+            transfers=transfers,
+            progress=progress,
+            trash_retention_days=trash_retention_days,
+            ignore_files=ignore_files,
+            remote=remote,
+            now=now,
+        )
+    )

@@ -1,0 +1,157 @@
+"""A project: one (local folder, remote prefix, state folder) pair, as every command opens it.
+
+Every command (sync, check, status, trash, restore, and the workflows to come) starts the same
+way: make the folder absolute, parse the remote URL, load the ignore rules, find the state
+folder; then, as it needs them, take the lock, open the snapshot, open the S3 client. That is
+all here, once. The blocking parts run in a worker thread, so a caller's event loop (a notebook,
+basic-memory's server) never stalls on a slow disk.
+
+The S3 client (aiobotocore) and the snapshot store (SQLAlchemy) are imported only when opened,
+so `bmsync --help` and `import bmsync` load neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bmsync.errors import ConfigError
+from bmsync.local.ignore import IgnoreRules
+from bmsync.ports import RemoteStore, SnapshotStore
+from bmsync.s3.config import S3Config
+from bmsync.s3.url import RemoteLocation, parse_remote_url
+from bmsync.state.lock import ProjectLock
+from bmsync.state.paths import ProjectPaths
+from bmsync.types import SnapshotEntry
+
+PathArg = str | os.PathLike[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    root: Path
+    """The folder as the snapshot is bound to it: absolute, `~` expanded, links not resolved."""
+    location: RemoteLocation
+    paths: ProjectPaths
+    rules: IgnoreRules
+
+    @property
+    def url(self) -> str:
+        return self.location.url
+
+
+def project_root(local_path: PathArg) -> Path:
+    """The folder as the snapshot is bound to it: absolute, `~` expanded, links not resolved."""
+    return Path(os.path.abspath(Path(local_path).expanduser()))
+
+
+def patterns(value: object, name: str) -> list[str]:
+    """A list of patterns or paths from a caller: a lone string is refused, because iterating
+    it would make every character a pattern (`"*.tmp"` would ignore every file with a `*`)."""
+    if isinstance(value, str | bytes | os.PathLike):
+        raise ConfigError(f"{name} takes a list, not a single value: {name}=[{value!r}]")
+    try:
+        items = list(value)  # type: ignore[call-overload]
+    except TypeError:
+        raise ConfigError(f"{name} takes a list of strings, not {value!r}") from None
+    for item in items:
+        if not isinstance(item, str | os.PathLike):
+            raise ConfigError(f"{name} takes a list of strings, not one holding {item!r}")
+    return [os.fspath(item) for item in items]
+
+
+def resolve_project(
+    local_path: PathArg,
+    remote_url: str,
+    state_dir: PathArg | None,
+    ignore: Sequence[str] = (),
+    ignore_files: Sequence[PathArg] = (),
+) -> Project:
+    """The blocking set-up shared by every command (nothing is created)."""
+    location = parse_remote_url(remote_url)
+    root = project_root(local_path)
+    rules = IgnoreRules.load(
+        root,
+        extra_patterns=patterns(ignore, "ignore"),
+        ignore_files=[Path(p) for p in patterns(ignore_files, "ignore_files")],
+    )
+    return Project(root, location, ProjectPaths.resolve(state_dir, location.url), rules)
+
+
+async def open_project(
+    local_path: PathArg,
+    remote_url: str,
+    state_dir: PathArg | None,
+    ignore: Sequence[str] = (),
+    ignore_files: Sequence[PathArg] = (),
+) -> Project:
+    """`resolve_project` off the event loop."""
+    return await asyncio.to_thread(
+        resolve_project, local_path, remote_url, state_dir, ignore, ignore_files
+    )
+
+
+@contextlib.asynccontextmanager
+async def locked(project: Project) -> AsyncIterator[ProjectLock]:
+    """Hold the project's lock (creating its state folder, user-only); `LockedError` at once
+    when another process holds it."""
+    await asyncio.to_thread(project.paths.ensure)
+    lock = ProjectLock(project.paths.lock)
+    lock.acquire()  # one non-blocking syscall: in a thread, a cancel could leak the held lock
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+@contextlib.asynccontextmanager
+async def open_store(
+    project: Project, *, dry_run: bool = False, repair: bool = False
+) -> AsyncIterator[SnapshotStore | None]:
+    """The project's snapshot, created if missing; None for a dry run of a project never
+    synced, which leaves no snapshot file behind."""
+    from bmsync.state.store import SqliteSnapshotStore
+
+    if dry_run and not await asyncio.to_thread(project.paths.db.exists):
+        yield None
+        return
+    store = await SqliteSnapshotStore.open(
+        project.paths.db,
+        local_root=str(project.root),
+        remote_url=project.url,
+        repair=repair and not dry_run,
+    )
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def read_snapshot(project: Project) -> dict[str, SnapshotEntry]:
+    """The snapshot as it is, for read-only commands: empty when there is none (nothing made)."""
+    from bmsync.state.store import SqliteSnapshotStore
+
+    if not await asyncio.to_thread(project.paths.db.exists):
+        return {}
+    async with await SqliteSnapshotStore.open(
+        project.paths.db, local_root=str(project.root), remote_url=project.url
+    ) as store:
+        return await store.load()
+
+
+@contextlib.asynccontextmanager
+async def remote_for(
+    given: RemoteStore | None, location: RemoteLocation, config: S3Config | None
+) -> AsyncIterator[RemoteStore]:
+    """`given` as it is (a test seam), else an S3 client for `location`, closed on exit."""
+    if given is not None:
+        yield given
+        return
+    from bmsync.s3.remote import open_remote
+
+    async with open_remote(location, config or S3Config()) as opened:
+        yield opened

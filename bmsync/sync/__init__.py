@@ -1,0 +1,16 @@
+"""The sync pipeline: one file per step, in the order a run takes them.
+
+gather.py        scan the folder ∥ list the prefix ∥ load the snapshot; drop what a run
+                 must leave alone (ignored, unreadable, case twins)
+diff.py          how each side of a path compares with the snapshot        (pure)
+compare.py       same bytes or not, for the few paths modified on both sides
+plan.py          the decision table, per mode: trees → actions              (pure)
+adopt.py         finish conflicts a killed run began                        (pure)
+guards.py        max-delete and empty-side: abort before anything changes   (pure)
+execute.py       carry out the actions, with bounded concurrency
+commit.py        finished actions into the snapshot, in batches; run history
+report.py        the one place a `SyncReport` is filled in from a plan
+housekeeping.py  temp files of killed runs, trash retention, stale multipart uploads
+run.py           the steps strung together
+actions.py       the action types a plan is made of
+"""

@@ -1,0 +1,166 @@
+"""Gather: the three trees a run compares, restricted to the paths it may touch.
+
+The S3 listing goes out first and runs while the snapshot is loaded and the folder scanned (the
+scan needs the snapshot, to reuse the hash of every file whose stat did not move). Then every
+path the run must leave alone is dropped from all three trees:
+- ignored paths (the scanner never reports them; listed objects and snapshot rows are filtered
+  here, and a snapshot row of a newly ignored path is *forgotten*, touching neither side);
+- paths the scanner could not read, and everything below a folder it skipped: such a path must
+  not look deleted, or its remote copy would go;
+- on a case-insensitive folder, all but one of each group of case twins.
+Each of them is reported as a warning saying why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from bmsync.errors import ConfigError
+from bmsync.local.casefs import case_twins, is_case_insensitive, unsyncable_twins
+from bmsync.local.ignore import IgnoreRules
+from bmsync.local.scan import LocalScan, scan_local
+from bmsync.ports import RemoteStore
+from bmsync.report import FileError
+from bmsync.types import LocalFile, RemoteListing, RemoteObject, Snapshot, SnapshotEntry
+
+_A = TypeVar("_A")
+_B = TypeVar("_B")
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """The three trees, restricted to the paths this run may touch."""
+
+    local: dict[str, LocalFile]
+    remote: dict[str, RemoteObject]
+    snapshot: dict[str, SnapshotEntry]
+    forgotten: list[str]
+    """Snapshot rows of newly ignored paths: dropped without touching either side."""
+    shadowed: list[str]
+    """Remote paths below a local folder that was skipped (unreadable, a symlink): left alone."""
+
+
+@dataclass(slots=True)
+class Gathered:
+    """What the gather step hands on: the restricted trees and what else it learnt."""
+
+    inputs: Inputs
+    root_exists: bool
+    temp_files: list[str] = field(default_factory=list)
+    """bmsync temporary files a killed run left in the folder, to be removed."""
+    warnings: list[FileError] = field(default_factory=list)
+    """Every path left alone, and why."""
+
+
+async def gather(
+    root: Path,
+    remote: RemoteStore,
+    load_snapshot: Awaitable[dict[str, SnapshotEntry]],
+    rules: IgnoreRules,
+) -> Gathered:
+    """List the prefix while loading the snapshot and scanning the folder; restrict all three."""
+    root_exists = await asyncio.to_thread(folder_exists, root)
+
+    async def load_and_scan() -> tuple[dict[str, SnapshotEntry], LocalScan]:
+        snapshot = await load_snapshot
+        if not root_exists:
+            return snapshot, LocalScan()
+        return snapshot, await asyncio.to_thread(scan_local, root, rules, snapshot)
+
+    listing, (snapshot, scan) = await _both(remote.list_objects(), load_and_scan())
+    gathered = Gathered(Inputs({}, {}, {}, [], []), root_exists, scan.temp_files)
+    gathered.inputs = await _restrict_all(root, scan, listing, snapshot, rules, gathered)
+    return gathered
+
+
+async def _both(first: Awaitable[_A], second: Awaitable[_B]) -> tuple[_A, _B]:
+    """Await both at once; when one fails the other is cancelled, and the error is the
+    failure itself (not an ExceptionGroup), so a caller catches `RemoteAuthError` as usual."""
+    one, two = asyncio.ensure_future(first), asyncio.ensure_future(second)
+    try:
+        await asyncio.gather(one, two)
+    except BaseException:
+        one.cancel()
+        two.cancel()
+        await asyncio.gather(one, two, return_exceptions=True)
+        raise
+    return one.result(), two.result()
+
+
+async def _restrict_all(
+    root: Path,
+    scan: LocalScan,
+    listing: RemoteListing,
+    snapshot: Snapshot,
+    rules: IgnoreRules,
+    gathered: Gathered,
+) -> Inputs:
+    warnings = gathered.warnings
+    for problem in scan.problems:
+        warnings.append(FileError(problem.path, problem.message))
+    for rejected in listing.rejected:
+        warnings.append(FileError(rejected.key, rejected.reason))
+    untouchable = {p.path for p in scan.problems}
+    twins = case_twins(set(scan.files) | set(listing.objects))
+    if twins and gathered.root_exists and await asyncio.to_thread(is_case_insensitive, root):
+        for path, why in unsyncable_twins(twins, set(scan.files)).items():
+            warnings.append(FileError(path, why))
+            untouchable.add(path)
+    inputs = restrict(scan, listing.objects, snapshot, rules, untouchable)
+    skipped_why = {p.path: p.message for p in scan.problems}
+    for path in inputs.shadowed:
+        parent = next(d for d in _parents(path) if d in untouchable)
+        why = skipped_why.get(parent, "skipped")
+        warnings.append(FileError(path, f"left alone: local folder {parent} is skipped ({why})"))
+    return inputs
+
+
+def restrict(
+    scan: LocalScan,
+    listing: Mapping[str, RemoteObject],
+    snapshot: Snapshot,
+    rules: IgnoreRules,
+    untouchable: set[str],
+) -> Inputs:
+    """Drop ignored paths from all three trees, and leave paths that could not be read alone.
+
+    A path the scanner could not read must not look deleted, or its remote copy would go.
+    """
+    scanned = scan.files.keys()  # the scanner kept only paths the rules do not ignore
+
+    def ignored(path: str) -> bool:
+        return path not in scanned and rules.is_ignored(path)
+
+    forgotten = [p for p in snapshot if ignored(p)]
+    hidden = set(forgotten) | untouchable
+
+    def shadowed(path: str) -> bool:
+        # An unreadable folder or a symlinked one hides its whole subtree, on both sides.
+        return bool(untouchable) and any(parent in untouchable for parent in _parents(path))
+
+    def visible(path: str) -> bool:
+        return path not in hidden and not shadowed(path)
+
+    return Inputs(
+        local={p: f for p, f in scan.files.items() if visible(p)},
+        remote={p: o for p, o in listing.items() if visible(p) and not ignored(p)},
+        snapshot={p: e for p, e in snapshot.items() if visible(p)},
+        forgotten=forgotten,
+        shadowed=sorted(p for p in listing if shadowed(p)),
+    )
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def folder_exists(root: Path) -> bool:
+    """Whether the project folder exists; a file in its place is a configuration error."""
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{root} exists but is not a folder; pass the project's folder")
+    return root.is_dir()

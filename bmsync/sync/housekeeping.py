@@ -1,0 +1,62 @@
+"""Housekeeping: what a run tidies besides syncing, before and after the actions.
+
+Before: a missing project folder is created (a first run into an empty place) and temporary
+files a killed run left are removed. After, at most once a day so a quiet run stays one
+listing: trash older than the retention is emptied on both sides, and multipart uploads a killed
+run left open (stored, and billed, until aborted) are aborted. A failure after the actions costs
+nothing but space, so it is a warning, never an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bmsync.failures import FileActionError
+from bmsync.local import ops
+from bmsync.local.trash import purge_trash
+from bmsync.ports import RemoteStore, SnapshotStore
+from bmsync.report import FileError, SyncReport
+
+STALE_UPLOAD_AGE = timedelta(days=1)
+"""A multipart upload begun this long ago belongs to a killed run (a run never lasts a day)."""
+
+PURGED_AT = "trash_purged_at"
+"""The snapshot's meta key holding when the trash was last emptied."""
+
+
+async def prepare_folder(root: Path, temp_files: list[str]) -> None:
+    """Create a missing project folder (first run) and remove temporary files of a killed run."""
+
+    def prepare() -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        ops.remove_temp_files(root, temp_files)
+
+    await asyncio.to_thread(prepare)
+
+
+async def purge_daily(
+    store: SnapshotStore,
+    remote: RemoteStore,
+    trash_root: Path,
+    retention_days: float,
+    now: datetime,
+    report: SyncReport,
+) -> None:
+    """Empty old trash on both sides and abort stale uploads, once a day."""
+    last = await store.get_meta(PURGED_AT)
+    if last is not None and now - datetime.fromisoformat(last) < timedelta(days=1):
+        return
+    cutoff = now - timedelta(days=retention_days)
+    await asyncio.to_thread(purge_trash, trash_root, older_than=cutoff)
+    try:
+        await remote.purge_trash(cutoff)
+    except FileActionError as err:
+        report.warnings.append(FileError(".bmsync-trash", f"could not empty old trash: {err}"))
+        return
+    try:
+        await remote.abort_stale_uploads(now - STALE_UPLOAD_AGE)
+    except FileActionError as err:  # tried again tomorrow, not on every run
+        report.warnings.append(FileError(".", str(err)))
+    await store.set_meta(PURGED_AT, now.isoformat())

@@ -1,0 +1,114 @@
+"""One run of the pipeline, start to finish: the steps in order, each in the file of its name.
+
+    gather → (guard: empty side) → compare → plan → adopt → guards → execute → commit → report
+                                                                      └── housekeeping
+
+Everything that decides is in `plan.py`, `adopt.py` and `guards.py` (pure); this module only
+hands each step's result to the next, so reading it top to bottom is reading the algorithm. The
+caller (`bmsync.commands`) holds the project lock and opened the store and the remote.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bmsync.local.ignore import IgnoreRules
+from bmsync.local.trash import Trash
+from bmsync.options import SyncOptions
+from bmsync.ports import RemoteStore, SnapshotStore
+from bmsync.report import ProgressFn, SyncReport
+from bmsync.runs import new_run_id
+from bmsync.sync import commit, housekeeping, report
+from bmsync.sync.adopt import adopt_kept_copies
+from bmsync.sync.compare import compare_paths
+from bmsync.sync.execute import Executor
+from bmsync.sync.gather import Gathered, gather
+from bmsync.sync.guards import empty_side_reason, max_delete_reason
+from bmsync.sync.plan import Plan, paths_to_compare, plan_sync
+from bmsync.types import SnapshotEntry
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """What one run works on: the pair, its state, and how to behave."""
+
+    root: Path
+    remote: RemoteStore
+    store: SnapshotStore | None
+    """None only for a dry run of a project never synced (no snapshot file is made)."""
+    trash_root: Path
+    rules: IgnoreRules
+    options: SyncOptions
+    progress: ProgressFn | None = None
+
+
+async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
+    """Sync `run.root` with `run.remote`; a guard's abort is a report, not an exception."""
+    started, now = time.monotonic(), now or datetime.now(UTC)
+    options, run_id = run.options, new_run_id(now)
+    result = report.start_report(run_id, dry_run=options.dry_run)
+    found = await gather(run.root, run.remote, _load(run.store), run.rules)
+    trees = found.inputs
+    report.add_warnings(result, found.warnings)
+    if reason := empty_side_reason(
+        snapshot_files=len(trees.snapshot), local_files=len(trees.local),
+        remote_files=len(trees.remote), local_exists=found.root_exists, options=options,
+    ):  # fmt: skip
+        return report.abort(result, reason, started)
+    to_compare = paths_to_compare(trees.local, trees.remote, trees.snapshot, resync=options.resync)
+    comparisons, failed = await compare_paths(
+        run.root, run.remote, to_compare, trees.local, trees.remote, concurrency=options.transfers
+    )
+    report.add_errors(result, failed)
+    plan = plan_sync(
+        trees.local, trees.remote, trees.snapshot, comparisons,
+        strategy=options.conflict, now=now, resync=options.resync, mode=options.mode,
+    )  # fmt: skip
+    plan = adopt_kept_copies(plan, trees.local, trees.remote, trees.snapshot, comparisons)
+    reason = max_delete_reason(plan, options)
+    if options.dry_run:
+        report.report_plan(plan, result)
+    if reason is not None:
+        return report.abort(result, reason, started)
+    if options.dry_run:
+        return report.finish(result, started)
+    assert run.store is not None, "only a dry run goes without a snapshot"
+    await _carry_out(run, run.store, plan, found, result, run_id, now, started)
+    return result
+
+
+async def _carry_out(
+    run: Run,
+    store: SnapshotStore,
+    plan: Plan,
+    found: Gathered,
+    result: SyncReport,
+    run_id: str,
+    now: datetime,
+    started: float,
+) -> None:
+    """Execute, commit and tidy up; the history records how the run ended, even a kill."""
+    await commit.begin_run(store, run_id, now)
+    await housekeeping.prepare_folder(run.root, found.temp_files)
+    batcher = commit.SnapshotBatcher(store.apply)
+    await batcher.add(deletes=found.inputs.forgotten)
+    executor = Executor(
+        root=run.root, remote=run.remote, batcher=batcher, trash=Trash(run.trash_root, run_id),
+        run_id=run_id, report=result, transfers=run.options.transfers,
+        verify=run.options.verify, progress=run.progress,
+    )  # fmt: skip
+    try:
+        await executor.run(plan.actions)
+        retention = run.options.trash_retention_days
+        await housekeeping.purge_daily(store, run.remote, run.trash_root, retention, now, result)
+    except BaseException:
+        await commit.record_interrupted(store, report.finish(result, started))
+        raise
+    await commit.finish_run(store, report.finish(result, started))
+
+
+async def _load(store: SnapshotStore | None) -> dict[str, SnapshotEntry]:
+    return await store.load() if store is not None else {}
