@@ -60,7 +60,9 @@ class SyncReport:
 
     @property
     def in_sync(self) -> bool:
-        return self.status == "ok"
+        """Both sides agree now: the run finished without errors, and was no dry run that found
+        something to do (a dry run changes nothing, so what it would do is still undone)."""
+        return self.status == "ok" and not (self.dry_run and self.changed)
 
     @property
     def changed(self) -> bool:

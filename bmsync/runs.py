@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 _RUN_ID = re.compile(r"^(\d{8}-\d{6})-[0-9a-f]{6}$")
@@ -24,3 +25,13 @@ def run_started(run_id: str) -> datetime | None:
     if match is None:
         return None
     return datetime.strptime(match.group(1), "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
+
+
+def trash_runs(names: Iterable[str]) -> Iterator[tuple[str, datetime]]:
+    """The names that are run ids, each with its run's start: the one way both trashes (a
+    folder per run, locally and in the bucket) are read. Anything else in a trash folder
+    (another project's trash below a bucket-root project's, a stray file) is never a run."""
+    for name in names:
+        started = run_started(name)
+        if started is not None:
+            yield name, started

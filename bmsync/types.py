@@ -3,7 +3,7 @@
 Three trees meet in the planner: a `LocalFile` per file of the local scan, a `RemoteObject` per
 object of the S3 listing, and a `SnapshotEntry` per path both sides agreed on after the last
 successful sync. All are frozen so the pure core can share them without copying, and all paths
-are project-relative POSIX strings in NFC (see `bmsync.local.names`).
+are project-relative POSIX strings in NFC (see `bmsync.names`).
 """
 
 from __future__ import annotations
@@ -84,15 +84,6 @@ class SnapshotEntry:
 
 
 Snapshot = Mapping[str, SnapshotEntry]
-
-
-def split_name(path: str) -> tuple[str, str, str]:
-    """`notes/x.md` → (`notes/`, `x`, `.md`): the parts a sibling name (a conflict copy, a
-    restored version) is built from; the folder keeps its trailing slash, or is empty."""
-    folder, _, name = path.rpartition("/")
-    dot = name.rfind(".")
-    stem, suffix = (name[:dot], name[dot:]) if 0 < dot < len(name) - 1 else (name, "")
-    return (f"{folder}/" if folder else ""), stem, suffix
 
 
 class Change(Enum):

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bmsync.failures import FileActionError, RemoteChanged, RemoteMissing
-from bmsync.local.names import canonical
+from bmsync.names import canonical
 from bmsync.ports import ByteSink
 from bmsync.runs import run_started
 from bmsync.types import (

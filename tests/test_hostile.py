@@ -36,7 +36,7 @@ import pytest
 import bmsync.sync.gather as engine_sync
 from bmsync import StateCorruptError, StateTooNewError, SyncReport, sync_project
 from bmsync.local.hashing import hash_file
-from bmsync.local.names import TEMP_PREFIX, name_problem
+from bmsync.names import TEMP_PREFIX, segment_problem
 from bmsync.s3.keys import InvalidKey, relkey_to_path
 from bmsync.s3.remote import open_remote
 from tests.memory_remote import MemoryRemote
@@ -579,7 +579,7 @@ async def test_local_names_the_remote_side_cannot_hold_are_skipped(root: Path, s
 def test_local_name_rule_agrees_with_remote_key_rule(name: str) -> None:
     """The scanner's rule (`name_problem`) and the listing's (`relkey_to_path`) must accept the
     same single names, or a file syncs up and then looks deleted."""
-    assert (name_problem(name) is None) == (not isinstance(relkey_to_path(name), InvalidKey))
+    assert (segment_problem(name) is None) == (not isinstance(relkey_to_path(name), InvalidKey))
 
 
 # -- edits during a run ----------------------------------------------------------------------

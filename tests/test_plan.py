@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bmsync.names import conflict_copy_name
 from bmsync.options import ConflictStrategy
 from bmsync.sync.actions import (
     DeleteLocal,
@@ -17,7 +18,7 @@ from bmsync.sync.actions import (
     Upload,
 )
 from bmsync.sync.adopt import adopt_kept_copies
-from bmsync.sync.plan import Plan, choose_winner, conflict_copy_name, paths_to_compare, plan_sync
+from bmsync.sync.plan import Plan, choose_winner, paths_to_compare, plan_sync
 from bmsync.types import (
     Comparison,
     Create,

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bmsync.names import conflict_copy_name, copy_names, split_name
 from bmsync.options import ConflictStrategy
 from bmsync.sync.actions import (
     DeleteLocal,
@@ -29,17 +30,8 @@ from bmsync.sync.actions import (
     ResolveConflict,
     Upload,
 )
-from bmsync.sync.adopt import copy_names
-from bmsync.sync.plan import Plan, conflict_copy_name, paths_to_compare, plan_sync
-from bmsync.types import (
-    Comparison,
-    LocalFile,
-    RemoteMeta,
-    RemoteObject,
-    Side,
-    SnapshotEntry,
-    split_name,
-)
+from bmsync.sync.plan import Plan, paths_to_compare, plan_sync
+from bmsync.types import Comparison, LocalFile, RemoteMeta, RemoteObject, Side, SnapshotEntry
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 PATHS = ["a.md", "b.md", "d/c.md", "d/e.md"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 
 def run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
@@ -35,3 +37,18 @@ def run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
     if failure:
         raise failure[0]
     return result[0]
+
+
+def blocking(command: Callable[_P, Coroutine[Any, Any, _T]]) -> Callable[_P, _T]:
+    """The blocking form of an async command, with the same parameters (for IDEs, type
+    checkers and `help()`), for scripts and notebooks."""
+
+    @functools.wraps(command)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return run_blocking(command(*args, **kwargs))
+
+    run.__doc__ = f"`{command.__name__}`, blocking: for scripts and Jupyter cells.\n\n" + (
+        command.__doc__ or ""
+    )
+    run.__name__ = run.__qualname__ = f"{command.__name__}_blocking"
+    return run

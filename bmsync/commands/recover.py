@@ -25,7 +25,8 @@ from typing import Literal
 from bmsync.errors import NotInTrashError, RestoreError
 from bmsync.failures import FileActionError
 from bmsync.local import ops
-from bmsync.local.names import canonical
+from bmsync.local.trash import run_folders
+from bmsync.names import canonical, first_free, sibling
 from bmsync.ports import RemoteStore
 from bmsync.project import PathArg, project_root, remote_for
 from bmsync.runs import run_started
@@ -33,7 +34,6 @@ from bmsync.s3.config import S3Config
 from bmsync.s3.keys import InvalidKey, relkey_to_path, trash_key
 from bmsync.s3.url import parse_remote_url
 from bmsync.state.paths import ProjectPaths
-from bmsync.types import split_name
 
 TrashSide = Literal["local", "remote"]
 
@@ -158,12 +158,7 @@ async def restore_file(
 
 
 def _local_versions(trash_root: Path) -> Iterator[TrashedVersion]:
-    if not trash_root.is_dir():
-        return
-    for run_dir in trash_root.iterdir():
-        started = run_started(run_dir.name)
-        if started is None or not run_dir.is_dir():
-            continue
+    for run_dir, started in run_folders(trash_root):
         files = {
             p.relative_to(run_dir).as_posix(): p
             for p in run_dir.rglob("*")
@@ -192,14 +187,11 @@ def _newest_first(version: TrashedVersion) -> tuple[object, ...]:
 
 def _free_name(root: Path, path: str, run_id: str) -> str:
     """`path` when nothing is there, else the first free `stem.restored-<run time>[-n]suffix`."""
-    if not os.path.lexists(root / path):
-        return path
-    parent, stem, suffix = split_name(path)
-    base = f"{parent}{stem}.restored-{run_id[:15]}"
-    candidate, number = f"{base}{suffix}", 2
-    while os.path.lexists(root / candidate):
-        candidate, number = f"{base}-{number}{suffix}", number + 1
-    return candidate
+
+    def taken(name: str) -> bool:
+        return os.path.lexists(root / name)
+
+    return path if not taken(path) else first_free(sibling(path, f"restored-{run_id[:15]}"), taken)
 
 
 async def _write_back(

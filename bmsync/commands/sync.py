@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bmsync.commands.blocking import run_blocking
+from bmsync.commands.blocking import blocking
 from bmsync.options import ConflictName, ProfileName, resolve_options
 from bmsync.ports import RemoteStore
 from bmsync.project import PathArg, locked, open_project, open_store, remote_for
@@ -70,45 +70,5 @@ async def sync_project(
     return report
 
 
-def sync_project_blocking(
-    local_path: PathArg,
-    remote_url: str,
-    *,
-    s3: S3Config | None = None,
-    state_dir: PathArg | None = None,
-    profile: ProfileName = "balanced",
-    conflict: ConflictName | None = None,
-    max_delete: int | str | None = None,
-    dry_run: bool = False,
-    resync: bool = False,
-    force: bool = False,
-    ignore: Sequence[str] = (),
-    transfers: int = 8,
-    progress: ProgressFn | None = None,
-    trash_retention_days: float = 30.0,
-    ignore_files: Sequence[PathArg] = (),
-    remote: RemoteStore | None = None,
-    now: datetime | None = None,
-) -> SyncReport:
-    """`sync_project` for scripts, and for Jupyter, where an event loop is already running."""
-    return run_blocking(
-        sync_project(
-            local_path,
-            remote_url,
-            s3=s3,
-            state_dir=state_dir,
-            profile=profile,
-            conflict=conflict,
-            max_delete=max_delete,
-            dry_run=dry_run,
-            resync=resync,
-            force=force,
-            ignore=ignore,
-            transfers=transfers,
-            progress=progress,
-            trash_retention_days=trash_retention_days,
-            ignore_files=ignore_files,
-            remote=remote,
-            now=now,
-        )
-    )
+sync_project_blocking = blocking(sync_project)
+"""`sync_project` for scripts, and for Jupyter, where an event loop is already running."""

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Set
 from pathlib import Path
 
-from bmsync.local.names import TEMP_PREFIX
+from bmsync.names import TEMP_PREFIX
 
 
 def is_case_insensitive(root: Path) -> bool:

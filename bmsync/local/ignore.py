@@ -15,7 +15,7 @@ from pathlib import Path
 import pathspec
 
 from bmsync.errors import ConfigError
-from bmsync.local.names import is_internal
+from bmsync.names import is_internal
 
 # basic-memory's built-in defaults, used when no global .bmignore exists.
 DEFAULT_PATTERNS: tuple[str, ...] = (

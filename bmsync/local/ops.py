@@ -25,8 +25,8 @@ import xxhash
 
 from bmsync.failures import FileActionError, LocalChanged
 from bmsync.local.hashing import hash_file
-from bmsync.local.names import TEMP_PREFIX, canonical
 from bmsync.local.trash import Trash
+from bmsync.names import TEMP_PREFIX, canonical
 from bmsync.types import LocalFile
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bmsync.local.hashing import hash_file
 from bmsync.local.ignore import IgnoreRules
-from bmsync.local.names import canonical, is_internal, name_problem
+from bmsync.names import canonical, is_internal, segment_problem
 from bmsync.types import LocalFile, SnapshotEntry
 
 
@@ -99,7 +99,7 @@ def _walk(
 
 
 def _syncable_name(name: str, path: str, scan: LocalScan) -> bool:
-    problem = name_problem(name)
+    problem = segment_problem(name)
     if problem is not None:
         scan.problems.append(ScanProblem(path, problem))
     return problem is None

@@ -12,7 +12,8 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from bmsync.runs import run_started
+from bmsync.names import first_free
+from bmsync.runs import trash_runs
 
 TRASH_DIR_MODE = 0o700
 
@@ -24,13 +25,13 @@ class Trash:
     def _target(self, relpath: str) -> Path:
         target = self.root / relpath
         target.parent.mkdir(parents=True, exist_ok=True, mode=TRASH_DIR_MODE)
-        if target.exists():
-            # Two versions of one path in a run (a conflict copy, a retried action): keep both.
-            stem = 2
-            while (candidate := target.with_name(f"{target.name}.{stem}")).exists():
-                stem += 1
-            target = candidate
-        return target
+
+        # Two versions of one path in a run (a conflict copy, a retried action): keep both, the
+        # second as `name.2` (`bmsync.commands.recover` reads the number back).
+        def numbered(n: int) -> str:
+            return target.name if n == 1 else f"{target.name}.{n}"
+
+        return target.with_name(first_free(numbered, lambda name: (target.parent / name).exists()))
 
     def keep_copy(self, source: Path, relpath: str) -> Path:
         """Keep the current content of `source` (which stays in place)."""
@@ -52,15 +53,17 @@ class Trash:
         return target
 
 
+def run_folders(trash_root: Path) -> list[tuple[Path, datetime]]:
+    """The trash's run folders, each with its run's start (none when there is no trash)."""
+    if not trash_root.is_dir():
+        return []
+    folders = {entry.name: entry for entry in trash_root.iterdir() if entry.is_dir()}
+    return [(folders[name], started) for name, started in trash_runs(folders)]
+
+
 def purge_trash(trash_root: Path, *, older_than: datetime) -> int:
     """Remove the run folders of runs started before `older_than`; returns how many."""
-    if not trash_root.is_dir():
-        return 0
-    removed = 0
-    for run_dir in trash_root.iterdir():
-        started = run_started(run_dir.name)
-        if started is None or started >= older_than or not run_dir.is_dir():
-            continue
-        shutil.rmtree(run_dir, ignore_errors=True)
-        removed += 1
-    return removed
+    expired = [folder for folder, started in run_folders(trash_root) if started < older_than]
+    for folder in expired:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(expired)

@@ -8,16 +8,14 @@ safe, unique project-relative path is *rejected* (reported, never synced) rather
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from bmsync.names import canonical, path_problem
+
 TRASH_PREFIX = ".bmsync-trash"
 """Top-level folder of the bucket holding the remote copies kept before overwrite or delete."""
-
-MAX_COMPONENT_BYTES = 255
-"""NAME_MAX on Linux and macOS (APFS counts UTF-8 bytes; ext4 too)."""
 
 _INT64_MAX = 2**63 - 1
 _NS_PER_S = 10**9
@@ -40,24 +38,13 @@ def is_folder_marker(relkey: str) -> bool:
 
 
 def relkey_to_path(relkey: str) -> str | InvalidKey:
-    """The NFC project path for `relkey`, or why it cannot be one."""
+    """The NFC project path for `relkey`, or why it cannot be one (`bmsync.names`' rule, the
+    one the scanner applies to local names)."""
     if relkey == "":
         return InvalidKey("empty key")
-    for ch in relkey:
-        if ord(ch) < 32 or ord(ch) == 127:
-            return InvalidKey(f"control character U+{ord(ch):04X} in the name")
-        if ch == "\\":
-            # A path separator on Windows, and a way to smuggle `..\\` past a `/` check.
-            return InvalidKey("backslash in the name")
-    path = unicodedata.normalize("NFC", relkey)
-    for component in path.split("/"):
-        if component == "":
-            return InvalidKey("empty path segment (a leading '/', trailing '/' or '//')")
-        if component in (".", ".."):
-            return InvalidKey(f"'{component}' path segment")
-        if len(component.encode("utf-8")) > MAX_COMPONENT_BYTES:
-            return InvalidKey(f"a path segment is longer than {MAX_COMPONENT_BYTES} bytes")
-    return path
+    path = canonical(relkey)
+    problem = path_problem(path)
+    return path if problem is None else InvalidKey(problem)
 
 
 def key_for(prefix: str, relkey: str) -> str:

@@ -54,6 +54,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bmsync.errors import StateCorruptError, StateError, StateMismatchError
+from bmsync.names import first_free
 from bmsync.state.schema import (
     META_KEYS,
     check_tables,
@@ -351,9 +352,12 @@ def _set_aside(db: Path) -> Path:
     """Move the file and its WAL to `<db>.corrupt-<UTC time>[-n]`, the WAL first: left behind, a
     WAL would be replayed into the fresh snapshot created at the old name."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    aside, n = Path(f"{db}.corrupt-{stamp}"), 1
-    while aside.exists():
-        aside, n = Path(f"{db}.corrupt-{stamp}-{n}"), n + 1
+    aside = Path(
+        first_free(
+            lambda n: f"{db}.corrupt-{stamp}" + ("" if n == 1 else f"-{n}"),
+            lambda name: Path(name).exists(),
+        )
+    )
     for suffix in ("-wal", "-shm", ""):
         source = Path(f"{db}{suffix}")
         if source.exists():

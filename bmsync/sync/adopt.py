@@ -14,14 +14,12 @@ by the object's xxh3 metadata or by MD5 against a single-part ETag).
 
 from __future__ import annotations
 
-import bisect
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from bmsync.sync.actions import Action, Record, ResolveConflict, Upload
 from bmsync.sync.plan import Plan
-from bmsync.types import Comparison, LocalFile, RemoteObject, Side, Snapshot, split_name
+from bmsync.types import Comparison, LocalFile, RemoteObject, Side, Snapshot
 
 
 def adopt_kept_copies(
@@ -75,18 +73,3 @@ def _adopt(
         elif not (isinstance(action, Upload) and action.path in dropped):
             result.append(action)
     return result
-
-
-def copy_names(path: str, names: Sequence[str]) -> list[str]:
-    """The names among `names` (sorted) that `conflict_copy_name` could have given a copy of
-    `path`, oldest first."""
-    parent, stem, suffix = split_name(path)
-    start = f"{parent}{stem}.conflict-"
-    pattern = re.compile(re.escape(start) + r"\d{8}-\d{6}(?:-\d+)?" + re.escape(suffix))
-    found = []
-    at = bisect.bisect_left(names, start)
-    while at < len(names) and names[at].startswith(start):
-        if pattern.fullmatch(names[at]):
-            found.append(names[at])
-        at += 1
-    return found

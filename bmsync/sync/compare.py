@@ -18,8 +18,8 @@ import xxhash
 
 from bmsync.failures import FileActionError
 from bmsync.local.hashing import md5_file
+from bmsync.names import copy_names
 from bmsync.ports import RemoteStore
-from bmsync.sync.adopt import copy_names
 from bmsync.types import Comparison, LocalFile, RemoteObject
 
 _MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")

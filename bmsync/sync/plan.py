@@ -9,12 +9,13 @@ names: usually none, so a normal run makes no HEAD requests.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import TypeVar
 
+from bmsync.names import conflict_copy_name
 from bmsync.options import ConflictStrategy, Mode
 from bmsync.sync.actions import (
     Action,
@@ -37,7 +38,6 @@ from bmsync.types import (
     Snapshot,
     SnapshotEntry,
     Update,
-    split_name,
 )
 
 _A = TypeVar("_A")
@@ -120,18 +120,6 @@ def paths_to_compare(
         if local_change(local[path], base.get(path)).is_modified
         and remote_change(remote[path], base.get(path)).is_modified
     )
-
-
-def conflict_copy_name(path: str, stamp: datetime, taken: Set[str]) -> str:
-    """`notes/x.md` → `notes/x.conflict-20261123-101500.md`, numbered if that is taken."""
-    parent, stem, suffix = split_name(path)
-    base = f"{stem}.conflict-{stamp:%Y%m%d-%H%M%S}"
-    candidate = f"{parent}{base}{suffix}"
-    number = 2
-    while candidate in taken:
-        candidate = f"{parent}{base}-{number}{suffix}"
-        number += 1
-    return candidate
 
 
 def choose_winner(strategy: ConflictStrategy, local: LocalFile, remote: Comparison) -> Side | None:

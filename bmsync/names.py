@@ -1,0 +1,114 @@
+"""Names: which paths can be synced, their one canonical form, and the names bmsync makes.
+
+A path is synced only if both sides can hold it: a local file system and an S3 key. One rule,
+`segment_problem`, decides that for the scanner (a local name) and for the listing (a key), so
+no name can be uploaded and then be missing from every listing, which the next run would take
+for a remote delete. Every name is compared in NFC: macOS hands out NFD, Linux and S3 keep
+whatever bytes they are given.
+
+The names bmsync itself makes beside a file (conflict copies, restored versions, numbered trash
+entries, a snapshot set aside) are all "the first free one" of a numbered series: `first_free`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Callable, Sequence, Set
+from datetime import datetime
+
+TEMP_PREFIX = ".bmsync-tmp-"
+"""Downloads land in `<folder>/.bmsync-tmp-*` first; such names are never synced."""
+
+MAX_NAME_BYTES = 255
+"""The longest name segment (NAME_MAX on Linux and macOS; APFS and ext4 count UTF-8 bytes)."""
+
+_UNSYNCABLE = re.compile(r"[\x00-\x1f\x7f\\]")
+_UNDECODABLE = re.compile(r"[\udc80-\udcff]")
+
+
+def canonical(relpath: str) -> str:
+    return unicodedata.normalize("NFC", relpath)
+
+
+def is_internal(name: str) -> bool:
+    """bmsync's own temporary files, which must never be synced whatever the ignore rules say."""
+    return name.startswith(TEMP_PREFIX)
+
+
+def segment_problem(segment: str) -> str | None:
+    """Why one file or folder name (a path segment) cannot be synced, or None when it can.
+
+    Checked for every entry of every scan and every listed key, so it is one regular
+    expression in the common case.
+    """
+    if segment in ("", ".", ".."):
+        return (
+            "empty path segment (a leading '/', trailing '/' or '//')"
+            if segment == ""
+            else f"'{segment}' path segment"
+        )
+    if _UNDECODABLE.search(segment):
+        return "the name is not valid UTF-8, so it cannot be an S3 key; rename it"
+    bad = _UNSYNCABLE.search(segment)
+    if bad is not None:
+        char = bad.group()
+        # A backslash is a path separator on Windows, and a way to smuggle `..\` past a check.
+        what = "a backslash" if char == "\\" else f"control character U+{ord(char):04X}"
+        return f"{what} in the name, which the remote side refuses; rename it"
+    if len(canonical(segment).encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        return f"the name is longer than {MAX_NAME_BYTES} bytes in NFC; rename it"
+    return None
+
+
+def path_problem(path: str) -> str | None:
+    """`segment_problem` of the first segment of `path` that has one."""
+    for segment in path.split("/"):
+        problem = segment_problem(segment)
+        if problem is not None:
+            return problem
+    return None
+
+
+def split_name(path: str) -> tuple[str, str, str]:
+    """`notes/x.md` → (`notes/`, `x`, `.md`): the parts a sibling name (a conflict copy, a
+    restored version) is built from; the folder keeps its trailing slash, or is empty."""
+    folder, _, name = path.rpartition("/")
+    dot = name.rfind(".")
+    stem, suffix = (name[:dot], name[dot:]) if 0 < dot < len(name) - 1 else (name, "")
+    return (f"{folder}/" if folder else ""), stem, suffix
+
+
+def first_free(name: Callable[[int], str], taken: Callable[[str], bool]) -> str:
+    """`name(1)`, `name(2)`, …: the first that is not `taken`."""
+    number = 1
+    while taken(candidate := name(number)):
+        number += 1
+    return candidate
+
+
+def sibling(path: str, tag: str) -> Callable[[int], str]:
+    """The numbered series `notes/x.<tag>.md`, `notes/x.<tag>-2.md`, … beside `path`."""
+    parent, stem, suffix = split_name(path)
+    return lambda n: f"{parent}{stem}.{tag}{'' if n == 1 else f'-{n}'}{suffix}"
+
+
+def conflict_copy_name(path: str, stamp: datetime, taken: Set[str]) -> str:
+    """`notes/x.md` → `notes/x.conflict-20261123-101500.md`, numbered if that is taken."""
+    return first_free(sibling(path, f"conflict-{stamp:%Y%m%d-%H%M%S}"), taken.__contains__)
+
+
+def copy_names(path: str, names: Sequence[str]) -> list[str]:
+    """The names among `names` (sorted) that `conflict_copy_name` could have given a copy of
+    `path`, oldest first."""
+    parent, stem, suffix = split_name(path)
+    start = f"{parent}{stem}.conflict-"
+    pattern = re.compile(re.escape(start) + r"\d{8}-\d{6}(?:-\d+)?" + re.escape(suffix))
+    found = []
+    at = bisect.bisect_left(names, start)
+    while at < len(names) and names[at].startswith(start):
+        if pattern.fullmatch(names[at]):
+            found.append(names[at])
+        at += 1
+    return found
