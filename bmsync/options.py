@@ -20,6 +20,29 @@ class Mode(Enum):
     """Which way a run syncs: the planner reads one decision table per mode."""
 
     BISYNC = "bisync"
+    """Both ways; changes on either side reach the other, conflicts keep both versions."""
+    PUSH = "push"
+    """Local to remote, additive: new and changed files go up, nothing is deleted anywhere."""
+    PULL = "pull"
+    """Remote to local, additive: the mirror image of PUSH."""
+    MIRROR = "mirror"
+    """Make the remote identical to the folder: upload what differs, delete what it lacks."""
+    PRUNE = "prune"
+    """Only delete remote files the ignore rules exclude; nothing else."""
+
+
+class OneWayConflict(Enum):
+    """What push and pull do with a path that differs on both sides (basic-memory's choices)."""
+
+    FAIL = "fail"
+    """Transfer nothing at all; list the conflicts (a safety abort)."""
+    KEEP_LOCAL = "keep-local"
+    """The local version ends on the destination (push overwrites the remote one, into the
+    trash; pull leaves the local one)."""
+    KEEP_REMOTE = "keep-remote"
+    """The remote version ends on the destination."""
+    KEEP_BOTH = "keep-both"
+    """The incoming version is put beside the destination's as `{stem}.conflict-{time}{suffix}`."""
 
 
 class ConflictStrategy(Enum):

@@ -96,7 +96,34 @@ class ResolveConflict:
         return Side.LOCAL if self.winner is Side.LOCAL else Side.REMOTE
 
 
-Action = Upload | Download | DeleteLocal | DeleteRemote | Record | Forget | ResolveConflict
+@dataclass(frozen=True, slots=True)
+class UploadCopy:
+    """Push with keep-both: the local version goes beside the remote one, at `copy` on the
+    remote (which must be free); the path itself is left as it is on both sides."""
 
-TRANSFERS = (Upload, Download, DeleteLocal, DeleteRemote, ResolveConflict)
-"""Action types that touch a side (everything else only updates the snapshot)."""
+    path: str
+    local: LocalFile
+    copy: str
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadCopy:
+    """Pull with keep-both: the remote version comes beside the local one, at `copy` in the
+    folder (which must be free); the path itself is left as it is on both sides."""
+
+    path: str
+    remote: RemoteObject
+    copy: str
+
+
+Action = (
+    Upload
+    | Download
+    | DeleteLocal
+    | DeleteRemote
+    | Record
+    | Forget
+    | ResolveConflict
+    | UploadCopy
+    | DownloadCopy
+)

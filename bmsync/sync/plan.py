@@ -16,16 +16,18 @@ from enum import Enum
 from typing import TypeVar
 
 from bmsync.names import conflict_copy_name
-from bmsync.options import ConflictStrategy, Mode
+from bmsync.options import ConflictStrategy, Mode, OneWayConflict
 from bmsync.sync.actions import (
     Action,
     DeleteLocal,
     DeleteRemote,
     Download,
+    DownloadCopy,
     Forget,
     Record,
     ResolveConflict,
     Upload,
+    UploadCopy,
 )
 from bmsync.sync.diff import is_touched, local_change, remote_change
 from bmsync.types import (
@@ -49,6 +51,12 @@ class Plan:
     snapshot_size: int = 0
     skipped: tuple[str, ...] = field(default=())
     """Paths the planner could not decide (a needed comparison was missing): left alone."""
+    conflicts: tuple[str, ...] = field(default=())
+    """Push and pull: paths whose two versions differ, however the policy resolved them."""
+    unresolved: tuple[str, ...] = field(default=())
+    """Push and pull with the `fail` policy: the conflicts, none of which may be transferred."""
+    destination_only: tuple[str, ...] = field(default=())
+    """Push and pull: paths only the destination holds, left as they are."""
 
     def of_type(self, kind: type[_A]) -> list[_A]:
         return [a for a in self.actions if isinstance(a, kind)]
@@ -72,6 +80,7 @@ class Verdict(Enum):
     DELETE_LOCAL = "delete-local"
     DELETE_REMOTE = "delete-remote"
     REFRESH = "refresh"  # unchanged on both: refresh the row if only the local stat moved
+    LEAVE = "leave"  # one-way modes: the destination changed, or the source deleted: no action
 
 
 _A_, _N_, _U_, _C_, _D_ = (
@@ -81,6 +90,41 @@ _A_, _N_, _U_, _C_, _D_ = (
     Change.CHANGED,
     Change.DELETED,
 )
+
+_REACHABLE = [
+    (_A_, _A_), (_A_, _N_), (_N_, _A_), (_N_, _N_),
+    (_U_, _U_), (_U_, _C_), (_U_, _D_), (_C_, _U_), (_C_, _C_), (_C_, _D_),
+    (_D_, _U_), (_D_, _C_), (_D_, _D_),
+]  # fmt: skip
+"""The pairs of per-side changes that can occur: a side is ABSENT or NEW exactly when the
+snapshot lacks the path, UNCHANGED, CHANGED or DELETED exactly when it has it."""
+
+ONE_WAY: Mapping[tuple[Change, Change], Verdict] = {
+    # (source, destination). Additive: nothing is ever deleted, and a destination that changed
+    # since the last sync is not overwritten by a source that did not: as careful as bisync.
+    (_A_, _A_): Verdict.FORGET,
+    (_A_, _N_): Verdict.LEAVE,  # only on the destination
+    (_N_, _A_): Verdict.UPLOAD,  # "send": new on the source
+    (_N_, _N_): Verdict.COMPARE,  # the same bytes are recorded, else a conflict
+    (_U_, _U_): Verdict.REFRESH,
+    (_U_, _C_): Verdict.LEAVE,  # changed on the destination only
+    (_U_, _D_): Verdict.LEAVE,  # deleted on the destination: not brought back
+    (_C_, _U_): Verdict.UPLOAD,
+    (_C_, _C_): Verdict.COMPARE,
+    (_C_, _D_): Verdict.UPLOAD,  # an edit beats a delete, as in bisync
+    (_D_, _U_): Verdict.LEAVE,  # deleted on the source: never deleted on the destination
+    (_D_, _C_): Verdict.LEAVE,
+    (_D_, _D_): Verdict.FORGET,
+}
+"""Push and pull, written once from the source's point of view; `UPLOAD` means "send"."""
+
+
+def _one_way(*, source_is_local: bool) -> dict[tuple[Change, Change], Verdict]:
+    if source_is_local:
+        return dict(ONE_WAY)
+    send = {Verdict.UPLOAD: Verdict.DOWNLOAD}
+    return {(local, remote): send.get(v, v) for (remote, local), v in ONE_WAY.items()}
+
 
 DECISIONS: Mapping[Mode, Mapping[tuple[Change, Change], Verdict]] = {
     Mode.BISYNC: {
@@ -99,6 +143,25 @@ DECISIONS: Mapping[Mode, Mapping[tuple[Change, Change], Verdict]] = {
         (_D_, _C_): Verdict.DOWNLOAD,  # an edit beats a delete
         (_D_, _D_): Verdict.FORGET,
     },
+    Mode.MIRROR: {
+        # The folder is the truth: the remote ends identical to it, whatever changed there.
+        (_A_, _A_): Verdict.FORGET,
+        (_A_, _N_): Verdict.DELETE_REMOTE,
+        (_N_, _A_): Verdict.UPLOAD,
+        (_N_, _N_): Verdict.COMPARE,  # the same bytes are recorded, else uploaded over
+        (_U_, _U_): Verdict.REFRESH,
+        (_U_, _C_): Verdict.UPLOAD,
+        (_U_, _D_): Verdict.UPLOAD,
+        (_C_, _U_): Verdict.UPLOAD,
+        (_C_, _C_): Verdict.COMPARE,
+        (_C_, _D_): Verdict.UPLOAD,
+        (_D_, _U_): Verdict.DELETE_REMOTE,
+        (_D_, _C_): Verdict.DELETE_REMOTE,
+        (_D_, _D_): Verdict.FORGET,
+    },
+    Mode.PUSH: _one_way(source_is_local=True),
+    Mode.PULL: _one_way(source_is_local=False),
+    Mode.PRUNE: dict.fromkeys(_REACHABLE, Verdict.LEAVE),
 }
 """The decision table: per mode, what each pair of per-side changes means. A pair missing from
 a mode's table cannot occur (a side is ABSENT or NEW exactly when the snapshot lacks the path).
@@ -154,6 +217,18 @@ def _upload(local: LocalFile, remote: RemoteObject | None) -> Upload:
     return Upload(local.path, local, Update(remote.etag), remote.relkey, replaces=remote)
 
 
+@dataclass(slots=True)
+class _Context:
+    """What decides a path besides its three versions: the run's settings and the names taken."""
+
+    mode: Mode
+    strategy: ConflictStrategy
+    one_way: OneWayConflict
+    now: datetime
+    taken: set[str]
+    conflicts: list[str] = field(default_factory=list)
+
+
 def plan_sync(
     local: Mapping[str, LocalFile],
     remote: Mapping[str, RemoteObject],
@@ -164,27 +239,43 @@ def plan_sync(
     now: datetime,
     resync: bool = False,
     mode: Mode = Mode.BISYNC,
+    one_way: OneWayConflict = OneWayConflict.FAIL,
+    excluded: Mapping[str, RemoteObject] | None = None,
 ) -> Plan:
     """Decide every path by `mode`'s table. With `resync` (and on a first run, where the
     snapshot is empty) the snapshot is ignored, which makes the plan a union: nothing can be
-    deleted. Conflict copies a killed run left are adopted afterwards (`bmsync.sync.adopt`)."""
+    deleted. `one_way` resolves push and pull conflicts. `excluded`: remote objects the ignore
+    rules exclude, deleted by PRUNE (and by MIRROR when the caller passes them). Conflict
+    copies a killed run left are adopted afterwards (`bmsync.sync.adopt`)."""
     base: Snapshot = {} if resync else snapshot
-    taken: set[str] = set(local) | set(remote) | set(snapshot)
+    context = _Context(mode, strategy, one_way, now, set(local) | set(remote) | set(snapshot))
     actions: list[Action] = []
     skipped: list[str] = []
+    destination = local if mode is Mode.PULL else remote
+    destination_only: list[str] = []
     for path in sorted(set(local) | set(remote) | set(snapshot)):
         lf, ro, snap = local.get(path), remote.get(path), base.get(path)
         verdict = DECISIONS[mode][local_change(lf, snap), remote_change(ro, snap)]
         if verdict is Verdict.COMPARE and path not in comparisons:
             skipped.append(path)  # the edge could not compare the two versions: next run
             continue
-        action = _act(verdict, path, lf, ro, snap, comparisons.get(path), strategy, now, taken)
-        if action is None:
+        if verdict is Verdict.LEAVE and mode is not Mode.PRUNE:
+            if path in destination and (lf is None or ro is None):
+                destination_only.append(path)
             continue
-        actions.append(action)
-        if isinstance(action, ResolveConflict):
-            taken.add(action.loser_copy)
-    return Plan(tuple(actions), snapshot_size=len(snapshot), skipped=tuple(skipped))
+        action = _act(verdict, path, lf, ro, snap, comparisons.get(path), context)
+        if action is not None:
+            actions.append(action)
+    actions += [DeleteRemote(path, obj) for path, obj in sorted((excluded or {}).items())]
+    unresolved = context.conflicts if one_way is OneWayConflict.FAIL else []
+    return Plan(
+        tuple(actions),
+        snapshot_size=len(snapshot),
+        skipped=tuple(skipped),
+        conflicts=tuple(context.conflicts),
+        unresolved=tuple(unresolved) if mode in (Mode.PUSH, Mode.PULL) else (),
+        destination_only=tuple(destination_only),
+    )
 
 
 def _act(
@@ -194,9 +285,7 @@ def _act(
     ro: RemoteObject | None,
     snap: SnapshotEntry | None,
     comparison: Comparison | None,
-    strategy: ConflictStrategy,
-    now: datetime,
-    taken: set[str],
+    context: _Context,
 ) -> Action | None:
     """The action for one path's verdict (None: nothing to do)."""
     match verdict:
@@ -206,8 +295,7 @@ def _act(
             assert lf is not None and ro is not None and comparison is not None
             if comparison.equal:
                 return Record(_agreed(lf, ro))
-            winner = choose_winner(strategy, lf, comparison)
-            return ResolveConflict(path, lf, ro, winner, conflict_copy_name(path, now, taken))
+            return _differing(path, lf, ro, comparison, context)
         case Verdict.UPLOAD:
             assert lf is not None
             return _upload(lf, ro)
@@ -223,3 +311,31 @@ def _act(
         case Verdict.REFRESH:
             assert lf is not None and ro is not None and snap is not None
             return Record(_agreed(lf, ro)) if is_touched(lf, snap) else None
+        case Verdict.LEAVE:
+            return None
+
+
+def _differing(
+    path: str, lf: LocalFile, ro: RemoteObject, comparison: Comparison, context: _Context
+) -> Action | None:
+    """Two different versions of one path: a conflict in bisync, push and pull; in a mirror
+    the folder's version simply replaces the remote one (kept in the trash)."""
+    if context.mode is Mode.MIRROR:
+        return _upload(lf, ro)
+    copy = conflict_copy_name(path, context.now, context.taken)
+    if context.mode is Mode.BISYNC:
+        context.taken.add(copy)
+        winner = choose_winner(context.strategy, lf, comparison)
+        return ResolveConflict(path, lf, ro, winner, copy)
+    context.conflicts.append(path)
+    push = context.mode is Mode.PUSH
+    match context.one_way:
+        case OneWayConflict.FAIL:
+            return None
+        case OneWayConflict.KEEP_LOCAL:
+            return _upload(lf, ro) if push else None
+        case OneWayConflict.KEEP_REMOTE:
+            return None if push else Download(path, ro, lf)
+        case OneWayConflict.KEEP_BOTH:
+            context.taken.add(copy)
+            return UploadCopy(path, lf, copy) if push else DownloadCopy(path, ro, copy)
