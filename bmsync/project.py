@@ -79,7 +79,42 @@ def resolve_project(
         extra_patterns=patterns(ignore, "ignore"),
         ignore_files=[Path(p) for p in patterns(ignore_files, "ignore_files")],
     )
-    return Project(root, location, ProjectPaths.resolve(state_dir, location.url), rules)
+    paths = ProjectPaths.resolve(state_dir, location.url)
+    check_folder(root, paths)
+    return Project(root, location, paths, rules)
+
+
+MOUNT_FOLDER = "basic-memory-cloud"
+"""Where `bm cloud mount` mounts the bucket, below the home folder (SPEC-9)."""
+
+
+def check_folder(root: Path, paths: ProjectPaths) -> None:
+    """Refuse folders a sync must never run on (SPEC-9's mount and bisync isolation)."""
+    mount = Path.home() / MOUNT_FOLDER
+    if _within(root, mount):
+        raise ConfigError(
+            f"{root} is the Basic Memory Cloud mount ({mount}) or inside it: a mounted folder "
+            "already is the bucket, and syncing it with the bucket would copy every file onto "
+            "itself. Sync a folder of your own (e.g. ~/basic-memory/<project>) instead"
+        )
+    state = paths.state_dir
+    if _within(root, state):
+        raise ConfigError(
+            f"{root} is inside bmsync's state folder {state}, which holds snapshots and trash: "
+            "sync a folder of your own, or choose another state folder (state_dir)"
+        )
+    if _within(state, root):
+        raise ConfigError(
+            f"bmsync's state folder {state} is inside the project folder {root}: the snapshot "
+            "and the trash would be synced as notes. Choose a state folder outside the project "
+            "(state_dir)"
+        )
+
+
+def _within(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or below it, links followed (a symlinked way in counts)."""
+    real, base = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
+    return real == base or base in real.parents
 
 
 async def open_project(

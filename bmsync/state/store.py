@@ -54,7 +54,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bmsync.errors import StateCorruptError, StateError, StateMismatchError
-from bmsync.names import first_free
+from bmsync.state.aside import set_aside
 from bmsync.state.schema import (
     META_KEYS,
     check_tables,
@@ -137,7 +137,7 @@ class SqliteSnapshotStore:
         except StateCorruptError:
             if not repair:
                 raise
-        aside = _set_aside(db_path)
+        aside = set_aside(db_path, "corrupt")
         return await cls._open(db_path, local_root, remote_url, set_aside=aside)
 
     @classmethod
@@ -346,23 +346,6 @@ def _create_private_file(db: Path) -> None:
             f"cannot create the snapshot {db}: {err.strerror}; choose a writable state folder "
             "with --state-dir (or BMSYNC_STATE_DIR)"
         ) from err
-
-
-def _set_aside(db: Path) -> Path:
-    """Move the file and its WAL to `<db>.corrupt-<UTC time>[-n]`, the WAL first: left behind, a
-    WAL would be replayed into the fresh snapshot created at the old name."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    aside = Path(
-        first_free(
-            lambda n: f"{db}.corrupt-{stamp}" + ("" if n == 1 else f"-{n}"),
-            lambda name: Path(name).exists(),
-        )
-    )
-    for suffix in ("-wal", "-shm", ""):
-        source = Path(f"{db}{suffix}")
-        if source.exists():
-            os.replace(source, Path(f"{aside}{suffix}"))
-    return aside
 
 
 @contextmanager

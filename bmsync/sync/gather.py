@@ -42,6 +42,9 @@ class Inputs:
     """Snapshot rows of newly ignored paths: dropped without touching either side."""
     shadowed: list[str]
     """Remote paths below a local folder that was skipped (unreadable, a symlink): left alone."""
+    excluded: dict[str, RemoteObject] = field(default_factory=dict)
+    """Remote objects the ignore rules exclude: invisible to a sync, deleted only by a prune
+    or a mirror told to delete excluded files."""
 
 
 @dataclass(slots=True)
@@ -151,6 +154,11 @@ def restrict(
         snapshot={p: e for p, e in snapshot.items() if visible(p)},
         forgotten=forgotten,
         shadowed=sorted(p for p in listing if shadowed(p)),
+        excluded={
+            p: o
+            for p, o in listing.items()
+            if ignored(p) and p not in untouchable and not shadowed(p)
+        },
     )
 
 

@@ -1,0 +1,54 @@
+"""`reset_project`: forget a pair's snapshot, so the next sync is a union that deletes nothing.
+
+The answer to `bm cloud bisync-reset`: after a restore from a backup, a move of the folder, or
+any doubt about what the last sync agreed on, the user wants bmsync to stop trusting its
+baseline without risking a file. The snapshot is set aside (`snapshot.db.reset-<time>`), never
+deleted; the trash and the run history in it stay readable there. Nothing in the folder or the
+bucket is touched. A sync of the project running right now keeps its lock, and `LockedError`
+says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from bmsync.project import PathArg, locked, open_project
+from bmsync.state.aside import set_aside
+
+
+@dataclass(frozen=True, slots=True)
+class ResetResult:
+    local_root: str
+    remote_url: str
+    set_aside: str | None
+    """Where the snapshot now is; None when the pair had none (nothing to forget)."""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "local_root": self.local_root,
+            "remote_url": self.remote_url,
+            "set_aside": self.set_aside,
+        }
+
+    def summary(self) -> str:
+        if self.set_aside is None:
+            return (
+                f"{self.local_root} <-> {self.remote_url} has no snapshot: the next sync is "
+                "already a union that deletes nothing."
+            )
+        return (
+            f"Forgot the last sync of {self.local_root} <-> {self.remote_url}: the next sync is "
+            f"a union that deletes nothing. The old snapshot is kept at {self.set_aside}."
+        )
+
+
+async def reset_project(
+    local_path: PathArg, remote_url: str, *, state_dir: PathArg | None = None
+) -> ResetResult:
+    """Set the pair's snapshot aside (see the module docstring)."""
+    project = await open_project(local_path, remote_url, state_dir)
+    async with locked(project):
+        db = project.paths.db
+        aside = await asyncio.to_thread(lambda: set_aside(db, "reset") if db.exists() else None)
+    return ResetResult(str(project.root), project.url, str(aside) if aside else None)
