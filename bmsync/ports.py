@@ -10,9 +10,8 @@ adapter behind these protocols. A method that fails for one path raises a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Protocol
 
 from bmsync.types import PutMode, RemoteListing, RemoteMeta, SnapshotEntry, TrashedObject
@@ -20,6 +19,48 @@ from bmsync.types import PutMode, RemoteListing, RemoteMeta, SnapshotEntry, Tras
 
 class ByteSink(Protocol):
     def write(self, data: bytes, /) -> object: ...
+
+
+class LocalSource(Protocol):
+    """A local file as the scan saw it, handed to `RemoteStore.upload` to read.
+
+    The file may have changed since the scan, so its reads check it against what was scanned:
+    one that is shorter or longer than `size`, gone, or whose bytes do not hash to `xxh3`
+    raises `bmsync.failures.LocalChanged` instead of being stored under the old content's
+    identity (a later comparison by hash would otherwise call two different contents equal).
+    Every remote reads through it, so every remote gets the same checks. Implemented by
+    `bmsync.local.source.FileSource`.
+    """
+
+    @property
+    def path(self) -> str:
+        """Where the file is, for messages."""
+        ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def mtime_ns(self) -> int: ...
+
+    @property
+    def xxh3(self) -> str:
+        """The xxh3-128 hex digest of the content the scan read."""
+        ...
+
+    def chunks(self, chunk_bytes: int) -> AsyncGenerator[bytes, None]:
+        """The content in order, in chunks of at most `chunk_bytes`, read off the event loop.
+
+        Raises `LocalChanged` where the file ends early, and after the last chunk (before the
+        iteration ends) when it goes on past `size` or its bytes do not hash to `xxh3`: a
+        caller sending each chunk as it comes must not finish the write until the iteration
+        has ended. Close it (`contextlib.aclosing`) when stopping early.
+        """
+        ...
+
+    async def read_all(self) -> bytes:
+        """The whole content, checked like `chunks`."""
+        ...
 
 
 class RemoteStore(Protocol):
@@ -37,20 +78,14 @@ class RemoteStore(Protocol):
         ...
 
     async def upload(
-        self,
-        relkey: str,
-        source: Path,
-        *,
-        size: int,
-        mtime_ns: int,
-        xxh3: str,
-        mode: PutMode,
-        verify: bool,
+        self, relkey: str, source: LocalSource, *, mode: PutMode, verify: bool
     ) -> RemoteMeta:
-        """Store `source` with metadata `mtime` and `xxh3`; return the new object's identity.
+        """Store `source` with its `mtime` and `xxh3` as metadata; return the new object's
+        identity.
 
-        Raises `RemoteChanged` when `mode`'s condition fails, `FileActionError` when `verify` finds
-        that the stored object is not what was sent.
+        Raises `LocalChanged` when the source's reads find the file changed since the scan (and
+        stores nothing), `RemoteChanged` when `mode`'s condition fails, `FileActionError` when
+        `verify` finds that the stored object is not what was sent.
         """
         ...
 

@@ -35,3 +35,8 @@ def trash_runs(names: Iterable[str]) -> Iterator[tuple[str, datetime]]:
         started = run_started(name)
         if started is not None:
             yield name, started
+
+
+def expired_runs(names: Iterable[str], older_than: datetime) -> list[str]:
+    """The run ids among `names` of runs started before `older_than`: what retention empties."""
+    return [name for name, started in trash_runs(names) if started < older_than]

@@ -16,7 +16,7 @@ import bmsync
 from bmsync.cli import parse_headers
 from bmsync.errors import ConfigError
 from bmsync.options import ConflictStrategy, MaxDelete, parse_max_delete, resolve_options
-from tests.memory_remote import MemoryRemote
+from bmsync.testing import MemoryRemote
 
 
 def test_all_lists_exactly_the_public_names() -> None:

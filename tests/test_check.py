@@ -14,8 +14,8 @@ import pytest
 from bmsync import check_project, sync_project
 from bmsync.commands.check import sort_paths
 from bmsync.state.paths import ProjectPaths
+from bmsync.testing import MemoryRemote
 from bmsync.types import LocalFile, RemoteObject, SnapshotEntry
-from tests.memory_remote import MemoryRemote
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 URL = "s3://memory/project"

@@ -21,8 +21,8 @@ from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import LocalScan, scan_local
 from bmsync.report import SyncReport
 from bmsync.sync.compare import compare_paths
+from bmsync.testing import MemoryRemote
 from bmsync.types import SnapshotEntry
-from tests.memory_remote import MemoryRemote
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 

@@ -37,9 +37,10 @@ import bmsync.sync.gather as engine_sync
 from bmsync import StateCorruptError, StateTooNewError, SyncReport, sync_project
 from bmsync.local.hashing import hash_file
 from bmsync.names import TEMP_PREFIX, segment_problem
+from bmsync.ports import LocalSource
 from bmsync.s3.keys import InvalidKey, relkey_to_path
 from bmsync.s3.remote import open_remote
-from tests.memory_remote import MemoryRemote
+from bmsync.testing import MemoryRemote
 from tests.servers import S3TestServer
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
@@ -140,7 +141,7 @@ class Hooked:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def upload(self, relkey: str, source: Path, **kw: Any) -> Any:
+    async def upload(self, relkey: str, source: LocalSource, **kw: Any) -> Any:
         if (hook := self.before_upload.pop(relkey, None)) is not None:
             hook()
         return await self.inner.upload(relkey, source, **kw)

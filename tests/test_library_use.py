@@ -18,7 +18,7 @@ import pytest
 import bmsync
 from bmsync.errors import ConfigError
 from bmsync.local import ignore as ignore_module
-from tests.memory_remote import MemoryRemote
+from bmsync.testing import MemoryRemote
 
 URL = "s3://memory/p"
 

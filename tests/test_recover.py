@@ -15,7 +15,7 @@ from bmsync import NotInTrashError, S3Config, list_trash, restore_file, sync_pro
 from bmsync.commands.recover import TrashSide
 from bmsync.failures import FileActionError
 from bmsync.local import ops
-from tests.memory_remote import MemoryRemote
+from bmsync.testing import MemoryRemote
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 URL = "s3://memory/project"

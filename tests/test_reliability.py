@@ -17,7 +17,7 @@ from bmsync import RemoteAuthError, S3Config, sync_project
 from bmsync.local.trash import purge_trash
 from bmsync.runs import new_run_id, run_started
 from bmsync.state.paths import ProjectPaths
-from tests.memory_remote import MemoryRemote
+from bmsync.testing import MemoryRemote
 from tests.servers import S3TestServer
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)

@@ -13,7 +13,7 @@ from bmsync.commands.reset import reset_project
 from bmsync.errors import ConfigError, LockedError
 from bmsync.state.lock import ProjectLock
 from bmsync.state.paths import ProjectPaths
-from tests.memory_remote import MemoryRemote
+from bmsync.testing import MemoryRemote
 from tests.servers import S3TestServer
 
 URL = "s3://memory/p"

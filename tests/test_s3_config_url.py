@@ -18,6 +18,7 @@ from botocore.utils import parse_timestamp as botocore_parse_timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bmsync.digests import EtagShape, etag_shape
 from bmsync.errors import (
     BucketNotFoundError,
     ConfigError,
@@ -25,8 +26,9 @@ from bmsync.errors import (
     RemoteError,
     RemoteUrlError,
 )
-from bmsync.s3.client import open_s3_client, parse_timestamp, translate_client_error
+from bmsync.s3.client import open_s3_client, parse_timestamp
 from bmsync.s3.config import S3Config
+from bmsync.s3.errors import translate_client_error
 from bmsync.s3.integrity import ContentDigest, PartDigester, etag_verdict
 from bmsync.s3.url import RemoteLocation, parse_remote_url
 
@@ -141,6 +143,23 @@ def test_multipart_etag_verdicts() -> None:
     assert etag_verdict(digest.md5_hex, digest) is True  # rclone lists the whole-content MD5
     assert etag_verdict(f"{composite}-3", digest) is False
     assert etag_verdict("0" * 32, digest) is None  # a store's own scheme: proves nothing
+
+
+@pytest.mark.parametrize(
+    ("etag", "shape"),
+    [
+        (MD5, EtagShape.MD5),
+        (f"{MD5}-12", EtagShape.COMPOSITE),
+        (MD5.upper(), EtagShape.OPAQUE),  # callers lower an ETag that may be upper-case
+        (f"{MD5}-", EtagShape.OPAQUE),
+        (MD5[:-1], EtagShape.OPAQUE),
+        (f'"{MD5}"', EtagShape.OPAQUE),  # quoted: normalise first
+        ("some-opaque-tag", EtagShape.OPAQUE),
+        ("", EtagShape.OPAQUE),
+    ],
+)
+def test_etag_shapes(etag: str, shape: EtagShape) -> None:
+    assert etag_shape(etag) is shape
 
 
 # -- error translation ----------------------------------------------------------------------

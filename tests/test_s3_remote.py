@@ -20,6 +20,7 @@ import xxhash
 from bmsync.commands.recover import list_trash
 from bmsync.errors import BucketNotFoundError, RemoteAuthError
 from bmsync.failures import FileActionError, LocalChanged, RemoteChanged, RemoteMissing
+from bmsync.local.source import FileSource
 from bmsync.s3 import client as s3_client
 from bmsync.s3.client import open_s3_client
 from bmsync.s3.keys import normalise_etag
@@ -55,15 +56,8 @@ async def put(
 ) -> RemoteMeta:
     source = tmp_path / "upload.bin"
     source.write_bytes(data)
-    return await remote.upload(
-        relkey,
-        source,
-        size=len(data),
-        mtime_ns=mtime_ns,
-        xxh3=xxh3_of(data),
-        mode=mode or Overwrite(),
-        verify=verify,
-    )
+    scanned = FileSource(source, len(data), mtime_ns, xxh3_of(data))
+    return await remote.upload(relkey, scanned, mode=mode or Overwrite(), verify=verify)
 
 
 async def get(remote: S3Remote, relkey: str, *, if_match: str | None = None) -> bytes:
@@ -284,15 +278,12 @@ async def test_upload_of_a_file_that_changed_size(remote: S3Remote, tmp_path: Pa
     source.write_bytes(b"longer than scanned")
     with pytest.raises(LocalChanged):
         await remote.upload(
-            "a.md", source, size=3, mtime_ns=MTIME_NS, xxh3="00", mode=Overwrite(), verify=True
+            "a.md", FileSource(source, 3, MTIME_NS, "00"), mode=Overwrite(), verify=True
         )
     with pytest.raises(LocalChanged):
         await remote.upload(
             "b.md",
-            tmp_path / "gone.md",
-            size=3,
-            mtime_ns=MTIME_NS,
-            xxh3="00",
+            FileSource(tmp_path / "gone.md", 3, MTIME_NS, "00"),
             mode=Overwrite(),
             verify=True,
         )
@@ -301,10 +292,7 @@ async def test_upload_of_a_file_that_changed_size(remote: S3Remote, tmp_path: Pa
     with pytest.raises(LocalChanged, match="content hash"):
         await remote.upload(
             "c.md",
-            source,
-            size=3,
-            mtime_ns=MTIME_NS,
-            xxh3=xxh3_of(b"xyz"),
+            FileSource(source, 3, MTIME_NS, xxh3_of(b"xyz")),
             mode=Overwrite(),
             verify=True,
         )
@@ -325,10 +313,7 @@ async def test_failed_multipart_upload_is_aborted(
         with pytest.raises(LocalChanged):  # the hash is found wrong after the parts are sent
             await remote.upload(
                 "big.bin",
-                source,
-                size=len(data),
-                mtime_ns=MTIME_NS,
-                xxh3=xxh3_of(b"other"),
+                FileSource(source, len(data), MTIME_NS, xxh3_of(b"other")),
                 mode=Overwrite(),
                 verify=True,
             )

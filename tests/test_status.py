@@ -14,7 +14,7 @@ import pytest
 from bmsync import StateMismatchError, project_status, sync_project
 from bmsync.state.lock import ProjectLock
 from bmsync.state.paths import ProjectPaths
-from tests.memory_remote import MemoryRemote
+from bmsync.testing import MemoryRemote
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 URL = "s3://memory/project"

@@ -1,1 +1,2 @@
-"""The local side: scanning the folder, ignore rules, atomic writes and the trash."""
+"""The local side: scanning the folder, ignore rules, hashing, atomic writes, the trash, and
+`FileSource`, the scanned file an upload reads (`bmsync.ports.LocalSource`)."""

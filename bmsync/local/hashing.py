@@ -1,15 +1,15 @@
-"""Content hashes: xxh3-128 identifies content, MD5 only to compare with an S3 ETag."""
+"""Hashing local files (with the hashers of `bmsync.digests`), opened so a swapped-in link or
+FIFO is never followed: xxh3-128 identifies content, MD5 only compares with an S3 ETag."""
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 from pathlib import Path
 from typing import BinaryIO
 
-import xxhash
+from bmsync.digests import new_hasher, new_md5
 
 CHUNK = 1 << 20
 
@@ -19,10 +19,6 @@ _OPEN_FLAGS = (
     | getattr(os, "O_NONBLOCK", 0)
     | getattr(os, "O_CLOEXEC", 0)
 )
-
-
-def new_hasher() -> xxhash.xxh3_128:
-    return xxhash.xxh3_128()
 
 
 def open_regular(path: Path) -> BinaryIO:
@@ -49,7 +45,7 @@ def open_regular(path: Path) -> BinaryIO:
 
 def hash_file(path: Path) -> tuple[str, int]:
     """The xxh3-128 hex digest and the number of bytes read."""
-    hasher = xxhash.xxh3_128()
+    hasher = new_hasher()
     size = 0
     with open_regular(path) as handle:
         while chunk := handle.read(CHUNK):
@@ -59,7 +55,7 @@ def hash_file(path: Path) -> tuple[str, int]:
 
 
 def md5_file(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
+    digest = new_md5()
     with open_regular(path) as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)

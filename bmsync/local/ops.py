@@ -21,8 +21,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-import xxhash
-
+from bmsync.digests import new_hasher
 from bmsync.failures import FileActionError, LocalChanged
 from bmsync.local.hashing import hash_file
 from bmsync.local.trash import Trash
@@ -163,7 +162,7 @@ class HashingFile:
     def __init__(self, handle: BinaryIO, relpath: str = "") -> None:
         self.handle = handle
         self.relpath = relpath
-        self.hasher = xxhash.xxh3_128()
+        self.hasher = new_hasher()
         self.size = 0
 
     def write(self, data: bytes) -> None:

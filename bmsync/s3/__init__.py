@@ -1,12 +1,23 @@
 """The S3 side of bmsync.
 
-    url.py        `s3://BUCKET/PREFIX` -> `RemoteLocation`
-    config.py     `S3Config`: endpoint, region, credentials, extra headers
-    client.py     the aiobotocore client (retries, timeouts, headers) and error translation
-    keys.py       pure key <-> path and metadata translations
-    integrity.py  what an ETag proves about the bytes behind it
-    remote.py     `S3Remote`, the engine's `RemoteStore`, and `open_remote`
+    url.py          `s3://BUCKET/PREFIX` -> `RemoteLocation`
+    config.py       `S3Config`: endpoint, region, credentials, extra headers
+    client.py       the aiobotocore client: retries, timeouts, headers, timestamp parsing
+    keys.py         pure key <-> path and metadata translations
+    integrity.py    what an ETag proves about the bytes behind it
+    remote.py       `S3Remote`, the pipeline's `RemoteStore` (a facade over the modules below),
+                    and `open_remote`
+      bucket.py     `Bucket`: the client and location each request is sent with
+      listing.py    ListObjectsV2 into a `RemoteListing`
+      reads.py      HEAD; GET streamed into a sink and verified
+      writes.py     uploads (a single PUT), copies, deletes
+      multipart.py  large uploads in parts; aborting the stale uploads of killed runs
+      conditions.py whether the store enforces If-Match / If-None-Match, checks where it does not
+      trash.py      the remote trash: preserve, purge, list, download a kept version
+      responses.py  what an answer says about an object (identity, times)
+      errors.py     what every botocore and aiohttp error means: run-stopping or one file's
 
-Nothing is re-exported here, so importing `bmsync.s3.config` (the CLI does) does not load
-aiobotocore.
+The S3 side reads local files only through the `bmsync.ports.LocalSource` it is handed; it
+imports nothing from `bmsync.local`. Nothing is re-exported here, so importing
+`bmsync.s3.config` (the CLI does) does not load aiobotocore.
 """

@@ -1,4 +1,4 @@
-"""The aiobotocore S3 client bmsync uses, and what its errors mean to a user.
+"""The aiobotocore S3 client bmsync uses (what its errors mean is `bmsync.s3.errors`).
 
 Client settings and why:
 - standard retry mode, 7 attempts in all (6 retries): exponential backoff with jitter on
@@ -25,25 +25,10 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
-from aiohttp import ClientConnectorError, ClientOSError
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionError,
-    HTTPClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    ProfileNotFound,
-)
+from botocore.exceptions import ProfileNotFound
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
-from bmsync.errors import (
-    BmsyncError,
-    BucketNotFoundError,
-    ConfigError,
-    RemoteAuthError,
-    RemoteError,
-)
+from bmsync.errors import ConfigError
 from bmsync.s3.config import S3Config
 
 MAX_ATTEMPTS = 6
@@ -51,21 +36,6 @@ MAX_ATTEMPTS = 6
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 60
 MAX_POOL_CONNECTIONS = 32
-
-_EXPIRED_CODES = frozenset(
-    {"ExpiredToken", "ExpiredTokenException", "TokenRefreshRequired", "RequestExpired"}
-)
-_AUTH_CODES = frozenset(
-    {
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "AccessDenied",
-        "InvalidToken",
-        "InvalidClientTokenId",
-        "AuthorizationHeaderMalformed",
-        *_EXPIRED_CODES,
-    }
-)
 
 
 def make_client_config(config: S3Config, *, total_attempts: int | None = None) -> AioConfig:
@@ -176,102 +146,3 @@ def _configured_attempts(session: AioSession) -> int | None:
             "the first attempt too, so it must be 1 or more."
         )
     return attempts
-
-
-def error_code(err: ClientError) -> str:
-    code: str = err.response.get("Error", {}).get("Code", "")
-    return code
-
-
-def error_status(err: ClientError) -> int:
-    status: int = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return status
-
-
-def describe_error(err: BaseException) -> str:
-    """A short, secret-free account of a botocore error for a message."""
-    if isinstance(err, ClientError):
-        code = error_code(err) or "error"
-        detail = err.response.get("Error", {}).get("Message", "")
-        status = error_status(err)
-        text = f"{code} (HTTP {status})" if status else code
-        return f"{text}: {detail}" if detail and detail != code else text
-    return f"{type(err).__name__}: {err}"
-
-
-def translate_client_error(err: BaseException, *, bucket: str, action: str) -> BmsyncError | None:
-    """The run-stopping error `err` stands for, or None when it concerns one request only.
-
-    `action` says what bmsync was doing, as a gerund phrase ("listing s3://b/p").
-    """
-    if isinstance(err, NoCredentialsError | PartialCredentialsError):
-        return RemoteAuthError(
-            f"No S3 credentials found while {action}. Set AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY, choose a profile with AWS_PROFILE (or S3Config.aws_profile), "
-            "or pass access_key_id and secret_access_key in S3Config."
-        )
-    if isinstance(err, ConnectionError) and _reset_after_connecting(err):
-        return RemoteError(
-            f"The connection to the S3 endpoint {_endpoint(err)} was reset while {action}, "
-            "even after retries. Check your network (a VPN, proxy or firewall in between can "
-            "do this) and run again."
-        )
-    if isinstance(err, ConnectionError):
-        return RemoteError(
-            f"The S3 endpoint {_endpoint(err)} could not be reached while {action} "
-            f"({type(err).__name__}). Check the endpoint URL and your network connection."
-        )
-    if isinstance(err, HTTPClientError):
-        return RemoteError(
-            f"The connection to the S3 endpoint {_endpoint(err)} failed while {action} "
-            f"({type(err).__name__}), even after retries. Check your network and run again."
-        )
-    if isinstance(err, ClientError):
-        return _translate_response(err, bucket=bucket, action=action)
-    return None
-
-
-def _translate_response(err: ClientError, *, bucket: str, action: str) -> BmsyncError | None:
-    code = error_code(err)
-    if code == "NoSuchBucket":
-        return BucketNotFoundError(
-            f"The bucket {bucket!r} does not exist (while {action}). Check the bucket name in "
-            "the remote URL and the endpoint, or create the bucket first."
-        )
-    if code in _EXPIRED_CODES:
-        return RemoteAuthError(
-            f"The S3 credentials have expired (while {action}). Refresh your temporary "
-            "credentials (for example `aws sso login`) and run again."
-        )
-    if code == "InvalidAccessKeyId":
-        return RemoteAuthError(
-            f"The S3 service does not know the access key ID in use (while {action}). Check "
-            "AWS_ACCESS_KEY_ID, the AWS profile, or S3Config.access_key_id, and the endpoint."
-        )
-    if code == "SignatureDoesNotMatch":
-        return RemoteAuthError(
-            f"The S3 service rejected the request signature (while {action}): the secret access "
-            "key does not match the access key ID. Check AWS_SECRET_ACCESS_KEY or the profile; a "
-            "wrong region or a proxy that rewrites requests can also cause this."
-        )
-    if code in _AUTH_CODES or error_status(err) in (401, 403):
-        return RemoteAuthError(
-            f"The S3 service refused access to bucket {bucket!r} ({code or error_status(err)}, "
-            f"while {action}). Check that the credentials are the right ones and are allowed to "
-            "list, read, write and delete objects under the remote prefix."
-        )
-    return None
-
-
-def _reset_after_connecting(err: ConnectionError) -> bool:
-    """aiobotocore reports a connection reset mid-request as EndpointConnectionError, like a
-    refused connect; telling the user to check the endpoint URL would then send them the wrong
-    way, since the endpoint was reached."""
-    cause = getattr(err, "kwargs", {}).get("error")
-    return isinstance(cause, ClientOSError) and not isinstance(cause, ClientConnectorError)
-
-
-def _endpoint(err: BotoCoreError) -> str:
-    """The URL the failed request went to, without its query (a listing's query is noise)."""
-    endpoint = getattr(err, "kwargs", {}).get("endpoint_url")
-    return str(endpoint).split("?", 1)[0] if endpoint else "(default AWS endpoint)"

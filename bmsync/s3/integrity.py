@@ -9,14 +9,12 @@ ETag can prove the content right, prove it wrong, or say nothing, and the caller
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-_MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
-_COMPOSITE = re.compile(r"^[0-9a-f]{32}-[0-9]+$")
+from bmsync.digests import EtagShape, etag_shape, new_md5
+
 _OPAQUE_SSE = frozenset({"aws:kms", "aws:kms:dsse"})
 
 
@@ -35,10 +33,10 @@ def etag_verdict(etag: str, digest: ContentDigest) -> bool | None:
         return True
     if digest.composite is None:
         # Sent whole: a 32-hex ETag is the content's MD5, anything else is opaque.
-        return False if _MD5_HEX.match(etag) else None
+        return False if etag_shape(etag) is EtagShape.MD5 else None
     # Sent in parts: a composite ETag must be ours; a 32-hex one that is not the whole MD5 may be
     # a store's own scheme, so it proves nothing either way.
-    return False if _COMPOSITE.match(etag) else None
+    return False if etag_shape(etag) is EtagShape.COMPOSITE else None
 
 
 def etag_is_opaque(response: Mapping[str, Any]) -> bool:
@@ -53,16 +51,16 @@ class PartDigester:
     """Accumulates the whole-content MD5 and the multipart composite while parts are sent."""
 
     def __init__(self) -> None:
-        self._whole = hashlib.md5(usedforsecurity=False)
+        self._whole = new_md5()
         self._parts: list[bytes] = []
 
     def add_part(self, data: bytes) -> bytes:
         """Account for one part; returns its MD5 digest (for Content-MD5)."""
         self._whole.update(data)
-        part = hashlib.md5(data, usedforsecurity=False).digest()
+        part = new_md5(data).digest()
         self._parts.append(part)
         return part
 
     def digest(self) -> ContentDigest:
-        combined = hashlib.md5(b"".join(self._parts), usedforsecurity=False).hexdigest()
+        combined = new_md5(b"".join(self._parts)).hexdigest()
         return ContentDigest(self._whole.hexdigest(), f"{combined}-{len(self._parts)}")

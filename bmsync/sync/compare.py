@@ -10,24 +10,20 @@ sides equal and simply records them (Unison's "copied but not recorded" case).
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-import xxhash
-
+from bmsync.digests import EtagShape, etag_shape, new_hasher
 from bmsync.failures import FileActionError
 from bmsync.local.hashing import md5_file
 from bmsync.names import copy_names
 from bmsync.ports import RemoteStore
 from bmsync.types import Comparison, LocalFile, RemoteObject
 
-_MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
-
 
 class _HashSink:
     def __init__(self) -> None:
-        self.hasher = xxhash.xxh3_128()
+        self.hasher = new_hasher()
 
     def write(self, data: bytes) -> None:
         self.hasher.update(data)
@@ -53,7 +49,7 @@ async def compare_path(
         same = [c.path for c in copies if (c.size, c.xxh3) == (meta.size, meta.xxh3)]
         return Comparison(equal, meta, () if equal else tuple(same))
     etag = meta.etag.lower()
-    if _MD5_ETAG.match(etag):
+    if etag_shape(etag) is EtagShape.MD5:
         equal = meta.size == local.size and await _md5_matches(root, local, etag)
         same = [] if equal else [c.path for c in copies if await _md5_matches(root, c, etag)]
         return Comparison(equal, meta, tuple(same))

@@ -17,6 +17,7 @@ from pathlib import Path
 from bmsync.errors import BmsyncError
 from bmsync.failures import FileActionError, RemoteMissing, TransientError
 from bmsync.local import ops
+from bmsync.local.source import FileSource
 from bmsync.local.trash import Trash
 from bmsync.ports import RemoteStore
 from bmsync.report import ConflictReport, FileError, ProgressEvent, ProgressFn, SyncReport
@@ -149,15 +150,8 @@ class Executor:
     async def _send(self, local: LocalFile, relkey: str, mode: PutMode) -> RemoteMeta:
         """Upload one local file as `relkey`, re-checking the file around the transfer."""
         await asyncio.to_thread(ops.check_unchanged, self.root, local.os_relpath, local)
-        meta = await self.remote.upload(
-            relkey,
-            self.root / local.os_relpath,
-            size=local.size,
-            mtime_ns=local.mtime_ns,
-            xxh3=local.xxh3,
-            mode=mode,
-            verify=self.verify,
-        )
+        source = FileSource.scanned(self.root, local)
+        meta = await self.remote.upload(relkey, source, mode=mode, verify=self.verify)
         # Changed while being read: what was stored may be a mix; the next run sees it changed.
         await asyncio.to_thread(ops.check_unchanged, self.root, local.os_relpath, local)
         self.report.bytes_uploaded += local.size
