@@ -105,6 +105,10 @@ class SyncOptions:
     transfers: int = 8
     trash_retention_days: float = 30.0
     mode: Mode = Mode.BISYNC
+    one_way: OneWayConflict = OneWayConflict.FAIL
+    """Push and pull: what to do with a path that differs on both sides."""
+    delete_excluded: bool = False
+    """Mirror: also delete remote files the ignore rules exclude."""
 
 
 _MAX_DELETE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$")
@@ -148,6 +152,23 @@ def parse_conflict(value: str | ConflictStrategy) -> ConflictStrategy:
         ) from None
 
 
+OneWayConflictName = Literal["fail", "keep-local", "keep-remote", "keep-cloud", "keep-both"]
+"""The words push and pull accept; `keep-cloud` is basic-memory's name for `keep-remote`."""
+
+
+def parse_one_way(value: str | OneWayConflict) -> OneWayConflict:
+    if isinstance(value, OneWayConflict):
+        return value
+    try:
+        return OneWayConflict("keep-remote" if value == "keep-cloud" else value)
+    except ValueError:
+        choices = ", ".join(c.value for c in OneWayConflict)
+        raise ConfigError(
+            f"unknown conflict choice {value!r} for a push or pull; choose one of: {choices} "
+            "(keep-cloud is another name for keep-remote)"
+        ) from None
+
+
 def check_transfers(transfers: object) -> None:
     """How many transfers (or comparisons) run at once: a whole number, at least 1 (0 would
     leave every transfer waiting for a free slot forever)."""
@@ -165,6 +186,9 @@ def resolve_options(
     dry_run: bool = False,
     transfers: int = 8,
     trash_retention_days: float = 30.0,
+    mode: Mode = Mode.BISYNC,
+    one_way: str | OneWayConflict = OneWayConflict.FAIL,
+    delete_excluded: bool = False,
 ) -> SyncOptions:
     """Apply explicit settings on top of the named profile, validating each."""
     chosen = PROFILES.get(profile)
@@ -182,4 +206,7 @@ def resolve_options(
         dry_run=dry_run,
         transfers=transfers,
         trash_retention_days=trash_retention_days,
+        mode=mode,
+        one_way=parse_one_way(one_way),
+        delete_excluded=delete_excluded,
     )

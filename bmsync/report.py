@@ -57,6 +57,13 @@ class SyncReport:
     warnings: list[FileError] = field(default_factory=list)
     """Paths left alone on purpose (symlinks, devices, invalid remote keys): not errors."""
     run_id: str | None = None
+    mode: str = "bisync"
+    """Which workflow ran: bisync, push, pull, mirror or prune."""
+    new: list[str] = field(default_factory=list)
+    """Push, pull and mirror: the files the destination did not have (a subset of uploaded or
+    downloaded)."""
+    destination_only: list[str] = field(default_factory=list)
+    """Push and pull: files only the destination holds, left as they are."""
 
     @property
     def in_sync(self) -> bool:
@@ -76,7 +83,14 @@ class SyncReport:
 
     def finish(self, duration_s: float) -> SyncReport:
         self.duration_s = round(duration_s, 3)
-        for names in (self.uploaded, self.downloaded, self.deleted_local, self.deleted_remote):
+        for names in (
+            self.uploaded,
+            self.downloaded,
+            self.deleted_local,
+            self.deleted_remote,
+            self.new,
+            self.destination_only,
+        ):
             names.sort()
         self.conflicts.sort(key=lambda c: c.path)
         self.errors.sort(key=lambda e: e.path)
@@ -86,6 +100,16 @@ class SyncReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def _resolution(self, conflict: ConflictReport) -> str:
+        if self.mode == "bisync":
+            kept = conflict.winner or "no winner; remote kept"
+            return f"{kept}, other copy at {conflict.loser_copy}"
+        if conflict.loser_copy is not None:
+            return f"both kept, the incoming version at {conflict.loser_copy}"
+        if conflict.winner is None:
+            return "differs on both sides; nothing transferred"
+        return f"the {conflict.winner} version kept"
 
     def summary(self) -> str:
         """A few lines for a terminal."""
@@ -108,8 +132,13 @@ class SyncReport:
         elif self.status != "aborted":
             lines.append("  nothing to do: both sides agree")
         for conflict in self.conflicts:
-            kept = conflict.winner or "no winner; remote kept"
-            lines.append(f"  conflict {conflict.path}: {kept}, other copy at {conflict.loser_copy}")
+            lines.append(f"  conflict {conflict.path}: {self._resolution(conflict)}")
+        if self.destination_only:
+            lines.append(
+                f"  {len(self.destination_only)} only on the destination, left as they are: "
+                + ", ".join(self.destination_only[:5])
+                + (", …" if len(self.destination_only) > 5 else "")
+            )
         for error in self.errors:
             lines.append(f"  error {error.path}: {error.message}")
         for warning in self.warnings:

@@ -9,10 +9,11 @@ pipeline (`bmsync.sync.run`). A safety abort comes back as a report with status 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from bmsync.commands.blocking import blocking
-from bmsync.options import ConflictName, ProfileName, resolve_options
+from bmsync.options import ConflictName, ProfileName, SyncOptions, resolve_options
 from bmsync.ports import RemoteStore
 from bmsync.project import PathArg, locked, open_project, open_store, remote_for
 from bmsync.report import FileError, ProgressFn, SyncReport
@@ -55,11 +56,39 @@ async def sync_project(
         transfers=transfers,
         trash_retention_days=trash_retention_days,
     )
-    project = await open_project(local_path, remote_url, state_dir, ignore, ignore_files)
+    pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
+    return await run_pair(pair, options, progress=progress, now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """The (folder, remote) pair a command runs on, as the caller gave it."""
+
+    local_path: PathArg
+    remote_url: str
+    s3: S3Config | None = None
+    state_dir: PathArg | None = None
+    ignore: Sequence[str] = ()
+    ignore_files: Sequence[PathArg] = ()
+    remote: RemoteStore | None = None
+
+
+async def run_pair(
+    pair: Pair,
+    options: SyncOptions,
+    *,
+    progress: ProgressFn | None = None,
+    now: datetime | None = None,
+) -> SyncReport:
+    """One run of the pipeline on `pair` in `options.mode`: what every syncing command does
+    (two-way, push, pull, mirror, prune) once its options are resolved."""
+    project = await open_project(
+        pair.local_path, pair.remote_url, pair.state_dir, pair.ignore, pair.ignore_files
+    )
     async with (
         locked(project) as lock,
-        open_store(project, dry_run=options.dry_run, repair=resync) as store,
-        remote_for(remote, project.location, s3) as opened,
+        open_store(project, dry_run=options.dry_run, repair=options.resync) as store,
+        remote_for(pair.remote, project.location, pair.s3) as opened,
     ):
         run = Run(
             project.root, opened, store, project.paths.trash, project.rules, options, progress

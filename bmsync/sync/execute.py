@@ -26,10 +26,12 @@ from bmsync.sync.actions import (
     DeleteLocal,
     DeleteRemote,
     Download,
+    DownloadCopy,
     Forget,
     Record,
     ResolveConflict,
     Upload,
+    UploadCopy,
 )
 from bmsync.sync.commit import SnapshotBatcher
 from bmsync.types import (
@@ -80,7 +82,11 @@ class Executor:
         self._total = len(actions)
         quiet = [a for a in actions if isinstance(a, Record | Forget)]
         deletes = [a for a in actions if isinstance(a, DeleteLocal | DeleteRemote)]
-        transfers = [a for a in actions if isinstance(a, Upload | Download | ResolveConflict)]
+        transfers = [
+            a
+            for a in actions
+            if isinstance(a, Upload | Download | ResolveConflict | UploadCopy | DownloadCopy)
+        ]
         try:
             for quiet_action in quiet:
                 await self._record_quietly(quiet_action)
@@ -144,6 +150,14 @@ class Executor:
                 self.report.deleted_remote.append(action.path)
             case ResolveConflict():
                 await self._resolve(action)
+            case UploadCopy():
+                # Beside the remote version, at a name that must be free; no snapshot row,
+                # since the two sides still differ at the path and the copy is remote only.
+                await self._send(action.local, action.copy, Create())
+                self.report.uploaded.append(action.copy)
+            case DownloadCopy():
+                await self._receive(action.remote.relkey, action.copy, None, action.remote.etag)
+                self.report.downloaded.append(action.copy)
             case Record() | Forget():
                 await self._record_quietly(action)
 

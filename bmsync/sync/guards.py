@@ -7,7 +7,7 @@ thing a sync engine can do; the user lifts them deliberately with `force`.
 
 from __future__ import annotations
 
-from bmsync.options import SyncOptions
+from bmsync.options import Mode, SyncOptions
 from bmsync.sync.actions import DeleteLocal, DeleteRemote
 from bmsync.sync.plan import Plan
 
@@ -22,8 +22,20 @@ def empty_side_reason(
     local_exists: bool,
     options: SyncOptions,
 ) -> str | None:
-    """One side empty (or the folder missing) while the snapshot says both held files."""
-    if options.force or options.resync or snapshot_files == 0:
+    """One side empty (or the folder missing) while the snapshot says both held files; for a
+    mirror, an empty folder facing a remote that holds files, snapshot or not."""
+    if options.mode in (Mode.PUSH, Mode.PULL, Mode.PRUNE) or options.force:
+        return None  # push and pull never delete; prune deletes only what the rules exclude
+    if options.mode is Mode.MIRROR:
+        if local_files == 0 and remote_files > 0:
+            what = "is missing" if not local_exists else "is empty"
+            return (
+                f"the local folder {what}, and mirroring it would delete all {remote_files} "
+                "files of the remote. If the folder is on a drive that is not mounted, mount "
+                "it and run again; if you really want an empty remote, run again with force"
+            )
+        return None
+    if options.resync or snapshot_files == 0:
         return None
     if local_files == 0 and remote_files > 0:
         what = "is missing" if not local_exists else "is empty"
@@ -60,3 +72,16 @@ def max_delete_reason(plan: Plan, options: SyncOptions) -> str | None:
                 "higher --max-delete"
             )
     return None
+
+
+def conflicts_reason(plan: Plan) -> str | None:
+    """Push and pull with the `fail` choice: any path that differs on both sides stops the
+    whole run, so nothing at all is transferred until the user says which version to keep."""
+    if not plan.unresolved:
+        return None
+    shown = ", ".join(plan.unresolved[:_SHOWN]) + (", …" if len(plan.unresolved) > _SHOWN else "")
+    return (
+        f"{len(plan.unresolved)} files differ on both sides: {shown}. Nothing was transferred. "
+        "Choose which version to keep (keep-local, keep-remote, or keep-both to keep both) and "
+        "run again"
+    )

@@ -8,9 +8,19 @@ plan. Either way `finish` sorts the lists, sets the status and the duration.
 from __future__ import annotations
 
 import time
+from typing import Literal
 
+from bmsync.options import Mode, OneWayConflict, SyncOptions
 from bmsync.report import ConflictReport, FileError, SyncReport
-from bmsync.sync.actions import DeleteLocal, DeleteRemote, Download, ResolveConflict, Upload
+from bmsync.sync.actions import (
+    DeleteLocal,
+    DeleteRemote,
+    Download,
+    DownloadCopy,
+    ResolveConflict,
+    Upload,
+    UploadCopy,
+)
 from bmsync.sync.plan import Plan
 
 
@@ -51,3 +61,27 @@ def abort(report: SyncReport, reason: str, started: float) -> SyncReport:
 
 def finish(report: SyncReport, started: float) -> SyncReport:
     return report.finish(time.monotonic() - started)
+
+
+def report_direction(plan: Plan, options: SyncOptions, report: SyncReport) -> None:
+    """What a one-way run's report adds (basic-memory's transfer plan): the mode, the files new
+    to the destination, those only the destination holds, and every conflict with how the
+    user's choice resolves it."""
+    report.mode = options.mode.value
+    if options.mode is Mode.PULL:
+        report.new = [a.path for a in plan.of_type(Download) if a.replaces is None]
+    elif options.mode in (Mode.PUSH, Mode.MIRROR):
+        report.new = [a.path for a in plan.of_type(Upload) if a.replaces is None]
+    report.destination_only = list(plan.destination_only)
+    copies = {a.path: a.copy for a in plan.actions if isinstance(a, UploadCopy | DownloadCopy)}
+    winner = _ONE_WAY_WINNERS[options.one_way]
+    for path in plan.conflicts:
+        report.conflicts.append(ConflictReport(path, winner, copies.get(path)))
+
+
+_ONE_WAY_WINNERS: dict[OneWayConflict, Literal["local", "remote"] | None] = {
+    OneWayConflict.FAIL: None,
+    OneWayConflict.KEEP_LOCAL: "local",
+    OneWayConflict.KEEP_REMOTE: "remote",
+    OneWayConflict.KEEP_BOTH: None,
+}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.trash import Trash
-from bmsync.options import SyncOptions
+from bmsync.options import Mode, SyncOptions
 from bmsync.ports import RemoteStore, SnapshotStore
 from bmsync.report import ProgressFn, SyncReport
 from bmsync.runs import new_run_id
@@ -26,7 +26,7 @@ from bmsync.sync.adopt import adopt_kept_copies
 from bmsync.sync.compare import compare_paths
 from bmsync.sync.execute import Executor
 from bmsync.sync.gather import Gathered, gather
-from bmsync.sync.guards import empty_side_reason, max_delete_reason
+from bmsync.sync.guards import conflicts_reason, empty_side_reason, max_delete_reason
 from bmsync.sync.plan import Plan, paths_to_compare, plan_sync
 from bmsync.types import SnapshotEntry
 
@@ -63,12 +63,15 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
         run.root, run.remote, to_compare, trees.local, trees.remote, concurrency=options.transfers
     )
     report.add_errors(result, failed)
+    deletes_excluded = options.mode is Mode.PRUNE or options.delete_excluded
     plan = plan_sync(
         trees.local, trees.remote, trees.snapshot, comparisons,
         strategy=options.conflict, now=now, resync=options.resync, mode=options.mode,
+        one_way=options.one_way, excluded=trees.excluded if deletes_excluded else None,
     )  # fmt: skip
     plan = adopt_kept_copies(plan, trees.local, trees.remote, trees.snapshot, comparisons)
-    reason = max_delete_reason(plan, options)
+    report.report_direction(plan, options, result)
+    reason = max_delete_reason(plan, options) or conflicts_reason(plan)
     if options.dry_run:
         report.report_plan(plan, result)
     if reason is not None:
