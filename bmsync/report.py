@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Status = Literal["ok", "partial", "aborted"]
+Guard = Literal["empty_side", "max_delete"]
+"""The safety guards (`bmsync.sync.guards`), by the name a program can act on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,9 @@ class SyncReport:
     warnings: list[FileError] = field(default_factory=list)
     """Paths left alone on purpose (symlinks, devices, invalid remote keys): not errors."""
     run_id: str | None = None
+    guard: Guard | None = None
+    """Which safety guard stopped the run (status "aborted"), so a caller can say how to go
+    ahead (`force`, or a higher `max_delete`) without parsing `abort_reason`; None otherwise."""
 
     @property
     def in_sync(self) -> bool:

@@ -61,7 +61,7 @@ class CheckReport:
             if paths:
                 lines.append(f"  {title} ({len(paths)}): " + ", ".join(paths[:10]))
                 if len(paths) > 10:
-                    lines.append(f"    … and {len(paths) - 10} more (--json lists them all)")
+                    lines.append(f"    … and {len(paths) - 10} more (the JSON form lists them all)")
         lines += [f"  not compared: {e.path}: {e.message}" for e in self.errors]
         lines += [f"  left out: {w.path}: {w.message}" for w in self.warnings]
         lines.append(f"  {self.compared} compared with a request; took {self.duration_s:.2f} s")

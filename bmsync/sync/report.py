@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from bmsync.report import ConflictReport, FileError, SyncReport
+from bmsync.report import ConflictReport, FileError, Guard, SyncReport
 from bmsync.sync.actions import DeleteLocal, DeleteRemote, Download, ResolveConflict, Upload
 from bmsync.sync.plan import Plan
 
@@ -42,9 +42,10 @@ def report_plan(plan: Plan, report: SyncReport) -> None:
     report.bytes_downloaded = sum(a.remote.size for a in plan.of_type(Download))
 
 
-def abort(report: SyncReport, reason: str, started: float) -> SyncReport:
+def abort(report: SyncReport, guard: Guard, reason: str, started: float) -> SyncReport:
     """A safety guard stopped the run before anything changed."""
     report.status = "aborted"
+    report.guard = guard
     report.abort_reason = reason
     return finish(report, started)
 

@@ -57,7 +57,7 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
         snapshot_files=len(trees.snapshot), local_files=len(trees.local),
         remote_files=len(trees.remote), local_exists=found.root_exists, options=options,
     ):  # fmt: skip
-        return report.abort(result, reason, started)
+        return report.abort(result, "empty_side", reason, started)
     to_compare = paths_to_compare(trees.local, trees.remote, trees.snapshot, resync=options.resync)
     comparisons, failed = await compare_paths(
         run.root, run.remote, to_compare, trees.local, trees.remote, concurrency=options.transfers
@@ -72,7 +72,7 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
     if options.dry_run:
         report.report_plan(plan, result)
     if reason is not None:
-        return report.abort(result, reason, started)
+        return report.abort(result, "max_delete", reason, started)
     if options.dry_run:
         return report.finish(result, started)
     assert run.store is not None, "only a dry run goes without a snapshot"
