@@ -32,14 +32,14 @@ if how == "import":
 else:
     from bmsync.cli import main
     try:
-        main([how])
+        main(how.split())
     except SystemExit:
         pass
 print(json.dumps(sorted(sys.modules)), file=sys.stderr)
 """
 
 
-@pytest.mark.parametrize("how", ["import", "--help", "--version"])
+@pytest.mark.parametrize("how", ["import", "--help", "--version", "sync --help"])
 def test_start_up_loads_no_command_and_no_heavy_library(how: str) -> None:
     """`import bmsync`, `bmsync --help` and `bmsync --version` stay cheap: the commands, the
     S3 client and the snapshot store are imported only when a command runs."""
