@@ -1,11 +1,17 @@
 """The `bmsync` command: argument parsing and rendering only, no sync logic.
 
 Exit codes (a contract): 0 in sync or dry run done; 1 finished with per-file errors; 2 usage or
-configuration error; 3 safety abort, nothing changed; 4 another sync of this project is running.
-`check` exits 0 when both sides hold the same files, 1 when something differs or could not be
-compared. `status`, `trash` and `restore` exit 0 when done, 1 when a restore could not write the
-version back. All exit 2 for a usage, configuration, state or S3 error (and `restore` for a path
-the trash does not hold).
+configuration error; 3 safety abort, nothing changed; 4 another sync of this project is running;
+130 interrupted (Ctrl-C). `check` exits 0 when both sides hold the same files, 1 when something
+differs or could not be compared. `status`, `trash` and `restore` exit 0 when done, 1 when a
+restore could not write the version back. All exit 2 for a usage, configuration, state or S3
+error (and `restore` for a path the trash does not hold).
+
+Every subcommand goes through `run_command`: it runs the command's coroutine, prints the result
+(with `--json` exactly one JSON object on stdout, else a summary for a person) and maps the
+outcome to the exit code. A failure prints one line on stderr and, with `--json`, one object of
+the same shape for every command (`error_object`). Each command is imported only when it runs,
+so `bmsync --help` and `bmsync --version` load neither the S3 client nor the snapshot store.
 """
 
 from __future__ import annotations
@@ -15,28 +21,46 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from bmsync import __version__
-from bmsync.commands.check import check_project
-from bmsync.commands.recover import list_trash, restore_file
-from bmsync.commands.status import project_status
-from bmsync.commands.sync import sync_project
 from bmsync.errors import BmsyncError, ConfigError
 from bmsync.options import PROFILES, ConflictStrategy
-from bmsync.report import ProgressEvent, SyncReport
-from bmsync.s3.config import S3Config
+
+if TYPE_CHECKING:
+    from bmsync.commands.recover import TrashedVersion
+    from bmsync.report import Guard, ProgressFn, SyncReport
+    from bmsync.s3.config import S3Config
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ABORTED, EXIT_LOCKED = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT: what a shell reports for a program stopped by Ctrl-C."""
+
+
+class UsageError(ConfigError):
+    """The command line itself is wrong (argparse found it); exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse exits with 2 on usage errors already; keep its message, add a hint."""
+    """argparse exits with 2 on usage errors already; here the error goes through the runner's
+    one error path instead, so `--json` gets its one JSON object even for a bad argument."""
 
-    def error(self, message: str) -> Any:
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nRun '{self.prog} --help'.\n")
+        raise UsageError(f"{message}; run '{self.prog} --help'")
+
+
+def _at_least_one(value: str) -> int:
+    """`--transfers`: 0 would leave every transfer waiting for a free slot forever."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
+    return number
 
 
 def _s3_options() -> _Parser:
@@ -68,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
     sync.add_argument("--resync", action="store_true", help="rebuild the snapshot (a union)")
     sync.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
-    sync.add_argument("--transfers", type=int, default=8)
+    sync.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
     sync.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
 
     check = commands.add_parser(
@@ -81,8 +105,80 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--full", action="store_true", help="compare every file, trusting no snapshot (a HEAD each)"
     )
+    check.add_argument(
+        "--one-way",
+        action="store_true",
+        help="only what the remote lacks or holds differently (files only the remote holds are "
+        "no difference)",
+    )
     check.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
-    check.add_argument("--transfers", type=int, default=8)
+    check.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
+
+    for name, source, destination in (("push", "folder", "remote"), ("pull", "remote", "folder")):
+        one_way = commands.add_parser(
+            name,
+            parents=[common],
+            help=f"copy new and changed files from the {source} to the {destination}; "
+            "deletes nothing",
+            description=f"Copies new and changed files from the {source} to the {destination}."
+            f" Nothing is deleted. A file changed only on the {destination} since the last "
+            "sync is left alone; one that differs on both sides is a conflict: with the "
+            "default --conflict fail nothing at all is transferred (exit 3).",
+        )
+        one_way.add_argument("local", help="the local project folder")
+        one_way.add_argument("remote", help="s3://BUCKET/PREFIX")
+        one_way.add_argument(
+            "--conflict",
+            choices=["fail", "keep-local", "keep-remote", "keep-cloud", "keep-both"],
+            default="fail",
+            help="for a file that differs on both sides: transfer nothing (fail), keep one "
+            "side's version on the destination, or put the incoming one beside it (keep-both); "
+            "keep-cloud is keep-remote",
+        )
+        _transfer_options(one_way)
+
+    mirror = commands.add_parser(
+        "mirror",
+        parents=[common],
+        help="make the remote identical to the folder (deletes into the remote trash)",
+    )
+    mirror.add_argument("local", help="the local project folder")
+    mirror.add_argument("remote", help="s3://BUCKET/PREFIX")
+    mirror.add_argument(
+        "--delete-excluded",
+        action="store_true",
+        help="also delete remote files the ignore rules exclude",
+    )
+    mirror.add_argument("--max-delete", metavar="N|N%", help="delete limit (default 25)")
+    mirror.add_argument("--force", action="store_true", help="lift the safety guards")
+    _transfer_options(mirror)
+
+    prune = commands.add_parser(
+        "prune",
+        parents=[common],
+        help="list the remote files the ignore rules exclude; with --yes delete them",
+    )
+    prune.add_argument("local", help="the local project folder (its ignore rules apply)")
+    prune.add_argument("remote", help="s3://BUCKET/PREFIX")
+    prune.add_argument("--yes", action="store_true", help="delete them (into the remote trash)")
+    prune.add_argument("--max-delete", metavar="N|N%", help="delete limit (default 25)")
+    prune.add_argument("--force", action="store_true", help="lift the delete limit")
+    prune.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
+
+    ls = commands.add_parser(
+        "ls", parents=[common], help="list the files below a remote prefix (size, time, ETag)"
+    )
+    ls.add_argument("remote", help="s3://BUCKET/PREFIX")
+    ls.add_argument("path", nargs="?", help="only this file, or this folder and what it holds")
+
+    reset = commands.add_parser(
+        "reset",
+        help="forget the pair's last sync (kept aside): the next sync is a union, no deletes",
+    )
+    reset.add_argument("local", help="the local project folder")
+    reset.add_argument("remote", help="s3://BUCKET/PREFIX")
+    reset.add_argument("--state-dir")
+    reset.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
     status = commands.add_parser(
         "status",
@@ -129,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _transfer_options(parser: argparse.ArgumentParser) -> None:
+    """What push, pull and mirror take besides their own options."""
+    parser.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
+    parser.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
+    parser.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+
+
 def parse_headers(values: Sequence[str]) -> dict[str, str]:
     headers: dict[str, str] = {}
     for value in values:
@@ -145,9 +249,83 @@ def exit_code(report: SyncReport) -> int:
     return EXIT_PARTIAL if report.errors else EXIT_OK
 
 
-def _progress_printer(enabled: bool) -> Any:
+# -- the runner -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a command hands the runner: its result for a program and for a person."""
+
+    data: dict[str, Any]
+    """The `--json` object."""
+    text: str
+    """The summary for a terminal (stdout)."""
+    code: int = EXIT_OK
+    hint: str | None = None
+    """What to do next, on stderr after the result (e.g. the flag that lifts a guard)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    run: Callable[[argparse.Namespace], Coroutine[Any, Any, Outcome]]
+    if_interrupted: str
+    """Said on Ctrl-C: the state the command leaves things in."""
+
+
+def error_object(message: str, error_type: str, code: int) -> dict[str, Any]:
+    """The one JSON shape of a failed command, whichever it was. `abort_reason` repeats the
+    message under the name a sync report gives it, so a script reading `bmsync sync --json`
+    finds why a run stopped in the same field whether a guard or an error stopped it."""
+    return {
+        "status": "error",
+        "error": message,
+        "error_type": error_type,
+        "exit_code": code,
+        "abort_reason": message,
+    }
+
+
+def _fail(message: str, error_type: str, code: int, as_json: bool) -> int:
+    print(f"bmsync: {message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps(error_object(message, error_type, code)))
+    return code
+
+
+def run_command(command: Command, args: argparse.Namespace) -> int:
+    """Run one subcommand to its exit code; see the module docstring."""
+    as_json = bool(getattr(args, "json", False))
+    try:
+        outcome = asyncio.run(command.run(args))
+    except BmsyncError as err:
+        return _fail(str(err), type(err).__name__, err.exit_code, as_json)
+    except KeyboardInterrupt:
+        # asyncio.run has already cancelled the command and let it clean up (the lock released,
+        # temporary files removed), so only the message is left to say.
+        return _fail(command.if_interrupted, "KeyboardInterrupt", EXIT_INTERRUPTED, as_json)
+    print(json.dumps(outcome.data) if as_json else outcome.text)
+    if outcome.hint:
+        print(f"bmsync: {outcome.hint}", file=sys.stderr)
+    return outcome.code
+
+
+# -- the commands: each imports what it runs only when it runs --------------------------------
+
+
+def _s3_config(args: argparse.Namespace) -> S3Config:
+    from bmsync.s3.config import S3Config
+
+    return S3Config(
+        endpoint_url=args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+        region=args.region,
+        headers=parse_headers(args.header),
+    )
+
+
+def _progress_printer(enabled: bool) -> ProgressFn | None:
     if not enabled or not sys.stderr.isatty():
         return None
+    from bmsync.report import ProgressEvent
 
     def show(event: ProgressEvent) -> None:
         sys.stderr.write(f"\r[{event.done}/{event.total}] {event.action} {event.path[:60]:<60}")
@@ -158,156 +336,229 @@ def _progress_printer(enabled: bool) -> Any:
     return show
 
 
-def _error_report(err: BmsyncError) -> dict[str, Any]:
-    report = SyncReport(status="aborted", abort_reason=str(err)).to_dict()
-    report["error_type"] = type(err).__name__
-    return report
+GUARD_HINTS: dict[Guard, str] = {
+    "empty_side": "if that side really was emptied, run again with --force",
+    "max_delete": "review them with --dry-run; if the deletes are intended, run again with "
+    "--force or a higher --max-delete N|N%",
+    "conflicts": "choose with --conflict keep-local, keep-remote or keep-both",
+}
+"""What the CLI adds to a guard's reason: the flags that lift it (the library, which has no
+flags, says it in words)."""
 
 
-def _s3_config(args: argparse.Namespace) -> S3Config:
-    return S3Config(
-        endpoint_url=args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
-        region=args.region,
-        headers=parse_headers(args.header),
+async def _sync(args: argparse.Namespace) -> Outcome:
+    from bmsync.commands.sync import sync_project
+
+    report = await sync_project(
+        args.local,
+        args.remote,
+        s3=_s3_config(args),
+        state_dir=args.state_dir,
+        profile=args.profile,
+        conflict=args.conflict,
+        max_delete=args.max_delete,
+        dry_run=args.dry_run,
+        resync=args.resync,
+        force=args.force,
+        ignore_files=args.ignore_file,
+        transfers=args.transfers,
+        progress=_progress_printer(not (args.quiet or args.json)),
     )
+    return _report_outcome(report)
 
 
-def run_sync_command(args: argparse.Namespace) -> int:
-    try:
-        config = _s3_config(args)
-        report = asyncio.run(
-            sync_project(
-                args.local,
-                args.remote,
-                s3=config,
-                state_dir=args.state_dir,
-                profile=args.profile,
-                conflict=args.conflict,
-                max_delete=args.max_delete,
-                dry_run=args.dry_run,
-                resync=args.resync,
-                force=args.force,
-                ignore_files=args.ignore_file,
-                transfers=args.transfers,
-                progress=_progress_printer(not (args.quiet or args.json)),
-            )
+async def _check(args: argparse.Namespace) -> Outcome:
+    from bmsync.commands.check import check_project
+
+    report = await check_project(
+        args.local,
+        args.remote,
+        s3=_s3_config(args),
+        state_dir=args.state_dir,
+        full=args.full,
+        one_way=args.one_way,
+        ignore_files=args.ignore_file,
+        transfers=args.transfers,
+    )
+    return Outcome(report.to_dict(), report.summary(), EXIT_OK if report.in_sync else EXIT_PARTIAL)
+
+
+async def _status(args: argparse.Namespace) -> Outcome:
+    from bmsync.commands.status import project_status
+
+    status = await project_status(args.local, args.remote, state_dir=args.state_dir, runs=args.runs)
+    return Outcome(status.to_dict(), status.summary())
+
+
+async def _trash(args: argparse.Namespace) -> Outcome:
+    from bmsync.commands.recover import list_trash
+
+    versions = await list_trash(
+        args.remote, side=args.side, s3=_s3_config(args), state_dir=args.state_dir
+    )
+    return Outcome({"versions": [v.to_dict() for v in versions]}, _trash_table(versions))
+
+
+def _trash_table(versions: Sequence[TrashedVersion]) -> str:
+    if not versions:
+        return "The trash of this project is empty."
+    lines = [f"{'deleted or overwritten (UTC)':<28} {'trash':<6} {'size':>9}  path"]
+    for v in versions:
+        number = f" (#{v.number})" if v.number > 1 else ""
+        when = f"{v.deleted_at:%Y-%m-%d %H:%M:%S}"
+        lines.append(f"{when:<28} {v.side:<6} {v.size:>9}  {v.path}{number}   [run {v.run_id}]")
+    lines.append("Restore one with: bmsync restore LOCAL REMOTE PATH [--run RUN] [--side SIDE]")
+    return "\n".join(lines)
+
+
+async def _restore(args: argparse.Namespace) -> Outcome:
+    from bmsync.commands.recover import restore_file
+
+    result = await restore_file(
+        args.local,
+        args.remote,
+        args.path,
+        run_id=args.run,
+        side=args.side,
+        s3=_s3_config(args),
+        state_dir=args.state_dir,
+    )
+    v = result.version
+    text = (
+        f"Restored {v.path} as it was before the run of {v.deleted_at:%Y-%m-%d %H:%M:%S} "
+        f"UTC ({v.side} trash) to {result.restored_to}; the next sync uploads it."
+    )
+    return Outcome(result.to_dict(), text)
+
+
+def _report_outcome(report: SyncReport) -> Outcome:
+    hint = GUARD_HINTS[report.guard] if report.guard else None
+    return Outcome(report.to_dict(), report.summary(), exit_code(report), hint)
+
+
+async def _push_or_pull(args: argparse.Namespace) -> Outcome:
+    from bmsync.commands import transfer
+
+    run = transfer.push_project if args.command == "push" else transfer.pull_project
+    report = await run(
+        args.local,
+        args.remote,
+        conflict=args.conflict,
+        dry_run=args.dry_run,
+        s3=_s3_config(args),
+        state_dir=args.state_dir,
+        ignore_files=args.ignore_file,
+        transfers=args.transfers,
+        progress=_progress_printer(not (args.quiet or args.json)),
+    )
+    return _report_outcome(report)
+
+
+async def _mirror(args: argparse.Namespace) -> Outcome:
+    from bmsync.commands.transfer import mirror_project
+
+    report = await mirror_project(
+        args.local,
+        args.remote,
+        delete_excluded=args.delete_excluded,
+        max_delete=args.max_delete,
+        force=args.force,
+        dry_run=args.dry_run,
+        s3=_s3_config(args),
+        state_dir=args.state_dir,
+        ignore_files=args.ignore_file,
+        transfers=args.transfers,
+        progress=_progress_printer(not (args.quiet or args.json)),
+    )
+    return _report_outcome(report)
+
+
+async def _prune(args: argparse.Namespace) -> Outcome:
+    from bmsync.commands.transfer import prune_project
+
+    report = await prune_project(
+        args.local,
+        args.remote,
+        yes=args.yes,
+        max_delete=args.max_delete,
+        force=args.force,
+        s3=_s3_config(args),
+        state_dir=args.state_dir,
+        ignore_files=args.ignore_file,
+    )
+    outcome = _report_outcome(report)
+    if report.dry_run and report.deleted_remote and not report.guard:
+        return Outcome(
+            outcome.data, outcome.text, outcome.code, "run again with --yes to delete them"
         )
-    except BmsyncError as err:
-        if args.json:
-            print(json.dumps(_error_report(err)))
-        else:
-            print(f"bmsync: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print("bmsync: interrupted; the next run picks up where this one stopped", file=sys.stderr)
-        return 130
-    if args.json:
-        print(json.dumps(report.to_dict()))
-    else:
-        print(report.summary())
-    return exit_code(report)
+    return outcome
 
 
-def run_check_command(args: argparse.Namespace) -> int:
-    try:
-        report = asyncio.run(
-            check_project(
-                args.local,
-                args.remote,
-                s3=_s3_config(args),
-                state_dir=args.state_dir,
-                full=args.full,
-                ignore_files=args.ignore_file,
-                transfers=args.transfers,
-            )
-        )
-    except BmsyncError as err:
-        return _fail(err, args.json)
-    print(json.dumps(report.to_dict()) if args.json else report.summary())
-    return EXIT_OK if report.in_sync else EXIT_PARTIAL
+async def _ls(args: argparse.Namespace) -> Outcome:
+    from bmsync.commands.ls import list_remote
+
+    files = await list_remote(args.remote, args.path, s3=_s3_config(args))
+    return Outcome(files.to_dict(), files.summary())
 
 
-def run_status_command(args: argparse.Namespace) -> int:
-    try:
-        status = asyncio.run(
-            project_status(args.local, args.remote, state_dir=args.state_dir, runs=args.runs)
-        )
-    except BmsyncError as err:
-        return _fail(err, args.json)
-    print(json.dumps(status.to_dict()) if args.json else status.summary())
-    return EXIT_OK
+async def _reset(args: argparse.Namespace) -> Outcome:
+    from bmsync.commands.reset import reset_project
+
+    result = await reset_project(args.local, args.remote, state_dir=args.state_dir)
+    return Outcome(result.to_dict(), result.summary())
 
 
-def run_trash_command(args: argparse.Namespace) -> int:
-    try:
-        versions = asyncio.run(
-            list_trash(args.remote, side=args.side, s3=_s3_config(args), state_dir=args.state_dir)
-        )
-    except BmsyncError as err:
-        return _fail(err, args.json)
-    if args.json:
-        print(json.dumps({"versions": [v.to_dict() for v in versions]}))
-    elif not versions:
-        print("The trash of this project is empty.")
-    else:
-        print(f"{'deleted or overwritten (UTC)':<28} {'trash':<6} {'size':>9}  path")
-        for v in versions:
-            number = f" (#{v.number})" if v.number > 1 else ""
-            when = f"{v.deleted_at:%Y-%m-%d %H:%M:%S}"
-            print(f"{when:<28} {v.side:<6} {v.size:>9}  {v.path}{number}   [run {v.run_id}]")
-        print("Restore one with: bmsync restore LOCAL REMOTE PATH [--run RUN] [--side SIDE]")
-    return EXIT_OK
+async def _demo(args: argparse.Namespace) -> Outcome:
+    from bmsync.demo import run_demo
+
+    story = await run_demo()
+    return Outcome(story.to_dict(), story.summary(), EXIT_OK if story.ok else EXIT_PARTIAL)
 
 
-def run_restore_command(args: argparse.Namespace) -> int:
-    try:
-        result = asyncio.run(
-            restore_file(
-                args.local,
-                args.remote,
-                args.path,
-                run_id=args.run,
-                side=args.side,
-                s3=_s3_config(args),
-                state_dir=args.state_dir,
-            )
-        )
-    except BmsyncError as err:
-        return _fail(err, args.json)
-    if args.json:
-        print(json.dumps(result.to_dict()))
-    else:
-        v = result.version
-        print(
-            f"Restored {v.path} as it was before the run of {v.deleted_at:%Y-%m-%d %H:%M:%S} "
-            f"UTC ({v.side} trash) to {result.restored_to}; the next sync uploads it."
-        )
-    return EXIT_OK
-
-
-def _fail(err: BmsyncError, as_json: bool) -> int:
-    if as_json:
-        print(json.dumps({"error": str(err), "error_type": type(err).__name__}))
-    else:
-        print(f"bmsync: {err}", file=sys.stderr)
-    return err.exit_code
+COMMANDS = {
+    "sync": Command(
+        _sync,
+        "sync interrupted: each file holds its old or its new version, and the snapshot "
+        "records what finished; the next run picks up where this one stopped",
+    ),
+    "check": Command(_check, "check interrupted; it changes nothing, so nothing is half-done"),
+    "status": Command(_status, "status interrupted; it only reads, so nothing changed"),
+    "trash": Command(_trash, "trash listing interrupted; it only reads, so nothing changed"),
+    "restore": Command(
+        _restore,
+        "restore interrupted: the file was restored whole or not at all (look for it in the "
+        "folder), and the trash still holds the version",
+    ),
+    "push": Command(
+        _push_or_pull,
+        "push interrupted: each remote file holds its old or its new version; run it again",
+    ),
+    "pull": Command(
+        _push_or_pull,
+        "pull interrupted: each local file holds its old or its new version; run it again",
+    ),
+    "mirror": Command(
+        _mirror,
+        "mirror interrupted: each remote file holds its old or its new version, and what was "
+        "deleted is in the remote trash; run it again",
+    ),
+    "prune": Command(
+        _prune, "prune interrupted: what was deleted is in the remote trash; run it again"
+    ),
+    "ls": Command(_ls, "ls interrupted; it only reads, so nothing changed"),
+    "reset": Command(_reset, "reset interrupted: the snapshot is either in place or set aside"),
+    "demo": Command(_demo, "demo interrupted; its throwaway server and folder are removed"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        from bmsync.demo import run_demo
-
-        return run_demo(as_json=args.json)
-    if args.command == "check":
-        return run_check_command(args)
-    if args.command == "status":
-        return run_status_command(args)
-    if args.command == "trash":
-        return run_trash_command(args)
-    if args.command == "restore":
-        return run_restore_command(args)
-    return run_sync_command(args)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as err:
+        # argparse has not said whether --json was given; the raw arguments do.
+        return _fail(str(err), type(err).__name__, err.exit_code, "--json" in argv)
+    return run_command(COMMANDS[args.command], args)
 
 
 if __name__ == "__main__":

@@ -9,18 +9,18 @@ project's status closes the story. Everything lives in a temporary folder remove
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import os
 import socket
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bmsync.commands.recover import RestoreResult, restore_file
 from bmsync.commands.status import ProjectStatus, project_status
 from bmsync.commands.sync import sync_project
+from bmsync.errors import ConfigError
 from bmsync.report import SyncReport
 from bmsync.s3.client import open_s3_client
 from bmsync.s3.config import S3Config
@@ -97,12 +97,51 @@ async def _story(
     return runs, restored, await project_status(root, REMOTE, state_dir=state, runs=4)
 
 
-def run_demo(*, as_json: bool = False) -> int:
+@dataclass(frozen=True, slots=True)
+class DemoStory:
+    """What the demo did, for `bmsync demo` to print (or `--json` to show whole)."""
+
+    endpoint_url: str
+    runs: list[tuple[str, SyncReport]]
+    restored: RestoreResult
+    status: ProjectStatus
+    local_files: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return all(report.status == "ok" for _, report in self.runs)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "runs": [{"title": t, "report": r.to_dict()} for t, r in self.runs],
+            "restored": self.restored.to_dict(),
+            "status": self.status.to_dict(),
+            "local_files": self.local_files,
+        }
+
+    def summary(self) -> str:
+        lines = [f"Local folder <-> {REMOTE} on a throwaway S3 server at {self.endpoint_url}", ""]
+        restored = self.restored
+        for index, (title, report) in enumerate(self.runs):
+            if index == 3:
+                lines += [
+                    f"== changed your mind? 'bmsync restore' brings {DELETED} back",
+                    f"restored {restored.version.path} from the {restored.version.side} trash "
+                    f"to {restored.restored_to}",
+                    "",
+                ]
+            lines += [f"== {title}", report.summary(), ""]
+        lines += ["== bmsync status", self.status.summary(), ""]
+        lines.append("Local folder now holds:\n  " + "\n  ".join(self.local_files))
+        return "\n".join(lines)
+
+
+async def run_demo() -> DemoStory:
+    """Start moto's server, tell the story in a temporary folder, stop the server."""
     try:
         from moto.server import ThreadedMotoServer
     except ImportError:
-        print("bmsync demo needs the demo extra: pip install 'bmsync[demo]'")
-        return 2
+        raise ConfigError("bmsync demo needs the demo extra: pip install 'bmsync[demo]'") from None
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -116,31 +155,8 @@ def run_demo(*, as_json: bool = False) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bmsync-demo-") as tmp:
             root, state = Path(tmp) / "research", Path(tmp) / "state"
-            runs, restored, status = asyncio.run(_story(config, root, state))
+            runs, restored, status = await _story(config, root, state)
             files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     finally:
         server.stop()
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "runs": [{"title": t, "report": r.to_dict()} for t, r in runs],
-                    "restored": restored.to_dict(),
-                    "status": status.to_dict(),
-                    "local_files": files,
-                }
-            )
-        )
-    else:
-        print(f"Local folder <-> {REMOTE} on a throwaway S3 server at {config.endpoint_url}\n")
-        for index, (title, report) in enumerate(runs):
-            if index == 3:
-                print(f"== changed your mind? 'bmsync restore' brings {DELETED} back")
-                print(f"restored {restored.version.path} from the {restored.version.side} trash "
-                      f"to {restored.restored_to}", end="\n\n")  # fmt: skip
-            print(f"== {title}")
-            print(report.summary(), end="\n\n")
-        print("== bmsync status")
-        print(status.summary(), end="\n\n")
-        print("Local folder now holds:\n  " + "\n  ".join(files))
-    return 0 if all(r.status == "ok" for _, r in runs) else 1
+    return DemoStory(f"http://127.0.0.1:{port}", runs, restored, status, files)

@@ -19,6 +19,11 @@ with status "aborted" (exit code 3), so a caller sees what would have happened.
 Per-file failures are never raised: they are collected in `SyncReport.errors` and the run goes
 on. Every message says what happened and what to do next, because the person reading it is
 usually looking at a terminal, not at this code.
+
+A message is read by a Python caller and by a person at the command line alike, so when it asks
+for another setting it names it for both: the flag, with the keyword beside it ("use a different
+--state-dir (state_dir in Python)"). A guard's reason, which an application may show its own
+users, says it in words ("run again with force"); the CLI adds the flags (`SyncReport.guard`).
 """
 
 from __future__ import annotations

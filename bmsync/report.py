@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Status = Literal["ok", "partial", "aborted"]
+Guard = Literal["empty_side", "max_delete", "conflicts"]
+"""The safety guards (`bmsync.sync.guards`), by the name a program can act on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,9 @@ class SyncReport:
     downloaded)."""
     destination_only: list[str] = field(default_factory=list)
     """Push and pull: files only the destination holds, left as they are."""
+    guard: Guard | None = None
+    """Which safety guard stopped the run (status "aborted"), so a caller can say how to go
+    ahead (`force`, or a higher `max_delete`) without parsing `abort_reason`; None otherwise."""
 
     @property
     def in_sync(self) -> bool:

@@ -347,6 +347,7 @@ async def test_max_delete_aborts_before_any_change(
     write(root, "new.md", "new")
     report = await sync(root, state, remote, max_delete=3)
     assert report.status == "aborted" and "max-delete" in (report.abort_reason or "")
+    assert report.guard == "max_delete"
     assert len(remote.objects) == 5 and "new.md" not in remote.objects
     assert (await sync(root, state, remote, max_delete="80%")).deleted_remote == [
         f"f{i}.md" for i in range(4)
@@ -374,6 +375,7 @@ async def test_empty_local_folder_aborts_unless_forced(
     (root / "a.md").unlink()
     report = await sync(root, state, remote)
     assert report.status == "aborted" and "local folder is empty" in (report.abort_reason or "")
+    assert report.guard == "empty_side"
     assert "a.md" in remote.objects
     assert (await sync(root, state, remote, force=True)).deleted_remote == ["a.md"]
 
@@ -398,6 +400,7 @@ async def test_empty_remote_aborts_unless_forced(
     assert report.status == "aborted" and "remote prefix holds no objects" in (
         report.abort_reason or ""
     )
+    assert report.guard == "empty_side"
     assert tree(root) == {"a.md": "x"}
 
 

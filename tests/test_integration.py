@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from bmsync import S3Config, SyncReport, sync_project
+from tests.commandline import cli_env, run_cli
 from tests.servers import S3TestServer
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
@@ -318,27 +319,6 @@ async def test_two_clients_share_a_prefix(
     assert {b"one again", b"two again"} <= contents
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bmsync.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-
-
-def cli_env(config: S3Config, tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        AWS_ACCESS_KEY_ID=config.access_key_id or "",
-        AWS_SECRET_ACCESS_KEY=config.secret_access_key or "",
-        AWS_DEFAULT_REGION="us-east-1",
-        BASIC_MEMORY_CONFIG_DIR=str(tmp_path / "bm-config"),
-    )
-    return env
-
-
 async def test_cli_json_and_exit_codes(
     tmp_path: Path, s3_server: S3TestServer, remote: Side, root: Path
 ) -> None:
@@ -354,9 +334,17 @@ async def test_cli_json_and_exit_codes(
         "status", "dry_run", "uploaded", "downloaded", "deleted_local", "deleted_remote",
         "conflicts", "errors", "abort_reason", "bytes_uploaded", "bytes_downloaded", "duration_s",
     }  # fmt: skip
+    # A new file keeps the folder from being empty, so the max-delete guard, not the empty-side
+    # one, is what stops the run, and the CLI names the flags that would lift it.
+    write(root, "b.md", "b")
     (root / "a.md").unlink()
     done = run_cli("sync", *base, "--max-delete", "0", env=env)
     assert done.returncode == 3 and json.loads(done.stdout)["status"] == "aborted"
+    aborted = json.loads(done.stdout)
+    assert aborted["guard"] == "max_delete", aborted["abort_reason"]
+    assert aborted["abort_reason"].startswith("1 files would be deleted from the remote")
+    assert "--max-delete" in done.stderr and "--force" in done.stderr
+    assert remote.keys() == [f"{PREFIX}/a.md"], "an aborted run uploads nothing either"
     done = run_cli("sync", *base, "--max-delete", "lots", env=env)
     assert done.returncode == 2 and "max_delete" in json.loads(done.stdout)["abort_reason"]
     done = run_cli("sync", str(root), "not-a-url", env=env)

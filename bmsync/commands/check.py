@@ -61,7 +61,7 @@ class CheckReport:
             if paths:
                 lines.append(f"  {title} ({len(paths)}): " + ", ".join(paths[:10]))
                 if len(paths) > 10:
-                    lines.append(f"    … and {len(paths) - 10} more (--json lists them all)")
+                    lines.append(f"    … and {len(paths) - 10} more (the JSON form lists them all)")
         lines += [f"  not compared: {e.path}: {e.message}" for e in self.errors]
         lines += [f"  left out: {w.path}: {w.message}" for w in self.warnings]
         lines.append(f"  {self.compared} compared with a request; took {self.duration_s:.2f} s")
@@ -99,13 +99,15 @@ async def check_project(
     s3: S3Config | None = None,
     state_dir: PathArg | None = None,
     full: bool = False,
+    one_way: bool = False,
     ignore: Sequence[str] = (),
     ignore_files: Sequence[PathArg] = (),
     transfers: int = 8,
     remote: RemoteStore | None = None,
 ) -> CheckReport:
     """Compare the folder with the prefix; see the module docstring. Changes nothing: not the
-    folder, not the bucket, and not the snapshot (which is read when there is one)."""
+    folder, not the bucket, and not the snapshot (which is read when there is one). `one_way`:
+    only what the remote lacks or holds differently counts (`rclone check --one-way`)."""
     started = time.monotonic()
     check_transfers(transfers)
     project = await open_project(local_path, remote_url, state_dir, ignore, ignore_files)
@@ -120,7 +122,8 @@ async def check_project(
         compared, failed = await compare_paths(
             project.root, opened, to_compare, trees.local, trees.remote, concurrency=transfers
         )
-    report.only_local, report.only_remote = only_local, only_remote
+    # One-way (what a push would change): files only the remote holds are no difference.
+    report.only_local, report.only_remote = only_local, [] if one_way else only_remote
     report.same = proven + sum(1 for c in compared.values() if c.equal)
     report.different = sorted(path for path, c in compared.items() if not c.equal)
     report.errors = [FileError(path, why) for path, why in sorted(failed.items())]

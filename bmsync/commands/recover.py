@@ -234,5 +234,5 @@ def _not_found_message(
     return (
         f"the trash holds no version of {path}{' ' + which if which else ''} (it keeps what "
         "syncs deleted or overwrote, for the retention period); run 'bmsync trash' to see "
-        "what it holds"
+        "what it holds (list_trash in Python)"
     )

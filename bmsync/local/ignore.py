@@ -91,7 +91,8 @@ class IgnoreRules:
         for path in ignore_files:
             if not path.is_file():
                 raise ConfigError(
-                    f"ignore file {path} does not exist; check the --ignore-file path"
+                    f"ignore file {path} does not exist; check the path given with "
+                    "--ignore-file (ignore_files in Python)"
                 )
             patterns += _read_patterns(path)
             sources.append(str(path))

@@ -96,7 +96,7 @@ class ProjectLock:
         except OSError as err:
             raise ConfigError(
                 f"cannot open the lock file {self.path}: {err.strerror}; choose a writable "
-                "state folder with --state-dir (or BMSYNC_STATE_DIR)"
+                "state folder with --state-dir (state_dir in Python) or BMSYNC_STATE_DIR"
             ) from err
         try:
             locked = _try_lock(fd)

@@ -90,5 +90,5 @@ class ProjectPaths:
         except OSError as err:
             raise ConfigError(
                 f"cannot create the state folder {self.root}: {err.strerror}; "
-                "choose a writable one with --state-dir (or BMSYNC_STATE_DIR)"
+                "choose a writable one with --state-dir (state_dir in Python) or BMSYNC_STATE_DIR"
             ) from err

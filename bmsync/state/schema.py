@@ -87,7 +87,8 @@ async def read_binding(conn: AsyncConnection, db: Path, tables: set[str]) -> dic
     if int(version) > SCHEMA_VERSION:
         raise StateTooNewError(
             f"the snapshot {db} was written by a newer bmsync (schema {version}; this one reads "
-            f"schema {SCHEMA_VERSION}); upgrade bmsync, or use a different --state-dir"
+            f"schema {SCHEMA_VERSION}); upgrade bmsync, or use a different --state-dir "
+            "(state_dir in Python)"
         )
     missing = [key for key in META_KEYS if key not in stored]
     if missing:
@@ -125,6 +126,6 @@ async def check_tables(conn: AsyncConnection, db: Path, tables: set[str]) -> Non
 def corrupt_error(db: Path, detail: str) -> StateCorruptError:
     return StateCorruptError(
         f"the snapshot {db} is not a readable bmsync snapshot ({detail}). Nothing was changed. "
-        "Run again with --resync to set it aside and rebuild it; nothing is lost: the rebuild "
-        "is a union of both sides that deletes nothing"
+        "Run again with --resync (resync=True in Python) to set it aside and rebuild it; "
+        "nothing is lost: the rebuild is a union of both sides that deletes nothing"
     )

@@ -181,10 +181,10 @@ class SqliteSnapshotStore:
             raise StateMismatchError(
                 f"the state folder {self.db.parent} belongs to local folder "
                 f"{stored['local_root']} and remote {stored['remote_url']}, but this sync is of "
-                f"{local_root} with {remote_url}. Use a different --state-dir for this pair, or "
-                f"delete the state folder {self.db.parent} to start that project's sync afresh "
-                "(nothing in the folder or the bucket is touched by that; the next run is a "
-                "union that deletes nothing)"
+                f"{local_root} with {remote_url}. Use a different --state-dir (state_dir in "
+                f"Python) for this pair, or delete the state folder {self.db.parent} to start "
+                "that project's sync afresh (nothing in the folder or the bucket is touched by "
+                "that; the next run is a union that deletes nothing)"
             )
 
     async def load(self) -> dict[str, SnapshotEntry]:
@@ -344,7 +344,7 @@ def _create_private_file(db: Path) -> None:
     except OSError as err:
         raise StateError(
             f"cannot create the snapshot {db}: {err.strerror}; choose a writable state folder "
-            "with --state-dir (or BMSYNC_STATE_DIR)"
+            "with --state-dir (state_dir in Python) or BMSYNC_STATE_DIR"
         ) from err
 
 

@@ -3,6 +3,10 @@
 Both answer with the reason to abort, or None. They exist because a sync that faithfully
 propagates a catastrophe (an unmounted drive, a wrong bucket, a stray `rm -r`) is the worst
 thing a sync engine can do; the user lifts them deliberately with `force`.
+
+A reason is read by a Python caller and by a person at a terminal alike, so it names the
+settings in words ("run again with force"), not as flags; the CLI adds the flags
+(`bmsync.cli.GUARD_HINTS`, keyed by `SyncReport.guard`).
 """
 
 from __future__ import annotations
@@ -43,13 +47,13 @@ def empty_side_reason(
             f"the local folder {what} but the last sync recorded {snapshot_files} files; "
             "syncing now would delete them from the remote. If the folder is on a drive that "
             "is not mounted, mount it and run again; if you really emptied it, run again with "
-            "--force"
+            "force"
         )
     if remote_files == 0 and local_files > 0:
         return (
             f"the remote prefix holds no objects but the last sync recorded {snapshot_files} "
             "files; syncing now would delete them locally. Check the bucket, prefix and "
-            "endpoint; if the remote really was emptied, run again with --force"
+            "endpoint; if the remote really was emptied, run again with force"
         )
     return None
 
@@ -68,8 +72,8 @@ def max_delete_reason(plan: Plan, options: SyncOptions) -> str | None:
             return (
                 f"{len(paths)} files would be deleted from the {side} (max-delete is "
                 f"{options.max_delete}, i.e. {limit}): {shown}. Nothing was changed. Review "
-                "with --dry-run; if the deletes are intended, run again with --force or a "
-                "higher --max-delete"
+                "them with a dry run; if the deletes are intended, run again with force or a "
+                "higher max-delete"
             )
     return None
 

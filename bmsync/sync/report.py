@@ -11,7 +11,7 @@ import time
 from typing import Literal
 
 from bmsync.options import Mode, OneWayConflict, SyncOptions
-from bmsync.report import ConflictReport, FileError, SyncReport
+from bmsync.report import ConflictReport, FileError, Guard, SyncReport
 from bmsync.sync.actions import (
     DeleteLocal,
     DeleteRemote,
@@ -52,9 +52,10 @@ def report_plan(plan: Plan, report: SyncReport) -> None:
     report.bytes_downloaded = sum(a.remote.size for a in plan.of_type(Download))
 
 
-def abort(report: SyncReport, reason: str, started: float) -> SyncReport:
+def abort(report: SyncReport, guard: Guard, reason: str, started: float) -> SyncReport:
     """A safety guard stopped the run before anything changed."""
     report.status = "aborted"
+    report.guard = guard
     report.abort_reason = reason
     return finish(report, started)
 

@@ -19,7 +19,7 @@ from bmsync.local.ignore import IgnoreRules
 from bmsync.local.trash import Trash
 from bmsync.options import Mode, SyncOptions
 from bmsync.ports import RemoteStore, SnapshotStore
-from bmsync.report import ProgressFn, SyncReport
+from bmsync.report import Guard, ProgressFn, SyncReport
 from bmsync.runs import new_run_id
 from bmsync.sync import commit, housekeeping, report
 from bmsync.sync.adopt import adopt_kept_copies
@@ -57,7 +57,7 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
         snapshot_files=len(trees.snapshot), local_files=len(trees.local),
         remote_files=len(trees.remote), local_exists=found.root_exists, options=options,
     ):  # fmt: skip
-        return report.abort(result, reason, started)
+        return report.abort(result, "empty_side", reason, started)
     to_compare = paths_to_compare(trees.local, trees.remote, trees.snapshot, resync=options.resync)
     comparisons, failed = await compare_paths(
         run.root, run.remote, to_compare, trees.local, trees.remote, concurrency=options.transfers
@@ -71,11 +71,11 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
     )  # fmt: skip
     plan = adopt_kept_copies(plan, trees.local, trees.remote, trees.snapshot, comparisons)
     report.report_direction(plan, options, result)
-    reason = max_delete_reason(plan, options) or conflicts_reason(plan)
+    guard, reason = _plan_guard(plan, options)
     if options.dry_run:
         report.report_plan(plan, result)
-    if reason is not None:
-        return report.abort(result, reason, started)
+    if guard is not None and reason is not None:
+        return report.abort(result, guard, reason, started)
     if options.dry_run:
         return report.finish(result, started)
     assert run.store is not None, "only a dry run goes without a snapshot"
@@ -111,6 +111,16 @@ async def _carry_out(
         await commit.record_interrupted(store, report.finish(result, started))
         raise
     await commit.finish_run(store, report.finish(result, started))
+
+
+def _plan_guard(plan: Plan, options: SyncOptions) -> tuple[Guard | None, str | None]:
+    """The first guard the plan trips, with its reason: too many deletes, or (push and pull
+    with `fail`) conflicts."""
+    if reason := max_delete_reason(plan, options):
+        return "max_delete", reason
+    if reason := conflicts_reason(plan):
+        return "conflicts", reason
+    return None, None
 
 
 async def _load(store: SnapshotStore | None) -> dict[str, SnapshotEntry]:

@@ -1,0 +1,217 @@
+"""The `bmsync` command as a user runs it: a subprocess, real S3 servers, real signals.
+
+What the README and `bmsync/cli.py`'s exit-code table promise and no library test can show:
+what start-up loads, `--ignore-file`, exit codes 1, 2, 4 and 130, and the one JSON error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.commandline import cli_env, run_cli
+from tests.faultproxy import Fault, FaultProxy, always
+from tests.servers import S3TestServer
+
+UNREACHABLE = "http://127.0.0.1:9"
+"""For commands that must fail before they send a request: nothing listens on port 9."""
+
+HEAVY = ("sqlalchemy", "aiobotocore", "aiohttp")
+
+LOADED = """
+import json, sys
+how = sys.argv[1]
+if how == "import":
+    import bmsync
+else:
+    from bmsync.cli import main
+    try:
+        main(how.split())
+    except SystemExit:
+        pass
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("how", ["import", "--help", "--version", "sync --help"])
+def test_start_up_loads_no_command_and_no_heavy_library(how: str) -> None:
+    """`import bmsync`, `bmsync --help` and `bmsync --version` stay cheap: the commands, the
+    S3 client and the snapshot store are imported only when a command runs."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED, how], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stderr.splitlines()[-1])
+    assert "bmsync" in loaded
+    commands = [m for m in loaded if m == "bmsync.commands" or m.startswith("bmsync.commands.")]
+    assert commands == [], f"{how} imported {commands}"
+    heavy = [m for m in loaded if m.split(".")[0] in HEAVY]
+    assert heavy == [], f"{how} imported {heavy[:5]}"
+
+
+@pytest.mark.parametrize("command", ["sync", "check"])
+def test_transfers_0_is_a_usage_error(tmp_path: Path, command: str) -> None:
+    """0 transfers would wait forever for a free slot: refused before anything starts."""
+    args = [command, str(tmp_path / "notes"), "s3://b/p", "--endpoint-url", UNREACHABLE]
+    done = run_cli(*args, "--transfers", "0")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "--transfers: must be a whole number of at least 1, not '0'" in done.stderr
+    assert "Traceback" not in done.stderr
+    as_json = json.loads(run_cli(*args, "--transfers", "0", "--json").stdout)
+    assert (as_json["status"], as_json["error_type"], as_json["exit_code"]) == (
+        "error",
+        "UsageError",
+        2,
+    )
+
+
+HOLD_LOCK = """
+import sys
+from bmsync.state.lock import ProjectLock
+from bmsync.state.paths import ProjectPaths
+paths = ProjectPaths.resolve(sys.argv[1], sys.argv[2])
+paths.ensure()
+with ProjectLock(paths.lock):
+    print("held", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+def test_exit_4_while_another_process_holds_the_lock(tmp_path: Path) -> None:
+    """The sync is refused before it opens the snapshot or sends a request, names the holder,
+    and gives the same JSON error shape as every other failure."""
+    state, url = tmp_path / "state", "s3://bucket/notes"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(state), url],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        args = ["sync", str(tmp_path / "notes"), url, "--state-dir", str(state)]
+        done = run_cli(*args, "--endpoint-url", UNREACHABLE, "--json")
+        assert done.returncode == 4, done.stderr
+        error = json.loads(done.stdout)
+        assert (error["status"], error["error_type"], error["exit_code"]) == (
+            "error",
+            "LockedError",
+            4,
+        )
+        assert f"pid {holder.pid}" in error["error"] and error["abort_reason"] == error["error"]
+        assert f"pid {holder.pid}" in done.stderr
+    finally:
+        holder.communicate(input="", timeout=30)
+    assert run_cli(*args, "--endpoint-url", UNREACHABLE).returncode != 4, "released"
+
+
+# -- against real S3 servers -------------------------------------------------------------------
+
+
+@pytest.fixture
+def s3_args(tmp_path: Path, s3_server: S3TestServer, bucket: str) -> list[str]:
+    """`LOCAL s3://BUCKET/notes --endpoint-url … --state-dir …` for a fresh bucket."""
+    return [str(tmp_path / "notes"), f"s3://{bucket}/notes", "--endpoint-url",
+            str(s3_server.config.endpoint_url), "--state-dir", str(tmp_path / "state")]  # fmt: skip
+
+
+def keys(server: S3TestServer, bucket: str) -> list[str]:
+    listed = server.client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return sorted(o["Key"] for o in listed)
+
+
+def test_ignore_file_applies_to_sync_and_check(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str, s3_args: list[str]
+) -> None:
+    env, root = cli_env(s3_server.config, tmp_path), Path(s3_args[0])
+    (root / "drafts").mkdir(parents=True)
+    (root / "note.md").write_text("n")
+    (root / "drafts/wip.md").write_text("w")
+    rules = tmp_path / "rules.ignore"
+    rules.write_text("drafts/\n")
+    synced = run_cli("sync", *s3_args, "--ignore-file", str(rules), "--json", env=env)
+    assert synced.returncode == 0, synced.stderr
+    assert json.loads(synced.stdout)["uploaded"] == ["note.md"]
+    assert keys(s3_server, bucket) == ["notes/note.md"]
+    checked = run_cli("check", *s3_args, "--ignore-file", str(rules), "--json", env=env)
+    assert checked.returncode == 0 and json.loads(checked.stdout)["in_sync"], checked.stdout
+    unignored = run_cli("check", *s3_args, "--json", env=env)
+    assert unignored.returncode == 1 and json.loads(unignored.stdout)["only_local"] == [
+        "drafts/wip.md"
+    ]
+    missing = run_cli("sync", *s3_args, "--ignore-file", str(tmp_path / "nope"), env=env)
+    assert missing.returncode == 2 and f"ignore file {tmp_path / 'nope'}" in missing.stderr
+
+
+def test_exit_1_when_a_file_cannot_be_synced(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str, s3_args: list[str]
+) -> None:
+    """A remote object whose local place is taken by a folder cannot be downloaded: the run
+    syncs the rest, reports that file and exits 1."""
+    env, root = cli_env(s3_server.config, tmp_path), Path(s3_args[0])
+    (root / "x.md").mkdir(parents=True)
+    s3_server.client.put_object(Bucket=bucket, Key="notes/x.md", Body=b"remote x")
+    s3_server.client.put_object(Bucket=bucket, Key="notes/ok.md", Body=b"ok")
+    done = run_cli("sync", *s3_args, "--json", env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == "partial" and report["downloaded"] == ["ok.md"]
+    assert [e["path"] for e in report["errors"]] == ["x.md"]
+    human = run_cli("sync", *s3_args, env=env)
+    assert human.returncode == 1 and "error x.md:" in human.stdout
+
+
+STALL_WAIT_S = 30.0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["check"],
+        ["sync"],
+        ["trash", "--side", "remote"],
+        ["restore", "--side", "remote", "gone.md"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_ctrl_c_mid_request_exits_130_without_a_traceback(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str, command: list[str]
+) -> None:
+    """Ctrl-C while the command waits on a listing the server never answers (a stalling
+    proxy): one line saying what state things are in, exit 130, no traceback."""
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes/a.md").write_text("a")
+    url = f"s3://{bucket}/notes"
+    name, *options = command
+    where = [url] if name == "trash" else [str(tmp_path / "notes"), url]
+    if name == "restore":
+        where, options = [*where, options[-1]], options[:-1]
+    with FaultProxy(str(s3_server.config.endpoint_url), seed=0) as proxy:
+        proxy.policy = always(Fault.STALL, {"LIST"})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bmsync.cli", name, *where, *options,
+             "--endpoint-url", proxy.endpoint_url, "--state-dir", str(tmp_path / "state")],
+            env=cli_env(s3_server.config, tmp_path), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + STALL_WAIT_S
+            while not proxy.faults[Fault.STALL] and time.monotonic() < deadline:
+                assert proc.poll() is None, proc.communicate()
+                time.sleep(0.05)
+            assert proxy.faults[Fault.STALL], "the command never reached its listing"
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"bmsync: {name}") and "interrupted" in err
+    assert out == ""
