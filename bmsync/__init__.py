@@ -50,18 +50,48 @@ _LAZY = {
     "ProgressEvent": "bmsync.report",
     "SyncReport": "bmsync.report",
     "S3Config": "bmsync.s3.config",
+    "sync_all": "bmsync.commands.all",
+    "sync_all_blocking": "bmsync.commands.all",
+    "AllReport": "bmsync.commands.all",
+    "ProjectPair": "bmsync.commands.all",
+    "push_project": "bmsync.commands.transfer",
+    "pull_project": "bmsync.commands.transfer",
+    "mirror_project": "bmsync.commands.transfer",
+    "prune_project": "bmsync.commands.transfer",
+    "push_project_blocking": "bmsync.commands.transfer",
+    "pull_project_blocking": "bmsync.commands.transfer",
+    "mirror_project_blocking": "bmsync.commands.transfer",
+    "prune_project_blocking": "bmsync.commands.transfer",
+    "list_remote": "bmsync.commands.ls",
+    "RemoteFile": "bmsync.commands.ls",
+    "RemoteFiles": "bmsync.commands.ls",
+    "reset_project": "bmsync.commands.reset",
+    "ResetResult": "bmsync.commands.reset",
 }
 
 if _typing.TYPE_CHECKING:
+    from bmsync.commands.all import AllReport, ProjectPair, sync_all, sync_all_blocking
     from bmsync.commands.check import CheckReport, check_project
+    from bmsync.commands.ls import RemoteFile, RemoteFiles, list_remote
     from bmsync.commands.recover import (
         RestoreResult,
         TrashedVersion,
         list_trash,
         restore_file,
     )
+    from bmsync.commands.reset import ResetResult, reset_project
     from bmsync.commands.status import ProjectStatus, project_status
     from bmsync.commands.sync import sync_project, sync_project_blocking
+    from bmsync.commands.transfer import (
+        mirror_project,
+        mirror_project_blocking,
+        prune_project,
+        prune_project_blocking,
+        pull_project,
+        pull_project_blocking,
+        push_project,
+        push_project_blocking,
+    )
     from bmsync.errors import (
         BmsyncError,
         BucketNotFoundError,
@@ -95,6 +125,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AllReport",
     "BmsyncError",
     "BucketNotFoundError",
     "CheckReport",
@@ -104,10 +135,14 @@ __all__ = [
     "LockedError",
     "NotInTrashError",
     "ProgressEvent",
+    "ProjectPair",
     "ProjectStatus",
     "RemoteAuthError",
     "RemoteError",
+    "RemoteFile",
+    "RemoteFiles",
     "RemoteUrlError",
+    "ResetResult",
     "RestoreError",
     "RestoreResult",
     "S3Config",
@@ -119,9 +154,21 @@ __all__ = [
     "TrashedVersion",
     "__version__",
     "check_project",
+    "list_remote",
     "list_trash",
+    "mirror_project",
+    "mirror_project_blocking",
     "project_status",
+    "prune_project",
+    "prune_project_blocking",
+    "pull_project",
+    "pull_project_blocking",
+    "push_project",
+    "push_project_blocking",
+    "reset_project",
     "restore_file",
+    "sync_all",
+    "sync_all_blocking",
     "sync_project",
     "sync_project_blocking",
 ]

@@ -165,6 +165,28 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--force", action="store_true", help="lift the delete limit")
     prune.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
 
+    every = commands.add_parser(
+        "sync-all",
+        parents=[common],
+        help="sync every project: each top-level folder of ROOT with the prefix of its name",
+        description="Every top-level folder of ROOT is a project synced with the prefix of the "
+        "same name below REMOTE, each with its own snapshot and lock; a project only in the "
+        "bucket gets a local folder. A project that fails does not stop the others; the exit "
+        "code is the worst of theirs.",
+    )
+    every.add_argument("root", help="the folder that holds one folder per project")
+    every.add_argument("remote", help="s3://BUCKET[/PREFIX] that holds one prefix per project")
+    every.add_argument(
+        "--projects-concurrency", type=_at_least_one, default=2, metavar="N",
+        help="how many projects sync at once (default 2)",
+    )  # fmt: skip
+    every.add_argument("--profile", choices=sorted(PROFILES), default="balanced")
+    every.add_argument("--conflict", choices=[s.value for s in ConflictStrategy])
+    every.add_argument("--max-delete", metavar="N|N%", help="per-side delete limit, per project")
+    every.add_argument("--force", action="store_true", help="lift the safety guards")
+    every.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
+    every.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
+
     ls = commands.add_parser(
         "ls", parents=[common], help="list the files below a remote prefix (size, time, ETag)"
     )
@@ -494,6 +516,39 @@ async def _prune(args: argparse.Namespace) -> Outcome:
     return outcome
 
 
+ALL_EXIT_CODES = {
+    "ok": EXIT_OK,
+    "partial": EXIT_PARTIAL,
+    "aborted": EXIT_ABORTED,
+    "locked": EXIT_LOCKED,
+    "error": EXIT_USAGE,
+}
+"""sync-all exits with the worst project's code (a project that could not run at all is
+worst, then one another sync holds, then one a guard stopped)."""
+
+
+async def _sync_all(args: argparse.Namespace) -> Outcome:
+    from bmsync.commands.all import sync_all
+
+    result = await sync_all(
+        args.root,
+        args.remote,
+        projects_concurrency=args.projects_concurrency,
+        s3=_s3_config(args),
+        state_dir=args.state_dir,
+        profile=args.profile,
+        conflict=args.conflict,
+        max_delete=args.max_delete,
+        dry_run=args.dry_run,
+        force=args.force,
+        transfers=args.transfers,
+    )
+    code = ALL_EXIT_CODES.get(
+        result.status, EXIT_LOCKED if result.status == "locked" else EXIT_USAGE
+    )
+    return Outcome(result.to_dict(), result.summary(), code)
+
+
 async def _ls(args: argparse.Namespace) -> Outcome:
     from bmsync.commands.ls import list_remote
 
@@ -544,6 +599,11 @@ COMMANDS = {
     ),
     "prune": Command(
         _prune, "prune interrupted: what was deleted is in the remote trash; run it again"
+    ),
+    "sync-all": Command(
+        _sync_all,
+        "sync-all interrupted: each project stopped between actions, each file holds its old "
+        "or its new version; the next run picks up where this one stopped",
     ),
     "ls": Command(_ls, "ls interrupted; it only reads, so nothing changed"),
     "reset": Command(_reset, "reset interrupted: the snapshot is either in place or set aside"),

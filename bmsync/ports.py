@@ -73,6 +73,11 @@ class RemoteStore(Protocol):
 
     async def list_objects(self) -> RemoteListing: ...
 
+    async def list_folders(self) -> list[str]:
+        """The names of the folders directly below the prefix (the projects of a bucket that
+        holds one per top-level folder); the remote trash is not one."""
+        ...
+
     async def head(self, relkey: str) -> RemoteMeta | None:
         """None when there is no such object."""
         ...

@@ -36,6 +36,21 @@ class ConflictReport:
     loser_copy: str | None
 
 
+ChangeKind = Literal["added", "modified", "deleted", "moved"]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalChange:
+    """One thing a run did to the local folder, for an indexer that would otherwise rescan
+    (basic-memory's watch service takes exactly these: added, modified, deleted, moved)."""
+
+    change: ChangeKind
+    path: str
+    """Project-relative; for "moved", the new name."""
+    old_path: str | None = None
+    """For "moved": where the file was."""
+
+
 @dataclass(frozen=True, slots=True)
 class FileError:
     path: str
@@ -66,6 +81,9 @@ class SyncReport:
     downloaded)."""
     destination_only: list[str] = field(default_factory=list)
     """Push and pull: files only the destination holds, left as they are."""
+    local_changes: list[LocalChange] = field(default_factory=list)
+    """What the run did to the local folder, path by path (downloads, local deletes, conflict
+    copies and renames), in the order it happened."""
     guard: Guard | None = None
     """Which safety guard stopped the run (status "aborted"), so a caller can say how to go
     ahead (`force`, or a higher `max_delete`) without parsing `abort_reason`; None otherwise."""

@@ -102,6 +102,11 @@ class MemoryRemote:
             listed[path] = RemoteObject(path, len(obj.data), obj.etag, obj.last_modified_ns, raw)
         return RemoteListing(listed, tuple(rejected))
 
+    async def list_folders(self) -> list[str]:
+        self.calls.append("list_folders")
+        folders = {key.split("/", 1)[0] for key in self.objects if "/" in key}
+        return sorted(name for name in folders if path_problem(name) is None)
+
     async def head(self, relkey: str) -> RemoteMeta | None:
         self.calls.append(f"head {relkey}")
         obj = self.objects.get(relkey)

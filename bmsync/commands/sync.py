@@ -8,7 +8,7 @@ pipeline (`bmsync.sync.run`). A safety abort comes back as a report with status 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,11 +40,13 @@ async def sync_project(
     ignore_files: Sequence[PathArg] = (),
     remote: RemoteStore | None = None,
     now: datetime | None = None,
+    on_synced: SyncedFn | None = None,
 ) -> SyncReport:
     """Bring `local_path` and `remote_url` (`s3://bucket/prefix`) in step, both ways.
 
     `remote` replaces the S3 client (a test seam, e.g. `bmsync.testing.MemoryRemote`); `now`
-    fixes the run's clock (conflict-copy names). See README.md for the rest.
+    fixes the run's clock (conflict-copy names); `on_synced(report)` is called with the report
+    when the run ends (its `local_changes` say what to reindex). See README.md for the rest.
     """
     options = resolve_options(
         profile=profile,
@@ -57,7 +59,11 @@ async def sync_project(
         trash_retention_days=trash_retention_days,
     )
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
-    return await run_pair(pair, options, progress=progress, now=now)
+    return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
+
+
+SyncedFn = Callable[[SyncReport], object]
+"""Called with each run's report as it ends (an indexer hands `local_changes` on)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +85,7 @@ async def run_pair(
     *,
     progress: ProgressFn | None = None,
     now: datetime | None = None,
+    on_synced: SyncedFn | None = None,
 ) -> SyncReport:
     """One run of the pipeline on `pair` in `options.mode`: what every syncing command does
     (two-way, push, pull, mirror, prune) once its options are resolved."""
@@ -96,6 +103,8 @@ async def run_pair(
         report = await run_sync(run, now)
     if lock.taken_over_from:
         report.warnings.insert(0, FileError("(lock)", lock.taken_over_from))
+    if on_synced is not None:
+        on_synced(report)
     return report
 
 

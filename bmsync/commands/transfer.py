@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bmsync.commands.blocking import blocking
-from bmsync.commands.sync import Pair, run_pair
+from bmsync.commands.sync import Pair, SyncedFn, run_pair
 from bmsync.options import Mode, OneWayConflictName, resolve_options
 from bmsync.ports import RemoteStore
 from bmsync.project import PathArg
@@ -46,13 +46,14 @@ async def push_project(
     progress: ProgressFn | None = None,
     remote: RemoteStore | None = None,
     now: datetime | None = None,
+    on_synced: SyncedFn | None = None,
 ) -> SyncReport:
     """Copy new and changed local files to the remote; delete nothing (module docstring)."""
     options = resolve_options(
         mode=Mode.PUSH, one_way=conflict, dry_run=dry_run, transfers=transfers
     )
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
-    return await run_pair(pair, options, progress=progress, now=now)
+    return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
 
 
 async def pull_project(
@@ -69,13 +70,14 @@ async def pull_project(
     progress: ProgressFn | None = None,
     remote: RemoteStore | None = None,
     now: datetime | None = None,
+    on_synced: SyncedFn | None = None,
 ) -> SyncReport:
     """Copy new and changed remote files into the folder; delete nothing (module docstring)."""
     options = resolve_options(
         mode=Mode.PULL, one_way=conflict, dry_run=dry_run, transfers=transfers
     )
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
-    return await run_pair(pair, options, progress=progress, now=now)
+    return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
 
 
 async def mirror_project(
@@ -94,6 +96,7 @@ async def mirror_project(
     progress: ProgressFn | None = None,
     remote: RemoteStore | None = None,
     now: datetime | None = None,
+    on_synced: SyncedFn | None = None,
 ) -> SyncReport:
     """Make the remote identical to the folder (module docstring)."""
     options = resolve_options(
@@ -105,7 +108,7 @@ async def mirror_project(
         transfers=transfers,
     )
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
-    return await run_pair(pair, options, progress=progress, now=now)
+    return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
 
 
 async def prune_project(
@@ -122,6 +125,7 @@ async def prune_project(
     transfers: int = 8,
     remote: RemoteStore | None = None,
     now: datetime | None = None,
+    on_synced: SyncedFn | None = None,
 ) -> SyncReport:
     """List the remote files the pair's ignore rules exclude (`deleted_remote` of a dry run);
     with `yes`, delete exactly those, each only if it is still the listed version, into the
@@ -130,7 +134,7 @@ async def prune_project(
         mode=Mode.PRUNE, max_delete=max_delete, force=force, dry_run=not yes, transfers=transfers
     )
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
-    return await run_pair(pair, options, now=now)
+    return await run_pair(pair, options, now=now, on_synced=on_synced)
 
 
 push_project_blocking = blocking(push_project)

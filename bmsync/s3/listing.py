@@ -43,6 +43,28 @@ async def list_objects(bucket: Bucket) -> RemoteListing:
     return builder.listing()
 
 
+async def list_folders(bucket: Bucket) -> list[str]:
+    """The names of the folders directly below the prefix (one delimiter listing per 1000):
+    the projects of a bucket that holds one per top-level folder. bmsync's own trash folder and
+    names no local folder could have are left out."""
+    action = f"listing the folders of {bucket.location.url}"
+    start = list_prefix(bucket.prefix)
+    names: list[str] = []
+    try:
+        paginator = bucket.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=bucket.name, Prefix=start, Delimiter="/")
+        async for page in pages:
+            for common in page.get("CommonPrefixes", ()):
+                name = common["Prefix"][len(start) :].rstrip("/")
+                if is_trash_key(common["Prefix"].rstrip("/")):
+                    continue
+                if not isinstance(relkey_to_path(name), InvalidKey) and "/" not in name:
+                    names.append(name)
+    except (ClientError, *TRANSPORT_ERRORS) as err:
+        raise listing_error(err, bucket=bucket.name, action=action) from err
+    return sorted(names)
+
+
 class ListingBuilder:
     """Collects listed keys into a `RemoteListing`, rejecting what cannot be a local path."""
 

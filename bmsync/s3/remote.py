@@ -93,6 +93,9 @@ class S3Remote:
     async def list_objects(self) -> RemoteListing:
         return await listing.list_objects(self._bucket)
 
+    async def list_folders(self) -> list[str]:
+        return await listing.list_folders(self._bucket)
+
     async def head(self, relkey: str) -> RemoteMeta | None:
         return await reads.head(self._bucket, relkey)
 

@@ -20,7 +20,15 @@ from bmsync.local import ops
 from bmsync.local.source import FileSource
 from bmsync.local.trash import Trash
 from bmsync.ports import RemoteStore
-from bmsync.report import ConflictReport, FileError, ProgressEvent, ProgressFn, SyncReport
+from bmsync.report import (
+    ChangeKind,
+    ConflictReport,
+    FileError,
+    LocalChange,
+    ProgressEvent,
+    ProgressFn,
+    SyncReport,
+)
 from bmsync.sync.actions import (
     Action,
     DeleteLocal,
@@ -144,6 +152,7 @@ class Executor:
                 await asyncio.to_thread(ops.delete_file, self.root, action.local, self.trash)
                 await self.batcher.add(deletes=[action.path])
                 self.report.deleted_local.append(action.path)
+                self._changed("deleted", action.path)
             case DeleteRemote():
                 await self._delete_remote(action.remote)
                 await self.batcher.add(deletes=[action.path])
@@ -158,6 +167,7 @@ class Executor:
             case DownloadCopy():
                 await self._receive(action.remote.relkey, action.copy, None, action.remote.etag)
                 self.report.downloaded.append(action.copy)
+                self._changed("added", action.copy)
             case Record() | Forget():
                 await self._record_quietly(action)
 
@@ -212,6 +222,7 @@ class Executor:
         )
         await self.batcher.add(upserts=[_entry(action.path, local, meta.etag)])
         self.report.downloaded.append(action.path)
+        self._changed("added" if action.replaces is None else "modified", action.path)
 
     async def _preserve(self, remote: RemoteObject) -> None:
         await self.remote.preserve(remote.relkey, self.run_id, if_match=remote.etag)
@@ -228,16 +239,19 @@ class Executor:
         copy = action.loser_copy
         if action.kept_at_path is Side.REMOTE:
             moved = await asyncio.to_thread(ops.rename_file, self.root, action.local, copy)
+            self._changed("moved", copy, action.path)
             copy_meta = await self._send(moved, copy, Create())
             await self.batcher.add(upserts=[_entry(copy, moved, copy_meta.etag)])
             local, meta = await self._receive(
                 action.remote.relkey, action.path, None, action.remote.etag
             )
             await self.batcher.add(upserts=[_entry(action.path, local, meta.etag)])
+            self._changed("added", action.path)
         else:
             kept = action.kept_copy
             if kept is None:
                 kept, _ = await self._receive(action.remote.relkey, copy, None, action.remote.etag)
+                self._changed("added", copy)
             if not action.copy_on_remote:
                 copy_meta = await self.remote.copy(
                     action.remote.relkey, copy, if_match=action.remote.etag
@@ -246,6 +260,9 @@ class Executor:
             meta = await self._send(action.local, action.remote.relkey, Update(action.remote.etag))
             await self.batcher.add(upserts=[_entry(action.path, action.local, meta.etag)])
         self.report.conflicts.append(ConflictReport(action.path, action.winner_name, copy))
+
+    def _changed(self, change: ChangeKind, path: str, old_path: str | None = None) -> None:
+        self.report.local_changes.append(LocalChange(change, path, old_path))
 
 
 def _describe(err: BaseException) -> str:

@@ -1,0 +1,257 @@
+"""`sync_all`: every project at once, the Dropbox model of SPEC-9.
+
+A root folder holds one folder per project (`~/basic-memory/research`, `~/basic-memory/work`) and
+a bucket prefix holds one folder per project (`s3://bucket/research/`, ...). `sync_all` syncs
+each pair as `sync_project` would, each with its own snapshot and lock, a few at a time: a
+project only in the bucket gets its local folder (its first sync is a union, which downloads
+it); one only on disk gets its remote folder. A project that fails or aborts does not stop the
+others; the result holds one report per project, the totals, and the worst status.
+
+The list of pairs can also come from elsewhere (basic-memory's config, the Cloud API): the
+`ProjectPair` list goes to `sync_pairs`, which does the rest the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from bmsync.commands.blocking import blocking
+from bmsync.commands.sync import Pair, run_pair
+from bmsync.errors import BmsyncError, ConfigError
+from bmsync.names import segment_problem
+from bmsync.options import ConflictName, ProfileName, SyncOptions, resolve_options
+from bmsync.project import PathArg, project_root, remote_for
+from bmsync.report import FileError, SyncReport
+from bmsync.s3.config import S3Config
+from bmsync.s3.url import RemoteLocation, parse_remote_url
+
+AllStatus = Literal["ok", "partial", "aborted", "locked", "error"]
+_SEVERITY: tuple[AllStatus, ...] = ("ok", "partial", "aborted", "locked", "error")
+"""Worst last: a project that could not run at all outranks one a guard stopped."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectPair:
+    """One project of a multi-project sync: its name, folder and remote URL."""
+
+    name: str
+    local: Path
+    remote_url: str
+    s3: S3Config | None = None
+    """This pair's S3 settings; None: the ones given to `sync_pairs`."""
+
+
+@dataclass(slots=True)
+class ProjectOutcome:
+    """How one project's sync ended: a report, or the error that stopped it before one."""
+
+    pair: ProjectPair
+    report: SyncReport | None = None
+    error: BmsyncError | None = None
+
+    @property
+    def status(self) -> AllStatus:
+        if self.error is not None:
+            return "locked" if self.error.exit_code == 4 else "error"
+        assert self.report is not None
+        return self.report.status
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.report is not None:
+            return {"local": str(self.pair.local), "remote": self.pair.remote_url} | (
+                self.report.to_dict()
+            )
+        assert self.error is not None
+        return {
+            "local": str(self.pair.local),
+            "remote": self.pair.remote_url,
+            "status": self.status,
+            "error": str(self.error),
+            "error_type": type(self.error).__name__,
+            "exit_code": self.error.exit_code,
+        }
+
+
+@dataclass(slots=True)
+class AllReport:
+    """One outcome per project (by name), the totals, and the worst status."""
+
+    projects: dict[str, ProjectOutcome] = field(default_factory=dict)
+    warnings: list[FileError] = field(default_factory=list)
+    """Top-level folders that cannot be projects (a hidden folder, a name S3 cannot hold)."""
+
+    @property
+    def status(self) -> AllStatus:
+        statuses = [o.status for o in self.projects.values()] or ["ok"]
+        return max(statuses, key=_SEVERITY.index)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        reports = [o.report for o in self.projects.values() if o.report is not None]
+        counted = ("uploaded", "downloaded", "deleted_local", "deleted_remote", "conflicts")
+        totals = {name: sum(len(getattr(r, name)) for r in reports) for name in counted}
+        totals["errors"] = sum(len(r.errors) for r in reports)
+        totals["bytes_uploaded"] = sum(r.bytes_uploaded for r in reports)
+        totals["bytes_downloaded"] = sum(r.bytes_downloaded for r in reports)
+        totals["projects"] = len(self.projects)
+        totals["failed"] = sum(
+            o.status in ("aborted", "locked", "error") for o in self.projects.values()
+        )
+        return totals
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "projects": {name: o.to_dict() for name, o in sorted(self.projects.items())},
+            "status": self.status,
+            "totals": self.totals,
+            "warnings": [{"path": w.path, "message": w.message} for w in self.warnings],
+        }
+
+    def summary(self) -> str:
+        lines = [f"{len(self.projects)} projects: {self.status}"]
+        for name, outcome in sorted(self.projects.items()):
+            if outcome.report is not None:
+                report = outcome.report
+                counts = (
+                    f"{len(report.uploaded)} up, {len(report.downloaded)} down, "
+                    f"{len(report.deleted_local) + len(report.deleted_remote)} deleted, "
+                    f"{len(report.conflicts)} conflicts"
+                )
+                why = f": {report.abort_reason}" if report.abort_reason else ""
+                lines.append(f"  {name:<24} {report.status:<8} {counts}{why}")
+            else:
+                lines.append(f"  {name:<24} {outcome.status:<8} {outcome.error}")
+        lines += [f"  skipped {w.path}: {w.message}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+async def sync_all(
+    root: PathArg,
+    remote_url: str,
+    *,
+    projects_concurrency: int = 2,
+    s3: S3Config | None = None,
+    state_dir: PathArg | None = None,
+    profile: ProfileName = "balanced",
+    conflict: ConflictName | None = None,
+    max_delete: int | str | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    ignore: Sequence[str] = (),
+    transfers: int = 8,
+    on_synced: Callable[[str, SyncReport], object] | None = None,
+) -> AllReport:
+    """Sync every top-level folder of `root` with the prefix of the same name below
+    `remote_url` (`s3://bucket[/prefix]`), and every remote project with a folder of its own;
+    see the module docstring. `on_synced(name, report)` is called as each project finishes."""
+    options = resolve_options(
+        profile=profile, conflict=conflict, max_delete=max_delete, dry_run=dry_run, force=force,
+        transfers=transfers,
+    )  # fmt: skip
+    base = parse_remote_url(remote_url)
+    folder = await asyncio.to_thread(project_root, root)
+    names, warnings = await asyncio.to_thread(_local_projects, folder)
+    async with remote_for(None, base, s3) as opened:
+        names |= set(await opened.list_folders())
+    pairs = [ProjectPair(n, folder / n, _child(base, n)) for n in sorted(names)]
+    result = await sync_pairs(
+        pairs, options, projects_concurrency=projects_concurrency, s3=s3, state_dir=state_dir,
+        ignore=ignore, on_synced=on_synced,
+    )  # fmt: skip
+    result.warnings[:0] = warnings
+    return result
+
+
+async def sync_pairs(
+    pairs: Sequence[ProjectPair],
+    options: SyncOptions,
+    *,
+    projects_concurrency: int = 2,
+    s3: S3Config | None = None,
+    state_dir: PathArg | None = None,
+    ignore: Sequence[str] = (),
+    on_synced: Callable[[str, SyncReport], object] | None = None,
+) -> AllReport:
+    """Sync each pair, `projects_concurrency` at a time; one failing never stops another."""
+    if not isinstance(projects_concurrency, int) or projects_concurrency < 1:
+        raise ConfigError(
+            f"projects_concurrency must be a whole number of at least 1 (got "
+            f"{projects_concurrency!r})"
+        )
+    check_no_nesting(pairs)
+    result = AllReport()
+    gate = asyncio.Semaphore(projects_concurrency)
+
+    async def one(pair: ProjectPair) -> None:
+        outcome = ProjectOutcome(pair)
+        async with gate:
+            try:
+                given = Pair(pair.local, pair.remote_url, pair.s3 or s3, state_dir, ignore)
+                outcome.report = await run_pair(given, options)
+            except BmsyncError as err:
+                outcome.error = err
+        result.projects[pair.name] = outcome
+        if on_synced is not None and outcome.report is not None:
+            on_synced(pair.name, outcome.report)
+
+    await asyncio.gather(*(one(pair) for pair in pairs))
+    return result
+
+
+def check_no_nesting(pairs: Sequence[ProjectPair]) -> None:
+    """Refuse projects whose folders or prefixes nest inside each other: one would sync the
+    other's files as its own, twice over."""
+    for i, first in enumerate(pairs):
+        for second in pairs[i + 1 :]:
+            if _nested(first.local, second.local) or _prefix_nested(
+                first.remote_url, second.remote_url
+            ):
+                raise ConfigError(
+                    f"projects {first.name!r} ({first.local} <-> {first.remote_url}) and "
+                    f"{second.name!r} ({second.local} <-> {second.remote_url}) nest inside "
+                    "each other; give each project a folder and a prefix of its own"
+                )
+
+
+def _nested(a: Path, b: Path) -> bool:
+    ra, rb = Path(os.path.realpath(a)), Path(os.path.realpath(b))
+    return ra == rb or ra in rb.parents or rb in ra.parents
+
+
+def _prefix_nested(a: str, b: str) -> bool:
+    la, lb = parse_remote_url(a), parse_remote_url(b)
+    if la.bucket != lb.bucket:
+        return False
+    pa, pb = la.prefix + "/", lb.prefix + "/"
+    return not la.prefix or not lb.prefix or pa.startswith(pb) or pb.startswith(pa)
+
+
+def _child(base: RemoteLocation, name: str) -> str:
+    return f"s3://{base.bucket}/{base.prefix + '/' if base.prefix else ''}{name}"
+
+
+def _local_projects(root: Path) -> tuple[set[str], list[FileError]]:
+    """The top-level folders of `root` that can be projects (none when it does not exist)."""
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{root} is not a folder; pass the folder that holds your projects")
+    names: set[str] = set()
+    warnings: list[FileError] = []
+    if not root.is_dir():
+        return names, warnings
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if not entry.is_dir(follow_symlinks=False) or entry.name.startswith("."):
+            continue
+        problem = segment_problem(entry.name)
+        if problem is not None:
+            warnings.append(FileError(entry.name, f"not synced as a project: {problem}"))
+            continue
+        names.add(entry.name)
+    return names, warnings
+
+
+sync_all_blocking = blocking(sync_all)

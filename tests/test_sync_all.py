@@ -1,0 +1,107 @@
+"""`sync_all` / `bmsync sync-all`: every project at once (SPEC-9), against real S3 servers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bmsync.commands.all import ProjectPair, check_no_nesting, sync_all
+from bmsync.errors import ConfigError
+from bmsync.state.lock import ProjectLock
+from bmsync.state.paths import ProjectPaths
+from tests.commandline import cli_env, run_cli
+from tests.servers import S3TestServer
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def keys(server: S3TestServer, bucket: str) -> list[str]:
+    listed = server.client.list_objects_v2(Bucket=bucket)
+    return sorted(o["Key"] for o in listed.get("Contents", []) if not o["Key"].startswith("."))
+
+
+async def test_every_project_both_ways_with_a_folder_for_a_cloud_only_one(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str
+) -> None:
+    root, state = tmp_path / "bm", tmp_path / "state"
+    write(root / "research" / "a.md", "a")
+    write(root / "work" / "d" / "b.md", "b")
+    write(root / ".hidden" / "x.md", "not a project")
+    s3_server.client.put_object(Bucket=bucket, Key="cloud-only/c.md", Body=b"c")
+    synced: list[str] = []
+    result = await sync_all(
+        root, f"s3://{bucket}", s3=s3_server.config, state_dir=state,
+        on_synced=lambda name, report: synced.append(name),
+    )  # fmt: skip
+    assert result.status == "ok" and sorted(result.projects) == ["cloud-only", "research", "work"]
+    assert sorted(synced) == sorted(result.projects)
+    assert keys(s3_server, bucket) == ["cloud-only/c.md", "research/a.md", "work/d/b.md"]
+    assert (root / "cloud-only" / "c.md").read_text() == "c"
+    assert result.totals["uploaded"] == 2 and result.totals["downloaded"] == 1
+    as_json = result.to_dict()
+    assert set(as_json) >= {"projects", "status", "totals"}
+    assert as_json["projects"]["research"]["uploaded"] == ["a.md"]
+    again = await sync_all(root, f"s3://{bucket}", s3=s3_server.config, state_dir=state)
+    assert again.status == "ok" and again.totals["uploaded"] == again.totals["downloaded"] == 0
+
+
+async def test_one_project_failing_stops_no_other_and_the_status_is_the_worst(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str
+) -> None:
+    root, state = tmp_path / "bm", tmp_path / "state"
+    for name in ("one", "two", "three"):
+        write(root / name / "n.md", name)
+    url = f"s3://{bucket}/all"
+    await sync_all(root, url, s3=s3_server.config, state_dir=state)
+    for path in (root / "two").iterdir():
+        path.unlink()  # an emptied project: its guard aborts
+    held = ProjectLock(ProjectPaths.resolve(state, f"{url}/three").lock)
+    with held:
+        result = await sync_all(root, url, s3=s3_server.config, state_dir=state)
+    statuses = {name: outcome.status for name, outcome in result.projects.items()}
+    assert statuses == {"one": "ok", "two": "aborted", "three": "locked"}
+    assert result.status == "locked" and result.totals["failed"] == 2
+
+
+def test_nested_projects_are_refused(tmp_path: Path) -> None:
+    pairs = [
+        ProjectPair("a", tmp_path / "a", "s3://b/a"),
+        ProjectPair("a-notes", tmp_path / "a" / "notes", "s3://b/x"),
+    ]
+    with pytest.raises(ConfigError, match="nest"):
+        check_no_nesting(pairs)
+    with pytest.raises(ConfigError, match="nest"):
+        check_no_nesting(
+            [
+                ProjectPair("a", tmp_path / "a", "s3://b/p"),
+                ProjectPair("c", tmp_path / "c", "s3://b/p/q"),
+            ]
+        )
+    check_no_nesting(
+        [
+            ProjectPair("a", tmp_path / "a", "s3://b/p"),
+            ProjectPair("c", tmp_path / "c", "s3://b/p2"),
+        ]
+    )
+
+
+def test_sync_all_from_the_command_line(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str
+) -> None:
+    root = tmp_path / "bm"
+    write(root / "research" / "a.md", "a")
+    done = run_cli(
+        "sync-all", str(root), f"s3://{bucket}",
+        "--endpoint-url", str(s3_server.config.endpoint_url),
+        "--state-dir", str(tmp_path / "state"), "--projects-concurrency", "3", "--json",
+        env=cli_env(s3_server.config, tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["status"] == "ok" and out["projects"]["research"]["uploaded"] == ["a.md"]
+    assert out["totals"]["projects"] == 1
