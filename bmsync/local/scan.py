@@ -49,6 +49,19 @@ def scan_local(root: Path, rules: IgnoreRules, snapshot: Mapping[str, SnapshotEn
     return scan
 
 
+def find_temp_files(root: Path, rules: IgnoreRules) -> list[str]:
+    """bmsync's temporary files below `root` (relative disk paths), found by name alone, for
+    tidying up after a run that stopped part-way, where a full scan would cost too much."""
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        rel = os.path.relpath(folder, root).replace(os.sep, "/")
+        prefix = "" if rel == "." else rel + "/"
+        # Downloads never go into ignored folders, which may be large (node_modules, .git).
+        dirs[:] = [d for d in dirs if not rules.is_ignored_dir(canonical(prefix + d))]
+        found += [prefix + name for name in files if is_internal(name)]
+    return found
+
+
 def _walk(
     root: Path,
     rel_dir: str,
