@@ -8,6 +8,7 @@ The public API is what `__all__` lists; every other module may change between ve
     status = await bmsync.project_status("~/notes", "s3://bucket/notes")  # runs, lock
     versions = await bmsync.list_trash("s3://bucket/notes")  # what syncs deleted or overwrote
     result = await bmsync.restore_file("~/notes", "s3://bucket/notes", "ideas/x.md")
+    await bmsync.watch_project("~/notes", "s3://bucket/notes")  # sync on every change, poll
 """
 
 import importlib as _importlib
@@ -32,6 +33,8 @@ _LAZY = {
     "project_status": "bmsync.commands.status",
     "sync_project": "bmsync.commands.sync",
     "sync_project_blocking": "bmsync.commands.sync",
+    "watch_project": "bmsync.commands.watch",
+    "watch_project_blocking": "bmsync.commands.watch",
     "BmsyncError": "bmsync.errors",
     "BucketNotFoundError": "bmsync.errors",
     "ConfigError": "bmsync.errors",
@@ -92,6 +95,7 @@ if _typing.TYPE_CHECKING:
         push_project,
         push_project_blocking,
     )
+    from bmsync.commands.watch import watch_project, watch_project_blocking
     from bmsync.errors import (
         BmsyncError,
         BucketNotFoundError,
@@ -171,4 +175,6 @@ __all__ = [
     "sync_all_blocking",
     "sync_project",
     "sync_project_blocking",
+    "watch_project",
+    "watch_project_blocking",
 ]

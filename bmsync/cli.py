@@ -187,6 +187,27 @@ def build_parser() -> argparse.ArgumentParser:
     every.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
     every.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
 
+    watch = commands.add_parser(
+        "watch",
+        parents=[common],
+        help="keep a folder and a prefix in sync: on every local change, and polling the remote",
+        description="Syncs now, then within about two seconds of every local change, and "
+        "every --interval seconds for changes made elsewhere. Failed runs are retried with "
+        "backoff; the guards still apply. Ctrl-C stops it between actions (exit 0).",
+    )
+    watch.add_argument("local", help="the local project folder")
+    watch.add_argument("remote", help="s3://BUCKET/PREFIX")
+    watch.add_argument(
+        "--interval", type=float, default=60.0, metavar="SECONDS",
+        help="how often to look for remote changes (default 60)",
+    )  # fmt: skip
+    watch.add_argument("--profile", choices=sorted(PROFILES), default="balanced")
+    watch.add_argument("--conflict", choices=[s.value for s in ConflictStrategy])
+    watch.add_argument("--max-delete", metavar="N|N%", help="per-side delete limit")
+    watch.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
+    watch.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
+    watch.add_argument("--quiet", "-q", action="store_true", help="print nothing per run")
+
     ls = commands.add_parser(
         "ls", parents=[common], help="list the files below a remote prefix (size, time, ETag)"
     )
@@ -292,6 +313,8 @@ class Command:
     run: Callable[[argparse.Namespace], Coroutine[Any, Any, Outcome]]
     if_interrupted: str
     """Said on Ctrl-C: the state the command leaves things in."""
+    stopped_by_interrupt: bool = False
+    """Ctrl-C is how this command ends (watch): exit 0, not 130."""
 
 
 def error_object(message: str, error_type: str, code: int) -> dict[str, Any]:
@@ -324,6 +347,11 @@ def run_command(command: Command, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         # asyncio.run has already cancelled the command and let it clean up (the lock released,
         # temporary files removed), so only the message is left to say.
+        if command.stopped_by_interrupt:
+            print(f"bmsync: {command.if_interrupted}", file=sys.stderr)
+            if as_json:
+                print(json.dumps({"status": "stopped", "message": command.if_interrupted}))
+            return EXIT_OK
         return _fail(command.if_interrupted, "KeyboardInterrupt", EXIT_INTERRUPTED, as_json)
     print(json.dumps(outcome.data) if as_json else outcome.text)
     if outcome.hint:
@@ -549,6 +577,33 @@ async def _sync_all(args: argparse.Namespace) -> Outcome:
     return Outcome(result.to_dict(), result.summary(), code)
 
 
+async def _watch(args: argparse.Namespace) -> Outcome:
+    from bmsync.commands.watch import watch_project
+
+    def show(report: SyncReport) -> None:
+        if args.quiet:
+            return
+        if args.json:
+            print(json.dumps(report.to_dict()), flush=True)
+        else:
+            print(report.summary(), flush=True)
+
+    await watch_project(
+        args.local,
+        args.remote,
+        interval=args.interval,
+        on_synced=show,
+        s3=_s3_config(args),
+        state_dir=args.state_dir,
+        ignore_files=args.ignore_file,
+        profile=args.profile,
+        conflict=args.conflict,
+        max_delete=args.max_delete,
+        transfers=args.transfers,
+    )
+    return Outcome({"status": "stopped"}, "watch stopped")
+
+
 async def _ls(args: argparse.Namespace) -> Outcome:
     from bmsync.commands.ls import list_remote
 
@@ -604,6 +659,12 @@ COMMANDS = {
         _sync_all,
         "sync-all interrupted: each project stopped between actions, each file holds its old "
         "or its new version; the next run picks up where this one stopped",
+    ),
+    "watch": Command(
+        _watch,
+        "watch stopped: the run in progress stopped between actions, each file holds its old "
+        "or its new version",
+        stopped_by_interrupt=True,
     ),
     "ls": Command(_ls, "ls interrupted; it only reads, so nothing changed"),
     "reset": Command(_reset, "reset interrupted: the snapshot is either in place or set aside"),

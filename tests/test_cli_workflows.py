@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -94,3 +98,42 @@ def test_mirror_prune_ls_reset_and_one_way_check(cli: CLI) -> None:
     assert code == 0 and result["set_aside"] and ".reset-" in result["set_aside"]
     code, result = cli("reset")
     assert code == 0 and result["set_aside"] is None
+
+
+def test_watch_syncs_an_edit_and_stops_on_ctrl_c_with_exit_0(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str
+) -> None:
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "a.md").write_text("a")
+    args = [
+        sys.executable, "-m", "bmsync.cli", "watch", str(root), f"s3://{bucket}/w",
+        "--endpoint-url", str(s3_server.config.endpoint_url),
+        "--state-dir", str(tmp_path / "state"), "--interval", "30", "--json",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        args, env=cli_env(s3_server.config, tmp_path), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def remote_keys() -> list[str]:
+        listed = s3_server.client.list_objects_v2(Bucket=bucket, Prefix="w/")
+        return sorted(o["Key"] for o in listed.get("Contents", []))
+
+    try:
+        deadline = time.monotonic() + 30
+        while remote_keys() != ["w/a.md"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert remote_keys() == ["w/a.md"], "the first run"
+        (root / "b.md").write_text("b")
+        while remote_keys() != ["w/a.md", "w/b.md"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert remote_keys() == ["w/a.md", "w/b.md"], "an edit reached the bucket"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[-1]["status"] == "stopped" and lines[0]["uploaded"] == ["a.md"]
+    assert not list(root.rglob(".bmsync-tmp-*"))

@@ -4,5 +4,7 @@ sync.py      `sync_project`: the two-way sync
 check.py     `check_project`: do both sides hold the same files? (read-only)
 status.py    `project_status`: snapshot, recent runs, lock (reads only the state folder)
 recover.py   `list_trash`, `restore_file`: what syncs deleted or overwrote, and getting it back
+watch.py     `watch_project`: sync at each local change and every poll, until stopped
+schedule.py  when a watched project syncs next (debounce, poll, backoff): pure
 blocking.py  running any of them from code that is not async
 """

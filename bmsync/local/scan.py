@@ -49,6 +49,46 @@ def scan_local(root: Path, rules: IgnoreRules, snapshot: Mapping[str, SnapshotEn
     return scan
 
 
+def scan_path(
+    root: Path, disk_rel: str, rules: IgnoreRules, snapshot: Mapping[str, SnapshotEntry]
+) -> LocalScan:
+    """What `scan_local` would find at one path below `root`: the file there, or everything in
+    the folder there; nothing when the path is missing, ignored, or neither file nor folder.
+
+    For a file watcher's reports (`bmsync.local.changes`): checking a few reported paths must
+    not cost a walk of the whole folder. Blocking.
+    """
+    scan = LocalScan()
+    path = canonical(disk_rel)
+    try:
+        info = os.lstat(root / disk_rel)
+    except OSError:  # gone, or unreachable: the next full scan says which
+        return scan
+    if stat.S_ISDIR(info.st_mode):
+        if not rules.is_ignored_dir(path):
+            _walk(root, disk_rel, rules, snapshot, scan)
+    elif (
+        stat.S_ISREG(info.st_mode)
+        and not rules.is_ignored(path)
+        and _syncable_name(disk_rel.rsplit("/", 1)[-1], path, scan)
+    ):
+        _add_file(root, disk_rel, path, info, snapshot.get(path), scan)
+    return scan
+
+
+def find_temp_files(root: Path, rules: IgnoreRules) -> list[str]:
+    """bmsync's temporary files below `root` (relative disk paths), found by name alone, for
+    tidying up after a run that stopped part-way, where a full scan would cost too much."""
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        rel = os.path.relpath(folder, root).replace(os.sep, "/")
+        prefix = "" if rel == "." else rel + "/"
+        # Downloads never go into ignored folders, which may be large (node_modules, .git).
+        dirs[:] = [d for d in dirs if not rules.is_ignored_dir(canonical(prefix + d))]
+        found += [prefix + name for name in files if is_internal(name)]
+    return found
+
+
 def _walk(
     root: Path,
     rel_dir: str,

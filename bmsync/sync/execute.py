@@ -11,7 +11,8 @@ rows left as they were; a `BmsyncError` (an auth failure) stops the run.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bmsync.errors import BmsyncError
@@ -185,7 +186,7 @@ class Executor:
         self, relkey: str, target: str, replaces: LocalFile | None, etag: str
     ) -> tuple[LocalFile, RemoteMeta]:
         """Download `relkey` to the local path `target` through a temporary file."""
-        writer = await asyncio.to_thread(ops.AtomicDownload, self.root, target)
+        writer = await _made_in_thread(ops.AtomicDownload, self.root, target)
         try:
             meta = await self.remote.download(
                 relkey, writer.sink, if_match=etag, verify=self.verify
@@ -263,6 +264,21 @@ class Executor:
 
     def _changed(self, change: ChangeKind, path: str, old_path: str | None = None) -> None:
         self.report.local_changes.append(LocalChange(change, path, old_path))
+
+
+async def _made_in_thread(
+    make: Callable[[Path, str], ops.AtomicDownload], root: Path, target: str
+) -> ops.AtomicDownload:
+    """Create the download's temporary file in a worker thread. A cancel (Ctrl-C) landing
+    while the thread runs would leave the file it creates behind: wait for the thread, then
+    remove the file, then let the cancel go on."""
+    task = asyncio.ensure_future(asyncio.to_thread(make, root, target))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread((await task).abort)
+        raise
 
 
 def _describe(err: BaseException) -> str:

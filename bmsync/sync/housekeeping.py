@@ -1,20 +1,24 @@
 """Housekeeping: what a run tidies besides syncing, before and after the actions.
 
 Before: a missing project folder is created (a first run into an empty place) and temporary
-files a killed run left are removed. After, at most once a day so a quiet run stays one
-listing: trash older than the retention is emptied on both sides, and multipart uploads a killed
-run left open (stored, and billed, until aborted) are aborted. A failure after the actions costs
+files a killed run left are removed; a run that stops part-way removes its own at once. After,
+at most once a day so a quiet run stays one listing: trash older than the retention is emptied
+on both sides, and multipart uploads a killed run left open (stored, and billed, until aborted)
+are aborted. A failure after the actions costs
 nothing but space, so it is a warning, never an error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from bmsync.failures import FileActionError
 from bmsync.local import ops
+from bmsync.local.ignore import IgnoreRules
+from bmsync.local.scan import find_temp_files
 from bmsync.local.trash import purge_trash
 from bmsync.ports import RemoteStore, SnapshotStore
 from bmsync.report import FileError, SyncReport
@@ -34,6 +38,21 @@ async def prepare_folder(root: Path, temp_files: list[str]) -> None:
         ops.remove_temp_files(root, temp_files)
 
     await asyncio.to_thread(prepare)
+
+
+async def remove_leftovers(root: Path, rules: IgnoreRules) -> None:
+    """After a run stopped part-way (Ctrl-C, an auth failure), remove its temporary files.
+
+    Each download removes its own on the way out; this catches the one whose temporary file a
+    worker thread was creating at the moment of a cancel, which the cancelled coroutine never
+    got to know about. Never raises, so it cannot hide why the run stopped.
+    """
+
+    def remove() -> None:
+        ops.remove_temp_files(root, find_temp_files(root, rules))
+
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(remove)
 
 
 async def purge_daily(

@@ -109,6 +109,7 @@ async def _carry_out(
         await housekeeping.purge_daily(store, run.remote, run.trash_root, retention, now, result)
     except BaseException:
         await commit.record_interrupted(store, report.finish(result, started))
+        await housekeeping.remove_leftovers(run.root, run.rules)
         raise
     await commit.finish_run(store, report.finish(result, started))
 
