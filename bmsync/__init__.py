@@ -34,6 +34,7 @@ _LAZY = {
     "sync_project": "bmsync.commands.sync",
     "sync_project_blocking": "bmsync.commands.sync",
     "watch_project": "bmsync.commands.watch",
+    "watch_all": "bmsync.commands.watch_all",
     "watch_project_blocking": "bmsync.commands.watch",
     "BmsyncError": "bmsync.errors",
     "BucketNotFoundError": "bmsync.errors",
@@ -96,6 +97,7 @@ if _typing.TYPE_CHECKING:
         push_project_blocking,
     )
     from bmsync.commands.watch import watch_project, watch_project_blocking
+    from bmsync.commands.watch_all import watch_all
     from bmsync.errors import (
         BmsyncError,
         BucketNotFoundError,
@@ -175,6 +177,7 @@ __all__ = [
     "sync_all_blocking",
     "sync_project",
     "sync_project_blocking",
+    "watch_all",
     "watch_project",
     "watch_project_blocking",
 ]

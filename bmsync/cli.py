@@ -186,6 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
     every.add_argument("--force", action="store_true", help="lift the safety guards")
     every.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
     every.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
+    every.add_argument(
+        "--watch", action="store_true",
+        help="keep going: sync each project on its local changes and poll the remote; Ctrl-C "
+        "stops it (exit 0)",
+    )  # fmt: skip
+    every.add_argument(
+        "--interval", type=float, default=60.0, metavar="SECONDS",
+        help="with --watch: how often to look for remote changes (default 60)",
+    )  # fmt: skip
 
     watch = commands.add_parser(
         "watch",
@@ -313,8 +322,8 @@ class Command:
     run: Callable[[argparse.Namespace], Coroutine[Any, Any, Outcome]]
     if_interrupted: str
     """Said on Ctrl-C: the state the command leaves things in."""
-    stopped_by_interrupt: bool = False
-    """Ctrl-C is how this command ends (watch): exit 0, not 130."""
+    stopped_by_interrupt: Callable[[argparse.Namespace], bool] = lambda args: False
+    """Whether Ctrl-C is how this command ends (a watch): exit 0, not 130."""
 
 
 def error_object(message: str, error_type: str, code: int) -> dict[str, Any]:
@@ -347,7 +356,7 @@ def run_command(command: Command, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         # asyncio.run has already cancelled the command and let it clean up (the lock released,
         # temporary files removed), so only the message is left to say.
-        if command.stopped_by_interrupt:
+        if command.stopped_by_interrupt(args):
             print(f"bmsync: {command.if_interrupted}", file=sys.stderr)
             if as_json:
                 print(json.dumps({"status": "stopped", "message": command.if_interrupted}))
@@ -558,6 +567,8 @@ worst, then one another sync holds, then one a guard stopped)."""
 async def _sync_all(args: argparse.Namespace) -> Outcome:
     from bmsync.commands.all import sync_all
 
+    if args.watch:
+        return await _watch_all(args)
     result = await sync_all(
         args.root,
         args.remote,
@@ -600,6 +611,33 @@ async def _watch(args: argparse.Namespace) -> Outcome:
         conflict=args.conflict,
         max_delete=args.max_delete,
         transfers=args.transfers,
+    )
+    return Outcome({"status": "stopped"}, "watch stopped")
+
+
+async def _watch_all(args: argparse.Namespace) -> Outcome:
+    from bmsync.commands.watch_all import watch_all
+
+    def show(name: str, report: SyncReport) -> None:
+        if args.json:
+            print(json.dumps({"project": name} | report.to_dict()), flush=True)
+        else:
+            print(f"{name}: " + report.summary(), flush=True)
+
+    await watch_all(
+        args.root,
+        args.remote,
+        interval=args.interval,
+        projects_concurrency=args.projects_concurrency,
+        on_synced=show,
+        s3=_s3_config(args),
+        state_dir=args.state_dir,
+        profile=args.profile,
+        conflict=args.conflict,
+        max_delete=args.max_delete,
+        transfers=args.transfers,
+        force=args.force,  # refused with a reason, rather than silently dropped
+        dry_run=args.dry_run,
     )
     return Outcome({"status": "stopped"}, "watch stopped")
 
@@ -657,14 +695,15 @@ COMMANDS = {
     ),
     "sync-all": Command(
         _sync_all,
-        "sync-all interrupted: each project stopped between actions, each file holds its old "
+        "sync-all stopped: each project stopped between actions, each file holds its old "
         "or its new version; the next run picks up where this one stopped",
+        stopped_by_interrupt=lambda args: bool(args.watch),
     ),
     "watch": Command(
         _watch,
         "watch stopped: the run in progress stopped between actions, each file holds its old "
         "or its new version",
-        stopped_by_interrupt=True,
+        stopped_by_interrupt=lambda args: True,
     ),
     "ls": Command(_ls, "ls interrupted; it only reads, so nothing changed"),
     "reset": Command(_reset, "reset interrupted: the snapshot is either in place or set aside"),

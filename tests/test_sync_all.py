@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +109,38 @@ def test_sync_all_from_the_command_line(
     out = json.loads(done.stdout)
     assert out["status"] == "ok" and out["projects"]["research"]["uploaded"] == ["a.md"]
     assert out["totals"]["projects"] == 1
+
+
+def test_sync_all_watch_keeps_every_project_in_sync_until_ctrl_c(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str
+) -> None:
+    root = tmp_path / "bm"
+    write(root / "one" / "a.md", "a")
+    write(root / "two" / "b.md", "b")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "bmsync.cli", "sync-all", str(root), f"s3://{bucket}",
+            "--endpoint-url", str(s3_server.config.endpoint_url),
+            "--state-dir", str(tmp_path / "state"), "--watch", "--interval", "30", "--json",
+        ],
+        env=cli_env(s3_server.config, tmp_path), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    wanted = ["one/a.md", "two/b.md"]
+    try:
+        deadline = time.monotonic() + 40
+        while keys(s3_server, bucket) != wanted and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert keys(s3_server, bucket) == wanted, "the first run of each project"
+        write(root / "two" / "c.md", "c")
+        wanted = ["one/a.md", "two/b.md", "two/c.md"]
+        while keys(s3_server, bucket) != wanted and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert keys(s3_server, bucket) == wanted, "an edit in one project reached the bucket"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    runs = [json.loads(line) for line in out.splitlines()]
+    assert {r.get("project") for r in runs[:-1]} == {"one", "two"}
+    assert runs[-1]["status"] == "stopped"

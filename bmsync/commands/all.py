@@ -153,18 +153,26 @@ async def sync_all(
         profile=profile, conflict=conflict, max_delete=max_delete, dry_run=dry_run, force=force,
         transfers=transfers,
     )  # fmt: skip
-    base = parse_remote_url(remote_url)
-    folder = await asyncio.to_thread(project_root, root)
-    names, warnings = await asyncio.to_thread(_local_projects, folder)
-    async with remote_for(None, base, s3) as opened:
-        names |= set(await opened.list_folders())
-    pairs = [ProjectPair(n, folder / n, _child(base, n)) for n in sorted(names)]
+    pairs, warnings = await discover_pairs(root, remote_url, s3)
     result = await sync_pairs(
         pairs, options, projects_concurrency=projects_concurrency, s3=s3, state_dir=state_dir,
         ignore=ignore, on_synced=on_synced,
     )  # fmt: skip
     result.warnings[:0] = warnings
     return result
+
+
+async def discover_pairs(
+    root: PathArg, remote_url: str, s3: S3Config | None
+) -> tuple[list[ProjectPair], list[FileError]]:
+    """The projects of a root folder and a bucket prefix: every top-level folder of either
+    (one delimiter listing), and the top-level folders that cannot be projects, with why."""
+    base = parse_remote_url(remote_url)
+    folder = await asyncio.to_thread(project_root, root)
+    names, warnings = await asyncio.to_thread(_local_projects, folder)
+    async with remote_for(None, base, s3) as opened:
+        names |= set(await opened.list_folders())
+    return [ProjectPair(n, folder / n, _child(base, n)) for n in sorted(names)], warnings
 
 
 async def sync_pairs(

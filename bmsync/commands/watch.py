@@ -292,7 +292,7 @@ async def watch_project(
     `bmsync` logger and retried; argument and configuration errors are raised at once.
     """
     timing = Timing(interval=interval, debounce=debounce)
-    _check_options(sync_options)
+    check_watch_options(sync_options)
 
     async def reopen() -> Project:
         return await open_project(local_path, remote_url, state_dir, ignore, ignore_files)
@@ -330,7 +330,7 @@ async def watch_project(
                 halt.set()
 
 
-def _check_options(options: dict[str, Any]) -> None:
+def check_watch_options(options: dict[str, Any]) -> None:
     """Refuse, at once rather than at the first run, what a watch must not pass on."""
     for name, why in _REFUSED.items():
         if options.get(name):

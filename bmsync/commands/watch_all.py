@@ -1,0 +1,105 @@
+"""`watch_all`: every project of a root folder kept in sync, continuously (`sync-all --watch`).
+
+The projects are found as `sync_all` finds them (every top-level folder of the root or of the
+bucket prefix). One file watcher on the root serves them all (each watcher holds a thread for
+good): a changed path goes to the project its first segment names. Each project then has its
+own loop (`keep_in_sync`: debounce, remote polling, backoff, one run at a time), and at most
+`projects_concurrency` projects sync at once. A project failing never stops another; the guards
+apply to each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bmsync.commands.all import discover_pairs
+from bmsync.commands.schedule import Timing
+from bmsync.commands.sync import sync_project
+from bmsync.commands.watch import (
+    LocalChanges,
+    WatchedFolder,
+    check_watch_options,
+    feed_changes,
+    keep_in_sync,
+)
+from bmsync.project import PathArg, Project, open_project, project_root
+from bmsync.report import SyncReport
+from bmsync.s3.config import S3Config
+
+
+async def watch_all(
+    root: PathArg,
+    remote_url: str,
+    *,
+    interval: float = 60.0,
+    debounce: float = 1.0,
+    projects_concurrency: int = 2,
+    on_synced: Callable[[str, SyncReport], object] | None = None,
+    stop: asyncio.Event | None = None,
+    s3: S3Config | None = None,
+    state_dir: PathArg | None = None,
+    ignore: Sequence[str] = (),
+    **sync_options: Any,
+) -> None:
+    """Keep every project of `root` and `remote_url` in sync until `stop` is set (or the task
+    is cancelled); see the module docstring. `on_synced(name, report)` after each run."""
+    check_watch_options(sync_options)
+    timing = Timing(interval=interval, debounce=debounce)
+    pairs, _ = await discover_pairs(root, remote_url, s3)
+    folder = await asyncio.to_thread(project_root, root)
+    gate = asyncio.Semaphore(projects_concurrency)
+    inboxes: dict[str, tuple[LocalChanges, WatchedFolder]] = {}
+    for pair in pairs:
+
+        async def reopen(local: PathArg = pair.local, url: str = pair.remote_url) -> Project:
+            return await open_project(local, url, state_dir, ignore)
+
+        inboxes[pair.name] = (LocalChanges(), WatchedFolder(await reopen(), reopen))
+
+    def route(paths: list[str]) -> None:
+        for path in paths:
+            name, _, rest = path.partition("/")
+            inbox = inboxes.get(name)
+            if inbox is not None and rest and inbox[1].relevant(rest):
+                inbox[0].add([rest])
+
+    halt = asyncio.Event()
+    async with asyncio.TaskGroup() as group:
+        group.create_task(feed_changes(folder, route, halt, timing))
+        try:
+            async with asyncio.TaskGroup() as projects:
+                for pair in pairs:
+                    changes, watched = inboxes[pair.name]
+
+                    async def sync_once(
+                        local: PathArg = pair.local,
+                        url: str = pair.remote_url,
+                        watched: WatchedFolder = watched,
+                    ) -> SyncReport:
+                        async with gate:
+                            report = await sync_project(
+                                local, url, s3=s3, state_dir=state_dir, ignore=ignore,
+                                **sync_options,
+                            )  # fmt: skip
+                        await watched.reload()
+                        return report
+
+                    def synced(report: SyncReport, name: str = pair.name) -> None:
+                        if on_synced is not None:
+                            on_synced(name, report)
+
+                    projects.create_task(
+                        keep_in_sync(
+                            pair.name,
+                            sync_once,
+                            changes,
+                            watched.confirm,
+                            timing=timing,
+                            on_synced=synced,
+                            stop=stop,
+                        )
+                    )
+        finally:
+            halt.set()
