@@ -9,11 +9,13 @@ takes as it takes any other remote.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bmsync.cloud.client import CloudClient
 from bmsync.errors import CloudError
 from bmsync.s3.config import S3Config
+
+if TYPE_CHECKING:
+    from bmsync.cloud.client import CloudClient
 
 TIGRIS_ENDPOINT = "https://fly.storage.tigris.dev"
 TIGRIS_REGION = "auto"

@@ -19,11 +19,13 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bmsync.cloud.client import CloudClient
 from bmsync.cloud.permalink import permalink
 from bmsync.errors import CloudError, CloudUnavailableError, ConfigError
+
+if TYPE_CHECKING:  # configured.py uses these types without a client: httpx stays unloaded
+    from bmsync.cloud.client import CloudClient
 
 log = logging.getLogger(__name__)
 
