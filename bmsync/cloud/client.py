@@ -104,32 +104,36 @@ class CloudClient:
         headers: Mapping[str, str] | None = None,
     ) -> Any:
         """The answer's JSON (None for an empty body); a `CloudError` for anything else."""
+        reason, status = "", None
         for attempt in range(self.retries + 1):
-            wait = self.backoff * 2**attempt
+            hint = 0.0
             try:
                 response = await self._http.request(method, path, json=json, headers=headers)
             except httpx.TransportError as err:
-                failure: CloudError = CloudUnavailableError(
-                    f"Could not reach Basic Memory Cloud at {self.url} ({_describe(err)}). "
-                    "Check the network connection and the cloud URL, then try again."
-                )
+                reason, status = str(err) or type(err).__name__, None
             else:
                 if response.is_success:
                     return _json_body(response)
                 if not _is_transient(response.status_code):
                     raise self._refusal(response)
-                failure = CloudUnavailableError(
-                    f"Basic Memory Cloud answered {method} {path} with {_status(response)} "
-                    f"{attempt + 1} times{_detail_suffix(response)}: the service is having "
-                    "trouble. Try again in a few minutes.",
-                    status_code=response.status_code,
-                )
-                wait = max(wait, _retry_after(response))
-            if attempt == self.retries:
-                raise failure
-            log.warning("%s; retrying in %.1f s", failure, wait)
-            await asyncio.sleep(wait)
-        raise AssertionError("unreachable: the last attempt raises")
+                reason = f"{_status(response)}{_detail_suffix(response)}"
+                status, hint = response.status_code, _retry_after(response)
+            if attempt < self.retries:
+                wait = max(self.backoff * 2**attempt, hint)
+                log.warning("%s %s failed (%s); retrying in %.1f s", method, path, reason, wait)
+                await asyncio.sleep(wait)
+        if status is None:
+            raise CloudUnavailableError(
+                f"Could not reach Basic Memory Cloud at {self.url} ({reason}). Check the network "
+                "connection and the cloud URL, then try again."
+            )
+        attempts = self.retries + 1
+        raise CloudUnavailableError(
+            f"Basic Memory Cloud answered {method} {path} with {reason} "
+            f"{attempts} time{'s' if attempts > 1 else ''}: the service is having trouble. "
+            "Try again in a few minutes.",
+            status_code=status,
+        )
 
     def _refusal(self, response: httpx.Response) -> CloudError:
         request = response.request
@@ -187,10 +191,6 @@ def _is_transient(status: int) -> bool:
 
 def _status(response: httpx.Response) -> str:
     return f"{response.status_code} {response.reason_phrase}".strip()
-
-
-def _describe(err: httpx.TransportError) -> str:
-    return str(err) or type(err).__name__
 
 
 def _json_or_none(response: httpx.Response) -> Any:
