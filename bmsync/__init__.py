@@ -9,6 +9,12 @@ The public API is what `__all__` lists; every other module may change between ve
     versions = await bmsync.list_trash("s3://bucket/notes")  # what syncs deleted or overwrote
     result = await bmsync.restore_file("~/notes", "s3://bucket/notes", "ideas/x.md")
     await bmsync.watch_project("~/notes", "s3://bucket/notes")  # sync on every change, poll
+
+    async with bmsync.CloudClient() as cloud:  # Basic Memory Cloud: bucket, keys, projects
+        mount = await bmsync.open_cloud_mount(cloud)
+        for project in await bmsync.list_cloud_projects(cloud):
+            await bmsync.sync_project(f"~/cloud/{project.prefix}", mount.url(project.prefix),
+                                      s3=mount.s3)
 """
 
 import importlib as _importlib
@@ -23,6 +29,20 @@ _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 # Where each public name lives. Imported on first use, so `import bmsync` (and `bmsync --help`)
 # stays cheap: the S3 client and the snapshot store load only when a command runs.
 _LAZY = {
+    "CloudClient": "bmsync.cloud.client",
+    "ConfiguredProject": "bmsync.cloud.configured",
+    "configured_projects": "bmsync.cloud.configured",
+    "load_configured_projects": "bmsync.cloud.configured",
+    "projects_from_mapping": "bmsync.cloud.configured",
+    "with_cloud_prefixes": "bmsync.cloud.configured",
+    "CloudMount": "bmsync.cloud.mount",
+    "open_cloud_mount": "bmsync.cloud.mount",
+    "CloudProject": "bmsync.cloud.projects",
+    "FolderPairing": "bmsync.cloud.projects",
+    "ensure_cloud_projects": "bmsync.cloud.projects",
+    "list_cloud_projects": "bmsync.cloud.projects",
+    "pair_folders": "bmsync.cloud.projects",
+    "register_cloud_project": "bmsync.cloud.projects",
     "CheckReport": "bmsync.commands.check",
     "check_project": "bmsync.commands.check",
     "RestoreResult": "bmsync.commands.recover",
@@ -38,6 +58,10 @@ _LAZY = {
     "watch_project_blocking": "bmsync.commands.watch",
     "BmsyncError": "bmsync.errors",
     "BucketNotFoundError": "bmsync.errors",
+    "CloudAuthError": "bmsync.errors",
+    "CloudError": "bmsync.errors",
+    "CloudSubscriptionError": "bmsync.errors",
+    "CloudUnavailableError": "bmsync.errors",
     "ConfigError": "bmsync.errors",
     "LockedError": "bmsync.errors",
     "NotInTrashError": "bmsync.errors",
@@ -74,6 +98,23 @@ _LAZY = {
 }
 
 if _typing.TYPE_CHECKING:
+    from bmsync.cloud.client import CloudClient
+    from bmsync.cloud.configured import (
+        ConfiguredProject,
+        configured_projects,
+        load_configured_projects,
+        projects_from_mapping,
+        with_cloud_prefixes,
+    )
+    from bmsync.cloud.mount import CloudMount, open_cloud_mount
+    from bmsync.cloud.projects import (
+        CloudProject,
+        FolderPairing,
+        ensure_cloud_projects,
+        list_cloud_projects,
+        pair_folders,
+        register_cloud_project,
+    )
     from bmsync.commands.all import AllReport, ProjectPair, sync_all, sync_all_blocking
     from bmsync.commands.check import CheckReport, check_project
     from bmsync.commands.ls import RemoteFile, RemoteFiles, list_remote
@@ -101,6 +142,10 @@ if _typing.TYPE_CHECKING:
     from bmsync.errors import (
         BmsyncError,
         BucketNotFoundError,
+        CloudAuthError,
+        CloudError,
+        CloudSubscriptionError,
+        CloudUnavailableError,
         ConfigError,
         LockedError,
         NotInTrashError,
@@ -135,9 +180,18 @@ __all__ = [
     "BmsyncError",
     "BucketNotFoundError",
     "CheckReport",
+    "CloudAuthError",
+    "CloudClient",
+    "CloudError",
+    "CloudMount",
+    "CloudProject",
+    "CloudSubscriptionError",
+    "CloudUnavailableError",
     "ConfigError",
+    "ConfiguredProject",
     "ConflictReport",
     "FileError",
+    "FolderPairing",
     "LockedError",
     "NotInTrashError",
     "ProgressEvent",
@@ -160,17 +214,25 @@ __all__ = [
     "TrashedVersion",
     "__version__",
     "check_project",
+    "configured_projects",
+    "ensure_cloud_projects",
+    "list_cloud_projects",
     "list_remote",
     "list_trash",
+    "load_configured_projects",
     "mirror_project",
     "mirror_project_blocking",
+    "open_cloud_mount",
+    "pair_folders",
     "project_status",
+    "projects_from_mapping",
     "prune_project",
     "prune_project_blocking",
     "pull_project",
     "pull_project_blocking",
     "push_project",
     "push_project_blocking",
+    "register_cloud_project",
     "reset_project",
     "restore_file",
     "sync_all",
@@ -180,4 +242,5 @@ __all__ = [
     "watch_all",
     "watch_project",
     "watch_project_blocking",
+    "with_cloud_prefixes",
 ]

@@ -12,6 +12,10 @@
     ├── RemoteError             the S3 service refused the whole run (2)
     │   ├── RemoteAuthError     credentials rejected or missing
     │   └── BucketNotFoundError
+    ├── CloudError              the Basic Memory Cloud API refused or failed a request (2)
+    │   ├── CloudAuthError      no API key found, or the key or login was refused (401)
+    │   ├── CloudSubscriptionError  the account has no active subscription (403)
+    │   └── CloudUnavailableError   unreachable, or 5xx after retries: worth trying later
     └── LockedError             another sync of this project is running (4)
 
 A safety guard (max-delete, empty side) is not raised either: it comes back as a `SyncReport`
@@ -67,6 +71,33 @@ class RemoteAuthError(RemoteError):
 
 class BucketNotFoundError(RemoteError):
     pass
+
+
+class CloudError(BmsyncError):
+    """A request to the Basic Memory Cloud API failed; `status_code` is None when no answer came."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class CloudAuthError(CloudError):
+    pass
+
+
+class CloudSubscriptionError(CloudError):
+    """403 `subscription_required`; `subscribe_url` is where the user can subscribe."""
+
+    def __init__(self, message: str, *, subscribe_url: str) -> None:
+        super().__init__(message, status_code=403)
+        self.subscribe_url = subscribe_url
+
+
+class CloudUnavailableError(CloudError):
+    """The service could not be reached or kept failing (5xx): a later attempt may succeed, so a
+    watch loop retries it rather than stopping."""
 
 
 class NotInTrashError(ConfigError):

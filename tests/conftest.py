@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.cloud_server import CloudServer
 from tests.servers import S3TestServer, ServerPool
 
 
@@ -58,3 +59,31 @@ def _moto_only_skips_other_servers(request: pytest.FixtureRequest) -> None:
     if server is not None and server != "moto":
         why = marker.args[0] if marker.args else "needs a behaviour only moto_server has"
         pytest.skip(f"moto_only: {why}")
+
+
+# -- a local stand-in of the Basic Memory Cloud API (tests/cloud_server.py) --------------------
+
+
+@pytest.fixture
+def cloud_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No developer's cloud settings leak in: the key and host come from each test."""
+    for name in ("BASIC_MEMORY_CLOUD_API_KEY", "BASIC_MEMORY_CLOUD_HOST", "XDG_CONFIG_HOME"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def cloud_api(s3_server: S3TestServer, bucket: str, cloud_env: None) -> Iterator[CloudServer]:
+    """The Cloud API stand-in, handing out `bucket` on `s3_server` and that server's keys."""
+    config = s3_server.config
+    assert config.access_key_id is not None and config.secret_access_key is not None
+    with CloudServer(
+        bucket=bucket, access_key=config.access_key_id, secret_key=config.secret_access_key
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def cloud_http(cloud_env: None) -> Iterator[CloudServer]:
+    """The stand-in alone, for tests of the API conversation that never reach S3."""
+    with CloudServer(bucket="no-such-bucket", access_key="AK", secret_key="SK") as server:
+        yield server

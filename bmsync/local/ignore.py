@@ -7,13 +7,13 @@ project's own `.gitignore`, and patterns the caller passes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pathspec
 
+from bmsync.bmhome import basic_memory_dir
 from bmsync.errors import ConfigError
 from bmsync.names import is_internal
 
@@ -28,9 +28,7 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
 
 
 def global_bmignore_path() -> Path:
-    config_dir = os.environ.get("BASIC_MEMORY_CONFIG_DIR")
-    base = Path(config_dir).expanduser() if config_dir else Path.home() / ".basic-memory"
-    return base / ".bmignore"
+    return basic_memory_dir() / ".bmignore"
 
 
 def _read_patterns(path: Path) -> list[str]:
