@@ -81,7 +81,7 @@ _LAZY = {
     "sync_all": "bmsync.commands.all",
     "sync_all_blocking": "bmsync.commands.all",
     "AllReport": "bmsync.commands.all",
-    "ProjectPair": "bmsync.commands.all",
+    "ProjectPair": "bmsync.commands.projects",
     "push_project": "bmsync.commands.transfer",
     "pull_project": "bmsync.commands.transfer",
     "mirror_project": "bmsync.commands.transfer",
@@ -115,9 +115,10 @@ if _typing.TYPE_CHECKING:
         pair_folders,
         register_cloud_project,
     )
-    from bmsync.commands.all import AllReport, ProjectPair, sync_all, sync_all_blocking
+    from bmsync.commands.all import AllReport, sync_all, sync_all_blocking
     from bmsync.commands.check import CheckReport, check_project
     from bmsync.commands.ls import RemoteFile, RemoteFiles, list_remote
+    from bmsync.commands.projects import ProjectPair
     from bmsync.commands.recover import (
         RestoreResult,
         TrashedVersion,

@@ -30,6 +30,7 @@ from bmsync.errors import BmsyncError, ConfigError
 from bmsync.options import PROFILES, ConflictStrategy
 
 if TYPE_CHECKING:
+    from bmsync.commands.projects import CloudSource
     from bmsync.commands.recover import TrashedVersion
     from bmsync.report import Guard, ProgressFn, SyncReport
     from bmsync.s3.config import S3Config
@@ -174,8 +175,25 @@ def build_parser() -> argparse.ArgumentParser:
         "bucket gets a local folder. A project that fails does not stop the others; the exit "
         "code is the worst of theirs.",
     )
-    every.add_argument("root", help="the folder that holds one folder per project")
-    every.add_argument("remote", help="s3://BUCKET[/PREFIX] that holds one prefix per project")
+    every.add_argument(
+        "root", nargs="?",
+        help="the folder that holds one folder per project (not needed with --config)",
+    )  # fmt: skip
+    every.add_argument(
+        "remote", nargs="?",
+        help="s3://BUCKET[/PREFIX] that holds one prefix per project (not needed with --cloud)",
+    )  # fmt: skip
+    every.add_argument(
+        "--cloud", nargs="?", const="", metavar="URL",
+        help="use the Basic Memory Cloud: its bucket, credentials and projects (URL: the API; "
+        "default: basic-memory's configured host). Local folders with no cloud project are "
+        "registered first; --endpoint-url and --region still override the S3 endpoint",
+    )  # fmt: skip
+    every.add_argument(
+        "--config", nargs="?", const="", metavar="FILE",
+        help="sync the projects basic-memory's config.json names (local_sync_path), each with "
+        "its own folder (FILE: another config file)",
+    )  # fmt: skip
     every.add_argument(
         "--projects-concurrency", type=_at_least_one, default=2, metavar="N",
         help="how many projects sync at once (default 2)",
@@ -572,6 +590,9 @@ async def _sync_all(args: argparse.Namespace) -> Outcome:
     result = await sync_all(
         args.root,
         args.remote,
+        cloud=_cloud_source(args),
+        config_file=args.config or None,
+        use_config=args.config is not None,
         projects_concurrency=args.projects_concurrency,
         s3=_s3_config(args),
         state_dir=args.state_dir,
@@ -615,6 +636,15 @@ async def _watch(args: argparse.Namespace) -> Outcome:
     return Outcome({"status": "stopped"}, "watch stopped")
 
 
+def _cloud_source(args: argparse.Namespace) -> CloudSource | None:
+    if args.cloud is None:
+        return None
+    from bmsync.commands.projects import CloudSource
+
+    endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    return CloudSource(args.cloud or None, endpoint, args.region)
+
+
 async def _watch_all(args: argparse.Namespace) -> Outcome:
     from bmsync.commands.watch_all import watch_all
 
@@ -627,6 +657,9 @@ async def _watch_all(args: argparse.Namespace) -> Outcome:
     await watch_all(
         args.root,
         args.remote,
+        cloud=_cloud_source(args),
+        config_file=args.config or None,
+        use_config=args.config is not None,
         interval=args.interval,
         projects_concurrency=args.projects_concurrency,
         on_synced=show,

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from bmsync.commands.all import ProjectPair, check_no_nesting, sync_all
+from bmsync.commands.all import check_no_nesting, sync_all
+from bmsync.commands.projects import CloudSource, ProjectPair
 from bmsync.errors import ConfigError
 from bmsync.state.lock import ProjectLock
 from bmsync.state.paths import ProjectPaths
+from tests.cloud_server import API_KEY, CloudServer
 from tests.commandline import cli_env, run_cli
 from tests.servers import S3TestServer
 
@@ -144,3 +146,71 @@ def test_sync_all_watch_keeps_every_project_in_sync_until_ctrl_c(
     runs = [json.loads(line) for line in out.splitlines()]
     assert {r.get("project") for r in runs[:-1]} == {"one", "two"}
     assert runs[-1]["status"] == "stopped"
+
+
+# -- from the Basic Memory Cloud and from basic-memory's config ----------------------------------
+
+
+async def test_sync_all_with_the_cloud_registers_new_folders_and_fetches_cloud_projects(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str, cloud_api: CloudServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("BASIC_MEMORY_CLOUD_API_KEY", API_KEY)
+    cloud_api.add_project("Shared Notes")
+    s3_server.client.put_object(Bucket=bucket, Key="shared-notes/s.md", Body=b"s")
+    root = tmp_path / "bm"
+    write(root / "research" / "a.md", "a")
+    source = CloudSource(cloud_api.url, str(s3_server.config.endpoint_url), "us-east-1")
+    result = await sync_all(root, cloud=source, state_dir=tmp_path / "state")
+    assert result.status == "ok", result.summary()
+    assert sorted(result.projects) == ["research", "shared-notes"]
+    assert "research" in cloud_api.project_names(), "the local folder was registered first"
+    assert (root / "shared-notes" / "s.md").read_text() == "s"
+    assert keys(s3_server, bucket) == ["research/a.md", "shared-notes/s.md"]
+    s3_requests = cloud_api.requests_to("POST", "/tenant/mount/credentials")
+    assert len(s3_requests) == 1
+
+
+async def test_sync_all_from_basic_memorys_config(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str
+) -> None:
+    folders = {"research": tmp_path / "elsewhere" / "research", "work": tmp_path / "w"}
+    write(folders["research"] / "a.md", "a")
+    write(folders["work"] / "b.md", "b")
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps({"projects": {n: {"local_sync_path": str(p)} for n, p in folders.items()}})
+    )
+    result = await sync_all(
+        None, f"s3://{bucket}/tenant", config_file=config, s3=s3_server.config,
+        state_dir=tmp_path / "state",
+    )  # fmt: skip
+    assert result.status == "ok", result.summary()
+    assert keys(s3_server, bucket) == ["tenant/research/a.md", "tenant/work/b.md"]
+    with pytest.raises(ConfigError, match="nest"):
+        config.write_text(
+            json.dumps(
+                {
+                    "projects": {
+                        "a": {"local_sync_path": str(tmp_path / "x")},
+                        "b": {"local_sync_path": str(tmp_path / "x" / "y")},
+                    }
+                }
+            )
+        )
+        await sync_all(None, f"s3://{bucket}", config_file=config, s3=s3_server.config)
+
+
+def test_sync_all_cloud_from_the_command_line(
+    tmp_path: Path, s3_server: S3TestServer, cloud_api: CloudServer
+) -> None:
+    root = tmp_path / "bm"
+    write(root / "research" / "a.md", "a")
+    env = cli_env(s3_server.config, tmp_path) | {"BASIC_MEMORY_CLOUD_API_KEY": API_KEY}
+    done = run_cli(
+        "sync-all", str(root), "--cloud", cloud_api.url,
+        "--endpoint-url", str(s3_server.config.endpoint_url), "--region", "us-east-1",
+        "--state-dir", str(tmp_path / "state"), "--json", env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["projects"]["research"]["uploaded"] == ["a.md"]

@@ -21,29 +21,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bmsync.commands.blocking import blocking
+from bmsync.commands.projects import CloudSource, ProjectPair, find_projects
 from bmsync.commands.sync import Pair, run_pair
 from bmsync.errors import BmsyncError, ConfigError
-from bmsync.names import segment_problem
 from bmsync.options import ConflictName, ProfileName, SyncOptions, resolve_options
-from bmsync.project import PathArg, project_root, remote_for
+from bmsync.project import PathArg
 from bmsync.report import FileError, SyncReport
 from bmsync.s3.config import S3Config
-from bmsync.s3.url import RemoteLocation, parse_remote_url
+from bmsync.s3.url import parse_remote_url
 
 AllStatus = Literal["ok", "partial", "aborted", "locked", "error"]
 _SEVERITY: tuple[AllStatus, ...] = ("ok", "partial", "aborted", "locked", "error")
 """Worst last: a project that could not run at all outranks one a guard stopped."""
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectPair:
-    """One project of a multi-project sync: its name, folder and remote URL."""
-
-    name: str
-    local: Path
-    remote_url: str
-    s3: S3Config | None = None
-    """This pair's S3 settings; None: the ones given to `sync_pairs`."""
 
 
 @dataclass(slots=True)
@@ -131,9 +120,12 @@ class AllReport:
 
 
 async def sync_all(
-    root: PathArg,
-    remote_url: str,
+    root: PathArg | None,
+    remote_url: str | None = None,
     *,
+    cloud: CloudSource | None = None,
+    config_file: PathArg | None = None,
+    use_config: bool = False,
     projects_concurrency: int = 2,
     s3: S3Config | None = None,
     state_dir: PathArg | None = None,
@@ -146,33 +138,25 @@ async def sync_all(
     transfers: int = 8,
     on_synced: Callable[[str, SyncReport], object] | None = None,
 ) -> AllReport:
-    """Sync every top-level folder of `root` with the prefix of the same name below
-    `remote_url` (`s3://bucket[/prefix]`), and every remote project with a folder of its own;
-    see the module docstring. `on_synced(name, report)` is called as each project finishes."""
+    """Sync every project; see the module docstring. The projects are every top-level folder
+    of `root` and of `remote_url` (`s3://bucket[/prefix]`), or basic-memory's configured ones
+    (`config_file`, or `use_config` for its usual place), in the Basic Memory Cloud's bucket
+    with `cloud` (`bmsync.commands.projects`). `on_synced(name, report)` is called as each
+    project finishes."""
     options = resolve_options(
         profile=profile, conflict=conflict, max_delete=max_delete, dry_run=dry_run, force=force,
         transfers=transfers,
     )  # fmt: skip
-    pairs, warnings = await discover_pairs(root, remote_url, s3)
-    result = await sync_pairs(
-        pairs, options, projects_concurrency=projects_concurrency, s3=s3, state_dir=state_dir,
-        ignore=ignore, on_synced=on_synced,
+    found = await find_projects(
+        root, remote_url, s3=s3, config_file=config_file, use_config=use_config, cloud=cloud,
+        register=not dry_run,
     )  # fmt: skip
-    result.warnings[:0] = warnings
+    result = await sync_pairs(
+        found.pairs, options, projects_concurrency=projects_concurrency, s3=s3,
+        state_dir=state_dir, ignore=ignore, on_synced=on_synced,
+    )  # fmt: skip
+    result.warnings[:0] = found.warnings
     return result
-
-
-async def discover_pairs(
-    root: PathArg, remote_url: str, s3: S3Config | None
-) -> tuple[list[ProjectPair], list[FileError]]:
-    """The projects of a root folder and a bucket prefix: every top-level folder of either
-    (one delimiter listing), and the top-level folders that cannot be projects, with why."""
-    base = parse_remote_url(remote_url)
-    folder = await asyncio.to_thread(project_root, root)
-    names, warnings = await asyncio.to_thread(_local_projects, folder)
-    async with remote_for(None, base, s3) as opened:
-        names |= set(await opened.list_folders())
-    return [ProjectPair(n, folder / n, _child(base, n)) for n in sorted(names)], warnings
 
 
 async def sync_pairs(
@@ -237,29 +221,6 @@ def _prefix_nested(a: str, b: str) -> bool:
         return False
     pa, pb = la.prefix + "/", lb.prefix + "/"
     return not la.prefix or not lb.prefix or pa.startswith(pb) or pb.startswith(pa)
-
-
-def _child(base: RemoteLocation, name: str) -> str:
-    return f"s3://{base.bucket}/{base.prefix + '/' if base.prefix else ''}{name}"
-
-
-def _local_projects(root: Path) -> tuple[set[str], list[FileError]]:
-    """The top-level folders of `root` that can be projects (none when it does not exist)."""
-    if root.exists() and not root.is_dir():
-        raise ConfigError(f"{root} is not a folder; pass the folder that holds your projects")
-    names: set[str] = set()
-    warnings: list[FileError] = []
-    if not root.is_dir():
-        return names, warnings
-    for entry in sorted(os.scandir(root), key=lambda e: e.name):
-        if not entry.is_dir(follow_symlinks=False) or entry.name.startswith("."):
-            continue
-        problem = segment_problem(entry.name)
-        if problem is not None:
-            warnings.append(FileError(entry.name, f"not synced as a project: {problem}"))
-            continue
-        names.add(entry.name)
-    return names, warnings
 
 
 sync_all_blocking = blocking(sync_all)

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bmsync.commands.all import discover_pairs
+from bmsync.commands.projects import CloudSource, find_projects
 from bmsync.commands.schedule import Timing
 from bmsync.commands.sync import sync_project
 from bmsync.commands.watch import (
@@ -30,9 +30,12 @@ from bmsync.s3.config import S3Config
 
 
 async def watch_all(
-    root: PathArg,
-    remote_url: str,
+    root: PathArg | None,
+    remote_url: str | None = None,
     *,
+    cloud: CloudSource | None = None,
+    config_file: PathArg | None = None,
+    use_config: bool = False,
     interval: float = 60.0,
     debounce: float = 1.0,
     projects_concurrency: int = 2,
@@ -47,8 +50,12 @@ async def watch_all(
     is cancelled); see the module docstring. `on_synced(name, report)` after each run."""
     check_watch_options(sync_options)
     timing = Timing(interval=interval, debounce=debounce)
-    pairs, _ = await discover_pairs(root, remote_url, s3)
-    folder = await asyncio.to_thread(project_root, root)
+    pairs = (
+        await find_projects(
+            root, remote_url, s3=s3, cloud=cloud, config_file=config_file, use_config=use_config
+        )
+    ).pairs
+    folder = await asyncio.to_thread(project_root, root) if root is not None else None
     gate = asyncio.Semaphore(projects_concurrency)
     inboxes: dict[str, tuple[LocalChanges, WatchedFolder]] = {}
     for pair in pairs:
@@ -61,13 +68,24 @@ async def watch_all(
     def route(paths: list[str]) -> None:
         for path in paths:
             name, _, rest = path.partition("/")
-            inbox = inboxes.get(name)
+            inbox = inboxes.get(name) if name in routed else None
             if inbox is not None and rest and inbox[1].relevant(rest):
                 inbox[0].add([rest])
 
+    def deliver_to(name: str) -> Callable[[list[str]], None]:
+        changes, watched = inboxes[name]
+        return lambda paths: changes.add(filter(watched.relevant, paths))
+
+    # Projects directly below the root share one watcher; any other (a configured project
+    # elsewhere) has its own.
+    routed = {p.name for p in pairs if folder is not None and p.local == folder / p.name}
     halt = asyncio.Event()
     async with asyncio.TaskGroup() as group:
-        group.create_task(feed_changes(folder, route, halt, timing))
+        if routed and folder is not None:
+            group.create_task(feed_changes(folder, route, halt, timing))
+        for pair in pairs:
+            if pair.name not in routed:
+                group.create_task(feed_changes(pair.local, deliver_to(pair.name), halt, timing))
         try:
             async with asyncio.TaskGroup() as projects:
                 for pair in pairs:
@@ -76,11 +94,13 @@ async def watch_all(
                     async def sync_once(
                         local: PathArg = pair.local,
                         url: str = pair.remote_url,
+                        given: S3Config | None = pair.s3,
                         watched: WatchedFolder = watched,
                     ) -> SyncReport:
                         async with gate:
                             report = await sync_project(
-                                local, url, s3=s3, state_dir=state_dir, ignore=ignore,
+                                local, url, s3=s3 if given is None else given,
+                                state_dir=state_dir, ignore=ignore,
                                 **sync_options,
                             )  # fmt: skip
                         await watched.reload()
