@@ -25,6 +25,7 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
+from botocore import handlers as botocore_handlers
 from botocore.exceptions import ProfileNotFound
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
@@ -106,6 +107,11 @@ async def open_s3_client(config: S3Config) -> AsyncIterator[Any]:
             ) from err
         if config.headers:
             client.meta.events.register("before-sign.s3", add_headers_hook(config.headers))
+        # botocore asks for `Expect: 100-continue` on every PUT with a body, so each upload
+        # waits one extra round trip for the server's go-ahead before sending a single byte:
+        # at 20 ms RTT, 500 small PUTs took 3.35 s with it and 1.64 s without. bmsync's bodies
+        # are a note or one multipart part, already in memory; nothing is gained by asking.
+        client.meta.events.unregister("before-call.s3", botocore_handlers.add_expect_header)
         yield client
 
 
