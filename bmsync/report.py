@@ -29,6 +29,16 @@ ProgressFn = Callable[[ProgressEvent], None]
 
 
 @dataclass(frozen=True, slots=True)
+class MoveReport:
+    """A rename carried to the other side as a rename: nothing was transferred."""
+
+    path: str
+    old_path: str
+    side: Literal["local", "remote"]
+    """Where the rename was done (the other side is where the user made it)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ConflictReport:
     path: str
     winner: Literal["local", "remote"] | None
@@ -66,6 +76,8 @@ class SyncReport:
     deleted_local: list[str] = field(default_factory=list)
     deleted_remote: list[str] = field(default_factory=list)
     conflicts: list[ConflictReport] = field(default_factory=list)
+    moved: list[MoveReport] = field(default_factory=list)
+    """Renames done as renames (a server-side copy remotely, a rename locally)."""
     errors: list[FileError] = field(default_factory=list)
     abort_reason: str | None = None
     bytes_uploaded: int = 0
@@ -102,6 +114,7 @@ class SyncReport:
             or self.deleted_local
             or self.deleted_remote
             or self.conflicts
+            or self.moved
         )
 
     def finish(self, duration_s: float) -> SyncReport:
@@ -116,6 +129,7 @@ class SyncReport:
         ):
             names.sort()
         self.conflicts.sort(key=lambda c: c.path)
+        self.moved.sort(key=lambda m: m.path)
         self.errors.sort(key=lambda e: e.path)
         if self.status != "aborted":
             self.status = "partial" if self.errors else "ok"
@@ -147,6 +161,7 @@ class SyncReport:
             (len(self.downloaded), "download" if self.dry_run else "downloaded"),
             (len(self.deleted_local), "delete locally" if self.dry_run else "deleted locally"),
             (len(self.deleted_remote), "delete remotely" if self.dry_run else "deleted remotely"),
+            (len(self.moved), "would move" if self.dry_run else "moved"),
             (len(self.conflicts), "conflicts"),
         ]
         done = [f"{n} {what}" for n, what in counts if n]

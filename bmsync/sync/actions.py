@@ -116,6 +116,30 @@ class DownloadCopy:
     copy: str
 
 
+@dataclass(frozen=True, slots=True)
+class MoveRemote:
+    """A local rename, done remotely by a server-side copy and a delete: nothing is uploaded.
+
+    The local file at `path` is new and holds exactly the bytes the snapshot recorded for
+    `source`, which is gone locally and unchanged remotely."""
+
+    path: str
+    local: LocalFile
+    source: RemoteObject
+
+
+@dataclass(frozen=True, slots=True)
+class MoveLocal:
+    """A remote rename, done locally by a rename: nothing is downloaded.
+
+    The remote object at `path` is new and is exactly the version the snapshot recorded for
+    `source`, which is gone remotely and unchanged locally."""
+
+    path: str
+    remote: RemoteObject
+    source: LocalFile
+
+
 Action = (
     Upload
     | Download
@@ -126,4 +150,6 @@ Action = (
     | ResolveConflict
     | UploadCopy
     | DownloadCopy
+    | MoveRemote
+    | MoveLocal
 )

@@ -88,6 +88,7 @@ def run_summary(report: SyncReport) -> dict[str, object]:
         "deleted_local": len(report.deleted_local),
         "deleted_remote": len(report.deleted_remote),
         "conflicts": len(report.conflicts),
+        "moved": len(report.moved),
         "errors": len(report.errors),
         "bytes_uploaded": report.bytes_uploaded,
         "bytes_downloaded": report.bytes_downloaded,

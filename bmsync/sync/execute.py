@@ -26,6 +26,7 @@ from bmsync.report import (
     ConflictReport,
     FileError,
     LocalChange,
+    MoveReport,
     ProgressEvent,
     ProgressFn,
     SyncReport,
@@ -37,6 +38,8 @@ from bmsync.sync.actions import (
     Download,
     DownloadCopy,
     Forget,
+    MoveLocal,
+    MoveRemote,
     Record,
     ResolveConflict,
     Upload,
@@ -92,9 +95,7 @@ class Executor:
         quiet = [a for a in actions if isinstance(a, Record | Forget)]
         deletes = [a for a in actions if isinstance(a, DeleteLocal | DeleteRemote)]
         transfers = [
-            a
-            for a in actions
-            if isinstance(a, Upload | Download | ResolveConflict | UploadCopy | DownloadCopy)
+            a for a in actions if not isinstance(a, Record | Forget | DeleteLocal | DeleteRemote)
         ]
         try:
             for quiet_action in quiet:
@@ -169,6 +170,16 @@ class Executor:
                 await self._receive(action.remote.relkey, action.copy, None, action.remote.etag)
                 self.report.downloaded.append(action.copy)
                 self._changed("added", action.copy)
+            case MoveRemote():
+                await self._move_remote(action)
+            case MoveLocal():
+                moved = await asyncio.to_thread(
+                    ops.rename_file, self.root, action.source, action.path
+                )
+                entry = _entry(action.path, moved, action.remote.etag)
+                await self.batcher.add(upserts=[entry], deletes=[action.source.path])
+                self.report.moved.append(MoveReport(action.path, action.source.path, "local"))
+                self._changed("moved", action.path, action.source.path)
             case Record() | Forget():
                 await self._record_quietly(action)
 
@@ -224,6 +235,20 @@ class Executor:
         await self.batcher.add(upserts=[_entry(action.path, local, meta.etag)])
         self.report.downloaded.append(action.path)
         self._changed("added" if action.replaces is None else "modified", action.path)
+
+    async def _move_remote(self, action: MoveRemote) -> None:
+        """Copy the old object to the new key on the server, then delete the old one (no trash:
+        its bytes live on at the new key). The new local file must still be what the plan
+        saw, or the copy is not recorded and the next run looks again."""
+        old = action.source
+        meta = await self.remote.copy(old.relkey, action.path, if_match=old.etag)
+        await asyncio.to_thread(
+            ops.check_unchanged, self.root, action.local.os_relpath, action.local
+        )
+        await self.remote.delete(old.relkey, if_match=old.etag)
+        entry = _entry(action.path, action.local, meta.etag)
+        await self.batcher.add(upserts=[entry], deletes=[old.path])
+        self.report.moved.append(MoveReport(action.path, old.path, "remote"))
 
     async def _preserve(self, remote: RemoteObject) -> None:
         await self.remote.preserve(remote.relkey, self.run_id, if_match=remote.etag)

@@ -11,12 +11,14 @@ import time
 from typing import Literal
 
 from bmsync.options import Mode, OneWayConflict, SyncOptions
-from bmsync.report import ConflictReport, FileError, Guard, SyncReport
+from bmsync.report import ConflictReport, FileError, Guard, MoveReport, SyncReport
 from bmsync.sync.actions import (
     DeleteLocal,
     DeleteRemote,
     Download,
     DownloadCopy,
+    MoveLocal,
+    MoveRemote,
     ResolveConflict,
     Upload,
     UploadCopy,
@@ -48,6 +50,8 @@ def report_plan(plan: Plan, report: SyncReport) -> None:
         report.conflicts.append(
             ConflictReport(conflict.path, conflict.winner_name, conflict.loser_copy)
         )
+    report.moved += [MoveReport(a.path, a.source.path, "remote") for a in plan.of_type(MoveRemote)]
+    report.moved += [MoveReport(a.path, a.source.path, "local") for a in plan.of_type(MoveLocal)]
     report.bytes_uploaded = sum(a.local.size for a in plan.of_type(Upload))
     report.bytes_downloaded = sum(a.remote.size for a in plan.of_type(Download))
 

@@ -27,6 +27,7 @@ from bmsync.sync.compare import compare_paths
 from bmsync.sync.execute import Executor
 from bmsync.sync.gather import Gathered, gather
 from bmsync.sync.guards import conflicts_reason, empty_side_reason, max_delete_reason
+from bmsync.sync.moves import detect_moves
 from bmsync.sync.plan import Plan, paths_to_compare, plan_sync
 from bmsync.types import SnapshotEntry
 
@@ -70,6 +71,7 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
         one_way=options.one_way, excluded=trees.excluded if deletes_excluded else None,
     )  # fmt: skip
     plan = adopt_kept_copies(plan, trees.local, trees.remote, trees.snapshot, comparisons)
+    plan = detect_moves(plan, trees.snapshot)
     report.report_direction(plan, options, result)
     guard, reason = _plan_guard(plan, options)
     if options.dry_run:

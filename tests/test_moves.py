@@ -1,0 +1,107 @@
+"""Renames travel as renames (`bmsync.sync.moves`): nothing re-sent, no delete counted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import bmsync
+from bmsync.s3.remote import open_remote
+from bmsync.sync.actions import DeleteLocal, DeleteRemote, Download, MoveLocal, MoveRemote, Upload
+from bmsync.sync.moves import detect_moves
+from bmsync.sync.plan import Plan
+from bmsync.types import Create, LocalFile, RemoteObject, SnapshotEntry
+from tests.servers import S3TestServer
+
+ROW = SnapshotEntry("old.md", 5, 1, "h1", "e1")
+
+
+def test_a_local_rename_becomes_a_remote_move() -> None:
+    new = LocalFile("new.md", 5, 2, "h1")
+    plan = Plan(
+        (
+            DeleteRemote("old.md", RemoteObject("old.md", 5, "e1", 1)),
+            Upload("new.md", new, Create(), "new.md"),
+        )
+    )
+    (move,) = detect_moves(plan, {"old.md": ROW}).actions
+    assert isinstance(move, MoveRemote) and (move.path, move.source.path) == ("new.md", "old.md")
+
+
+def test_a_remote_rename_becomes_a_local_move() -> None:
+    old_local = LocalFile("old.md", 5, 1, "h1")
+    plan = Plan(
+        (
+            DeleteLocal("old.md", old_local),
+            Download("new.md", RemoteObject("new.md", 5, "e1", 2), None),
+        )
+    )
+    (move,) = detect_moves(plan, {"old.md": ROW}).actions
+    assert isinstance(move, MoveLocal) and move.source is old_local
+
+
+def test_ambiguous_or_different_content_is_left_alone() -> None:
+    a = LocalFile("a.md", 5, 2, "h1")
+    b = LocalFile("b.md", 5, 2, "h1")
+    delete = DeleteRemote("old.md", RemoteObject("old.md", 5, "e1", 1))
+    twins = Plan((delete, Upload("a.md", a, Create(), "a.md"), Upload("b.md", b, Create(), "b.md")))
+    assert detect_moves(twins, {"old.md": ROW}) == twins
+    other = Plan((delete, Upload("c.md", LocalFile("c.md", 5, 2, "h2"), Create(), "c.md")))
+    assert detect_moves(other, {"old.md": ROW}) == other
+
+
+async def test_renaming_a_folder_of_100_notes_copies_on_the_server_and_deletes_nothing_counted(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str
+) -> None:
+    root, state, url = tmp_path / "notes", tmp_path / "state", f"s3://{bucket}/kb"
+    (root / "old").mkdir(parents=True)
+    for i in range(100):
+        (root / "old" / f"n{i:03}.md").write_text(f"note {i} " * 20)
+    await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)
+    (root / "old").rename(root / "new")
+    sent: list[str] = []
+    async with open_remote(url, s3_server.config) as remote:
+        remote.client.meta.events.register(
+            "before-call.s3", lambda model, **_: sent.append(model.name)
+        )
+        report = await bmsync.sync_project(root, url, state_dir=state, remote=remote)
+    assert report.status == "ok", report.summary()
+    assert len(report.moved) == 100 and report.uploaded == [] and report.bytes_uploaded == 0
+    assert report.deleted_remote == [], "a move is no delete: max-delete (25) did not stop it"
+    # The only PUTs are the once-per-client probe of conditional writes (empty objects).
+    assert sent.count("PutObject") <= 2 and sent.count("CopyObject") == 100
+    listed = s3_server.client.list_objects_v2(Bucket=bucket, Prefix="kb/")
+    assert sorted(o["Key"] for o in listed["Contents"])[:2] == ["kb/new/n000.md", "kb/new/n001.md"]
+    assert len(listed["Contents"]) == 100
+    assert not (await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)).changed
+
+
+async def test_a_rename_made_in_the_bucket_is_a_local_rename(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str
+) -> None:
+    root, state, url = tmp_path / "notes", tmp_path / "state", f"s3://{bucket}/kb"
+    root.mkdir()
+    (root / "a.md").write_text("content of a")
+    await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)
+    client: Any = s3_server.client
+    client.copy_object(
+        Bucket=bucket, Key="kb/b.md", CopySource={"Bucket": bucket, "Key": "kb/a.md"}
+    )
+    client.delete_object(Bucket=bucket, Key="kb/a.md")
+    report = await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)
+    assert [(m.path, m.old_path, m.side) for m in report.moved] == [("b.md", "a.md", "local")]
+    assert report.downloaded == [] and report.bytes_downloaded == 0
+    assert [p.name for p in root.iterdir()] == ["b.md"]
+    assert (root / "b.md").read_text() == "content of a"
+    assert [(c.change, c.path, c.old_path) for c in report.local_changes] == [
+        ("moved", "b.md", "a.md")
+    ]
+
+
+def test_no_move_when_the_other_side_changed_the_old_file() -> None:
+    """A mirror deletes a remote file the user also edited remotely; its bytes are not the
+    renamed local file's, so they must not be moved to the new name."""
+    new = LocalFile("new.md", 5, 2, "h1")
+    edited = DeleteRemote("old.md", RemoteObject("old.md", 5, "e-edited", 1))
+    plan = Plan((edited, Upload("new.md", new, Create(), "new.md")))
+    assert detect_moves(plan, {"old.md": ROW}) == plan
