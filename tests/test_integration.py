@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from bmsync import S3Config, SyncReport, sync_project
+from tests.killing import ProgressTerminal, killed
 from tests.servers import S3TestServer
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
@@ -366,7 +366,6 @@ async def test_cli_json_and_exit_codes(
 KILL_FILES = 300
 
 
-@pytest.mark.slow
 async def test_a_clean_first_run_has_nothing_to_warn_about(client: Client) -> None:
     """The first run also does the daily trash and upload cleanup; on a fresh bucket neither
     may produce a warning (rclone's server answers the upload listing with a 404)."""
@@ -460,14 +459,17 @@ def test_cli_check(client: Client, remote: Side, cli: CLI) -> None:
     assert "NOT in sync" in bmsync("check").stdout
 
 
+@pytest.mark.slow
 async def test_sigkill_mid_run_then_rerun_converges(
     tmp_path: Path, s3_server: S3TestServer, remote: Side, root: Path
 ) -> None:
-    """Kill `bmsync sync` at several moments of a large run; the next run converges, no loss."""
+    """Kill `bmsync sync` three times in a row, a fifth, half and four fifths into each run's
+    actions (read from its progress on a terminal, `tests/killing.py`); every kill must land
+    mid-run; the next run converges, no loss."""
     env = cli_env(s3_server.config, tmp_path)
     state = str(tmp_path / "st")
     args = ["sync", str(root), remote.url, "--endpoint-url", str(s3_server.config.endpoint_url)]
-    args += ["--state-dir", state, "--json", "--max-delete", "100%"]
+    args += ["--state-dir", state, "--max-delete", "100%"]
     for i in range(KILL_FILES):
         write(root, f"local/{i:04d}.md", f"local note {i}\n" * 20)
         remote.put(f"remote/{i:04d}.md", f"remote note {i}\n" * 20)
@@ -475,19 +477,19 @@ async def test_sigkill_mid_run_then_rerun_converges(
         **tree(root),
         **{f"remote/{i:04d}.md": f"remote note {i}\n".encode() * 20 for i in range(KILL_FILES)},
     }
-    for delay in (0.8, 1.6, 2.4):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bmsync.cli", *args],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    done = run_cli(*args, env=env)
+    landed = []
+    for share in (0.2, 0.5, 0.8):
+        with ProgressTerminal([sys.executable, "-m", "bmsync.cli", *args], env) as command:
+            deadline = time.monotonic() + 120
+            while command.running and command.events < max(1, share * command.total):
+                assert time.monotonic() < deadline, "bmsync sync did not finish in time"
+                command.read(0.01)
+            returncode = command.kill()
+            landed.append((returncode, command.events, command.total))
+    assert all(killed(code) and 0 < done < total for code, done, total in landed), landed
+    done = run_cli(*args, "--json", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert not list(root.rglob(".bmsync-tmp-*")), "no temporary file outlives a completed run"
     assert tree(root) == remote.tree() == expected
-    again = json.loads(run_cli(*args, env=env).stdout)
+    again = json.loads(run_cli(*args, "--json", env=env).stdout)
     assert again["uploaded"] == again["downloaded"] == again["conflicts"] == []
