@@ -34,6 +34,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     PartialCredentialsError,
     ProfileNotFound,
+    SSLError,
 )
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
@@ -121,7 +122,9 @@ async def open_s3_client(config: S3Config) -> AsyncIterator[Any]:
                     aws_access_key_id=config.access_key_id,
                     aws_secret_access_key=config.secret_access_key,
                     aws_session_token=config.session_token,
-                    verify=config.verify_tls,
+                    # None, not True: botocore then honours AWS_CA_BUNDLE (or the profile's
+                    # ca_bundle) for an endpoint signed by a private CA; True would ignore it.
+                    verify=None if config.verify_tls else False,
                     config=make_client_config(config, total_attempts=total_attempts),
                 )
             )
@@ -209,6 +212,13 @@ def translate_client_error(err: BaseException, *, bucket: str, action: str) -> B
             f"No S3 credentials found while {action}. Set AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY, choose a profile with AWS_PROFILE (or S3Config.aws_profile), "
             "or pass access_key_id and secret_access_key in S3Config."
+        )
+    if isinstance(err, SSLError):
+        return RemoteError(
+            f"The TLS certificate of the S3 endpoint {_endpoint(err)} could not be verified "
+            f"while {action} ({err.kwargs.get('error', err)}). If the endpoint uses a private "
+            "or self-signed certificate, point AWS_CA_BUNDLE at the certificate of its authority; "
+            "only on a network you trust, turn verification off (verify_tls)."
         )
     if isinstance(err, ConnectionError) and _reset_after_connecting(err):
         return RemoteError(
