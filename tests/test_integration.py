@@ -172,6 +172,31 @@ async def test_touched_file_transfers_nothing(client: Client, root: Path) -> Non
     assert not report.changed and report.bytes_uploaded == 0
 
 
+async def test_crlf_only_edits_are_changes_both_ways(
+    client: Client, remote: Side, root: Path
+) -> None:
+    """Line endings are bytes like any other: a file whose only change is LF to CRLF (an editor
+    on Windows, `unix2dos`) is synced as a change and arrives unaltered, from either side; even
+    when the size and the mtime stay what they were."""
+    lf = "# Note\n\nline one\nline two\n"
+    write(root, "local.md", lf, mtime_s=1_700_000_000)
+    write(root, "remote.md", lf, mtime_s=1_700_000_000)
+    write(root, "same-size.md", "a\n\nb\n\n", mtime_s=1_700_000_000)
+    await client.sync()
+    write(root, "local.md", lf.replace("\n", "\r\n"), mtime_s=1_700_000_000)
+    remote.put("remote.md", lf.replace("\n", "\r\n"))
+    write(root, "same-size.md", "a\r\nb\r\n", mtime_s=1_700_000_000)  # 6 bytes, as before
+    report = await client.sync()
+    assert (report.uploaded, report.downloaded) == (["local.md", "same-size.md"], ["remote.md"])
+    expected = {
+        "local.md": lf.replace("\n", "\r\n").encode(),
+        "remote.md": lf.replace("\n", "\r\n").encode(),
+        "same-size.md": b"a\r\nb\r\n",
+    }
+    assert tree(root) == remote.tree() == expected
+    assert not (await client.sync()).changed
+
+
 async def test_conflict_newer_wins_loser_kept_on_both_sides(
     client: Client, remote: Side, root: Path
 ) -> None:
@@ -238,6 +263,96 @@ async def test_filters_and_folder_markers(
     report = await client.sync()
     assert report.uploaded == ["note.md"] and report.downloaded == []
     assert not (root / ".hidden.md").exists() and not (root / "folder").exists()
+
+
+def global_bmignore(text: str) -> Path:
+    """Write the global `.bmignore` where basic-memory keeps it: `$BASIC_MEMORY_CONFIG_DIR`
+    (every test points that at a folder of its own, tests/conftest.py)."""
+    path = Path(os.environ["BASIC_MEMORY_CONFIG_DIR"]) / ".bmignore"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+async def test_global_bmignore_is_obeyed_on_both_sides(
+    client: Client, remote: Side, root: Path
+) -> None:
+    """Paths the global `.bmignore` names are never uploaded, downloaded or deleted, even paths
+    synced before the rule was written; and the file replaces basic-memory's defaults, so a
+    dotfile it does not name syncs."""
+    write(root, "a.md", "a")
+    write(root, "drafts/mine.md", "synced before the rule")
+    remote.put("drafts/theirs.md", "synced before the rule too")
+    assert (await client.sync()).status == "ok"
+    global_bmignore("# mine\ndrafts/\n*.secret\n")
+    (root / "drafts/mine.md").unlink()  # would delete the remote copy, were it not ignored
+    remote.delete("drafts/theirs.md")  # would delete the local copy
+    write(root, "drafts/new.md", "local draft")
+    write(root, "keys.secret", "local secret")
+    remote.put("drafts/cloud.md", "remote draft")
+    remote.put("cloud.secret", "remote secret")
+    write(root, ".hidden.md", "a dotfile: ignored only by the defaults")
+    remote.put("a.md", "a, edited remotely")
+    report = await client.sync()
+    assert report.status == "ok", report.errors
+    assert (report.uploaded, report.downloaded) == ([".hidden.md"], ["a.md"])
+    assert report.deleted_local == report.deleted_remote == []
+    assert tree(root) == {
+        ".hidden.md": b"a dotfile: ignored only by the defaults",
+        "a.md": b"a, edited remotely",
+        "drafts/new.md": b"local draft",
+        "drafts/theirs.md": b"synced before the rule too",
+        "keys.secret": b"local secret",
+    }
+    assert remote.tree() == {
+        ".hidden.md": b"a dotfile: ignored only by the defaults",
+        "a.md": b"a, edited remotely",
+        "cloud.secret": b"remote secret",
+        "drafts/cloud.md": b"remote draft",
+        "drafts/mine.md": b"synced before the rule",
+    }
+    assert not (await client.sync()).changed
+
+
+async def test_global_bmignore_in_the_home_folder_without_a_config_dir(
+    client: Client, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without `BASIC_MEMORY_CONFIG_DIR`, basic-memory's file is `~/.basic-memory/.bmignore`."""
+    monkeypatch.delenv("BASIC_MEMORY_CONFIG_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    write(tmp_path / "home", ".basic-memory/.bmignore", "*.draft.md\n")
+    write(root, "a.md", "a")
+    write(root, "b.draft.md", "a draft")
+    write(root, ".hidden.md", "a dotfile")
+    report = await client.sync()
+    assert sorted(report.uploaded) == [".hidden.md", "a.md"]
+
+
+async def test_without_a_global_bmignore_basic_memorys_defaults_apply(
+    client: Client, remote: Side, root: Path
+) -> None:
+    """The config folder exists but holds no `.bmignore`: basic-memory's built-in patterns
+    hide editor, database, build and temporary files on both sides."""
+    Path(os.environ["BASIC_MEMORY_CONFIG_DIR"]).mkdir(parents=True)
+    local_only = {
+        ".obsidian/workspace.json": b"{}",
+        "memory.db": b"sqlite",
+        "node_modules/m.md": b"m",
+        "draft.tmp": b"t",
+        "note.md~": b"backup",
+    }
+    remote_only = {".DS_Store": b"d", "notes.swp": b"s", "build/out.md": b"o", "dist/x.md": b"x"}
+    for rel, data in local_only.items():
+        write(root, rel, data)
+    for rel, data in remote_only.items():
+        remote.put(rel, data)
+    write(root, "a.md", "a")
+    remote.put("b.md", "b")
+    report = await client.sync()
+    assert (report.uploaded, report.downloaded) == (["a.md"], ["b.md"])
+    synced = {"a.md": b"a", "b.md": b"b"}
+    assert tree(root) == local_only | synced
+    assert remote.tree() == remote_only | synced
 
 
 UNICODE_NAMES = [
