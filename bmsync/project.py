@@ -25,7 +25,7 @@ from bmsync.ports import RemoteStore, SnapshotStore
 from bmsync.s3.config import S3Config
 from bmsync.s3.url import RemoteLocation, parse_remote_url
 from bmsync.state.lock import ProjectLock
-from bmsync.state.paths import ProjectPaths
+from bmsync.state.paths import ProjectPaths, default_state_dir
 from bmsync.types import SnapshotEntry
 
 PathArg = str | os.PathLike[str]
@@ -98,11 +98,12 @@ def check_folder(root: Path, paths: ProjectPaths) -> None:
             "itself. Sync a folder of your own (e.g. ~/basic-memory/<project>) instead"
         )
     state = paths.state_dir
-    if _within(root, state):
-        raise ConfigError(
-            f"{root} is inside bmsync's state folder {state}, which holds snapshots and trash: "
-            "sync a folder of your own, or choose another state folder (state_dir)"
-        )
+    for kept in (paths.root, default_state_dir()):
+        if _within(root, kept):
+            raise ConfigError(
+                f"{root} is inside bmsync's state folder {kept}, which holds snapshots and "
+                "trash: sync a folder of your own, or choose another state folder (state_dir)"
+            )
     if _within(state, root):
         raise ConfigError(
             f"bmsync's state folder {state} is inside the project folder {root}: the snapshot "

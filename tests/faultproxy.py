@@ -19,7 +19,11 @@ and botocore does not sign `Expect`, so the signature still matches.
 Decisions are reproducible: every request gets its own `random.Random` seeded from the proxy's
 seed and the request's identity (method, path, query parameter names, and how many times that
 identity was seen), so which request gets which fault does not depend on how the concurrent
-requests of a sync happen to interleave. The seed comes from `BMSYNC_FAULT_SEED` when set.
+requests of a sync happen to interleave. The caller chooses the seed (tests/test_faults.py: a
+fixed default, `BMSYNC_FAULT_SEED` to choose another).
+
+With `tls` (an `ssl.SSLContext` holding a certificate) the proxy listens for HTTPS instead and
+forwards plain HTTP: a TLS endpoint in front of a server that has none (tests/test_tls.py).
 
 The proxy runs its own event loop in a background thread, so neither the synchronous test code
 nor the event loop of the sync under test shares a loop with it; `stop()` cancels the open
@@ -33,9 +37,9 @@ import asyncio
 import contextlib
 import enum
 import operator
-import os
 import random
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -48,7 +52,6 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-SEED_ENV = "BMSYNC_FAULT_SEED"
 MAX_HEAD_BYTES = 64 << 10
 MAX_BODY_BYTES = 64 << 20
 UPSTREAM_TIMEOUT_S = 60.0
@@ -271,14 +274,6 @@ def _name(item: tuple[Fault, int]) -> str:
     return item[0].value
 
 
-def seed_from_env() -> int:
-    """`BMSYNC_FAULT_SEED` if set (to replay a failure), else a fresh random seed."""
-    configured = os.environ.get(SEED_ENV)
-    if configured:
-        return int(configured)
-    return random.SystemRandom().randrange(2**32)
-
-
 class ProtocolError(Exception):
     """The peer sent something this proxy does not understand; the connection is dropped."""
 
@@ -289,7 +284,14 @@ class FaultProxy:
     Use as a context manager, or `start()` / `stop()`. `policy` may be replaced at any time.
     """
 
-    def __init__(self, upstream: str, *, seed: int, policy: Policy = no_faults) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        seed: int,
+        policy: Policy = no_faults,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost"):
             raise ValueError(f"the fault proxy only fronts http://127.0.0.1 servers: {upstream}")
@@ -298,6 +300,7 @@ class FaultProxy:
         self.upstream_port: int = parts.port
         self.seed = seed
         self.port = 0
+        self._tls = tls
         self._policy = policy
         self._lock = threading.Lock()
         self._counters = _Counters()
@@ -314,7 +317,8 @@ class FaultProxy:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def policy(self) -> Policy:
@@ -377,7 +381,9 @@ class FaultProxy:
         asyncio.set_event_loop(self._loop)
         try:
             self._server = self._loop.run_until_complete(
-                asyncio.start_server(self._serve, "127.0.0.1", 0, limit=MAX_HEAD_BYTES)
+                asyncio.start_server(
+                    self._serve, "127.0.0.1", 0, limit=MAX_HEAD_BYTES, ssl=self._tls
+                )
             )
             self.port = self._server.sockets[0].getsockname()[1]
         except BaseException as err:

@@ -402,14 +402,20 @@ def forecast_guards(snapshot: Mapping[str, SnapshotRow], inventory: Inventory) -
 # -- seeds and figures ------------------------------------------------------------------------
 
 
-def choose_seed(env_var: str, ci_default: int) -> tuple[int, str]:
-    """The seed to run with, and where it came from: `env_var`, a fixed default under CI (so a
-    CI failure reproduces), else a fresh random one (so local runs explore); always printed."""
-    given = os.environ.get(env_var)
+def choose_seed(env_var: str, default: int, *, random_outside_ci: bool = True) -> tuple[int, str]:
+    """The seed to run with, and where it came from; the caller prints both with the way to
+    replay it. `env_var` when set (an integer replays a run, `random` draws a fresh seed); else
+    `default` under CI, so a CI failure reproduces; outside CI a fresh random seed when
+    `random_outside_ci` (so local runs explore), else `default` again."""
+    given = os.environ.get(env_var, "")
+    if given == "random":
+        return random.SystemRandom().randrange(2**32), f"random, as {env_var} asks"
     if given:
         return int(given), f"from {env_var}"
     if os.environ.get("CI"):
-        return ci_default, "fixed CI default"
+        return default, "fixed CI default"
+    if not random_outside_ci:
+        return default, "fixed default"
     return random.SystemRandom().randrange(2**32), "random"
 
 

@@ -13,9 +13,11 @@ Every test puts `tests/faultproxy.py` between bmsync and a real S3 server (moto_
 - a burst of SlowDown on PUTs and stalled answers (read timeouts) are retried with backoff.
 
 Out-of-band setup and inspection go to the server directly, never through the proxy, so a fault
-can only hit bmsync. Which request gets which fault follows from the seed printed at the start of
-each test (`BMSYNC_FAULT_SEED=<seed>` replays it; see `tests/faultproxy.py`). The figures of the
-module (requests proxied, faults by type, runs needed, losses) are printed at its end.
+can only hit bmsync. Which request gets which fault follows from the seed (see
+`tests/faultproxy.py`): a fixed default, `BMSYNC_FAULT_SEED=<seed>` for another (`random` for a
+fresh one); a longer run repeats the random-faults test `BMSYNC_FAULT_REPEATS` times, each with
+the next seed. The seed and the figures of the module (requests proxied, faults by type, runs
+needed, losses) are printed at its end, and a failing test prints its seed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import http.client
+import os
 import sqlite3
 import threading
 import traceback
@@ -47,11 +50,15 @@ from tests.faultproxy import (
     Request,
     always,
     no_faults,
-    seed_from_env,
 )
+from tests.model import choose_seed
 from tests.servers import S3TestServer, ServerPool
 
 PREFIX = "notes"
+SEED_ENV = "BMSYNC_FAULT_SEED"
+DEFAULT_SEED = 20261123
+SEED, SEED_ORIGIN = choose_seed(SEED_ENV, DEFAULT_SEED, random_outside_ci=False)
+REPEATS = int(os.environ.get("BMSYNC_FAULT_REPEATS", "1"))
 MAX_RUNS = 5
 """Runs allowed to converge, the final no-op run not included."""
 RANDOM_FAULTS = RandomFaults(
@@ -80,6 +87,7 @@ class Figures:
     def lines(self) -> list[str]:
         faults = self.stats.faults
         return [
+            f"fault seed {SEED} ({SEED_ORIGIN}): replay with {SEED_ENV}={SEED}",
             f"fault proxy: {self.stats.requests} requests proxied",
             "faults injected: "
             + ", ".join(f"{fault.value}={faults[fault]}" for fault in Fault if faults[fault])
@@ -107,10 +115,12 @@ def _print_figures(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
-def fault_seed() -> int:
-    """Printed so a failing test shows it (pytest prints a failure's captured output)."""
-    seed = seed_from_env()
-    print(f"fault seed {seed}: replay with BMSYNC_FAULT_SEED={seed}")
+def fault_seed(request: pytest.FixtureRequest) -> int:
+    """The module's seed, plus the repeat number of a test parametrized by `repeat`; printed
+    so a failing test shows it (pytest prints a failure's captured output)."""
+    callspec = getattr(request.node, "callspec", None)
+    seed = SEED + (callspec.params.get("repeat", 0) if callspec is not None else 0)
+    print(f"fault seed {seed}: replay with {SEED_ENV}={seed}")
     return seed
 
 
@@ -244,8 +254,9 @@ def note(origin: str, i: int, version: int = 1) -> str:
     return f"# {origin} note {i}, version {version}\n" + "text line\n" * (i % 7 + version)
 
 
+@pytest.mark.parametrize("repeat", range(REPEATS))
 async def test_random_faults_converge_without_loss(
-    project: Project, proxy: FaultProxy, fault_seed: int, s3_server: S3TestServer
+    project: Project, proxy: FaultProxy, fault_seed: int, s3_server: S3TestServer, repeat: int
 ) -> None:
     bucket = project.bucket
     for i in range(LOCAL_NOTES):
@@ -480,6 +491,69 @@ async def test_stalled_answers_time_out_and_are_retried(
     stats = proxy.stats()
     assert stats.faults[Fault.STALL] == STALLED_FILES
     assert stats.operations["GET"] == 2 * STALLED_FILES
+
+
+# -- answers cut short ------------------------------------------------------------------------
+
+
+def lose_the_first_answer(operation: str, rel: str) -> PerIdentityBurst:
+    """The first `operation` on `rel` reaches the server, then the connection resets part-way
+    through the answer."""
+
+    def match(request: Request) -> bool:
+        return request.operation == operation and request.key == f"{PREFIX}/{rel}"
+
+    return PerIdentityBurst(Fault.RESET_MID, 1, match)
+
+
+CUT_FILES = 4
+CUT_BYTES = 64 << 10
+"""Large enough that the cut (at a random byte of the body) lands inside it."""
+
+
+async def test_download_cut_mid_body_is_retried_within_the_run(
+    project: Project, proxy: FaultProxy
+) -> None:
+    """botocore retries a request whose answer never came, not a body that broke off once it
+    was handed over: the executor starts such a transfer again (`TransientError`), so the run
+    converges at once, with no per-file error for the next run to mop up."""
+    for i in range(CUT_FILES):
+        project.bucket.put(f"cut/{i}.md", f"line {i} of a long note\n" * (CUT_BYTES // 24))
+    proxy.policy = PerIdentityBurst(Fault.RESET_MID, 1, data_request("GET"))
+    report = await project.sync()
+    assert report.status == "ok" and report.errors == [], report.errors
+    assert len(report.downloaded) == CUT_FILES
+    assert project.tree() == project.bucket.tree()
+    stats = proxy.stats()
+    assert stats.faulted_operations[("GET", Fault.RESET_MID)] == CUT_FILES
+    assert stats.operations["GET"] == 2 * CUT_FILES, "each download started over once"
+    assert not (await project.sync()).changed
+
+
+@pytest.mark.moto_only("rclone's server ignores conditions, so a resent PUT cannot fail one")
+async def test_lost_put_answer_is_recognised_as_our_own_write(
+    project: Project, proxy: FaultProxy
+) -> None:
+    """A PUT lands but its answer is lost (the connection resets as the answer arrives);
+    botocore sends it again, and the store refuses the repeat because its condition
+    (`If-None-Match: *` for a new key, `If-Match` the old ETag for an edit) no longer holds: the
+    object is ours. bmsync must see that (same size and xxh3 as sent) and record the upload,
+    not report the object as changed by someone else."""
+    project.write("new.md", "a new note")
+    project.write("other.md", "another note")
+    proxy.policy = lose_the_first_answer("PUT", "new.md")
+    report = await project.sync()
+    assert report.status == "ok" and report.errors == [], report.errors
+    assert report.uploaded == ["new.md", "other.md"]
+    project.write("new.md", "a new note, edited")
+    proxy.policy = lose_the_first_answer("PUT", "new.md")
+    report = await project.sync()
+    assert report.status == "ok" and report.errors == [], report.errors
+    assert report.uploaded == ["new.md"]
+    assert project.bucket.tree() == project.tree()
+    puts = [r for r in proxy.records() if r.operation == "PUT" and r.key == f"{PREFIX}/new.md"]
+    assert [r.fault for r in puts] == [Fault.RESET_MID, Fault.NONE] * 2, "the answer was lost"
+    assert not (await project.sync()).changed, "the snapshot holds the object's real ETag"
 
 
 # -- the proxy's own framing ---------------------------------------------------------------------

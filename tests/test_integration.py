@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 
 from bmsync import S3Config, SyncReport, sync_project
 from tests.commandline import cli_env, run_cli
+from tests.killing import ProgressTerminal, killed
 from tests.servers import S3TestServer
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
@@ -173,6 +173,31 @@ async def test_touched_file_transfers_nothing(client: Client, root: Path) -> Non
     assert not report.changed and report.bytes_uploaded == 0
 
 
+async def test_crlf_only_edits_are_changes_both_ways(
+    client: Client, remote: Side, root: Path
+) -> None:
+    """Line endings are bytes like any other: a file whose only change is LF to CRLF (an editor
+    on Windows, `unix2dos`) is synced as a change and arrives unaltered, from either side; even
+    when the size and the mtime stay what they were."""
+    lf = "# Note\n\nline one\nline two\n"
+    write(root, "local.md", lf, mtime_s=1_700_000_000)
+    write(root, "remote.md", lf, mtime_s=1_700_000_000)
+    write(root, "same-size.md", "a\n\nb\n\n", mtime_s=1_700_000_000)
+    await client.sync()
+    write(root, "local.md", lf.replace("\n", "\r\n"), mtime_s=1_700_000_000)
+    remote.put("remote.md", lf.replace("\n", "\r\n"))
+    write(root, "same-size.md", "a\r\nb\r\n", mtime_s=1_700_000_000)  # 6 bytes, as before
+    report = await client.sync()
+    assert (report.uploaded, report.downloaded) == (["local.md", "same-size.md"], ["remote.md"])
+    expected = {
+        "local.md": lf.replace("\n", "\r\n").encode(),
+        "remote.md": lf.replace("\n", "\r\n").encode(),
+        "same-size.md": b"a\r\nb\r\n",
+    }
+    assert tree(root) == remote.tree() == expected
+    assert not (await client.sync()).changed
+
+
 async def test_conflict_newer_wins_loser_kept_on_both_sides(
     client: Client, remote: Side, root: Path
 ) -> None:
@@ -239,6 +264,96 @@ async def test_filters_and_folder_markers(
     report = await client.sync()
     assert report.uploaded == ["note.md"] and report.downloaded == []
     assert not (root / ".hidden.md").exists() and not (root / "folder").exists()
+
+
+def global_bmignore(text: str) -> Path:
+    """Write the global `.bmignore` where basic-memory keeps it: `$BASIC_MEMORY_CONFIG_DIR`
+    (every test points that at a folder of its own, tests/conftest.py)."""
+    path = Path(os.environ["BASIC_MEMORY_CONFIG_DIR"]) / ".bmignore"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+async def test_global_bmignore_is_obeyed_on_both_sides(
+    client: Client, remote: Side, root: Path
+) -> None:
+    """Paths the global `.bmignore` names are never uploaded, downloaded or deleted, even paths
+    synced before the rule was written; and the file replaces basic-memory's defaults, so a
+    dotfile it does not name syncs."""
+    write(root, "a.md", "a")
+    write(root, "drafts/mine.md", "synced before the rule")
+    remote.put("drafts/theirs.md", "synced before the rule too")
+    assert (await client.sync()).status == "ok"
+    global_bmignore("# mine\ndrafts/\n*.secret\n")
+    (root / "drafts/mine.md").unlink()  # would delete the remote copy, were it not ignored
+    remote.delete("drafts/theirs.md")  # would delete the local copy
+    write(root, "drafts/new.md", "local draft")
+    write(root, "keys.secret", "local secret")
+    remote.put("drafts/cloud.md", "remote draft")
+    remote.put("cloud.secret", "remote secret")
+    write(root, ".hidden.md", "a dotfile: ignored only by the defaults")
+    remote.put("a.md", "a, edited remotely")
+    report = await client.sync()
+    assert report.status == "ok", report.errors
+    assert (report.uploaded, report.downloaded) == ([".hidden.md"], ["a.md"])
+    assert report.deleted_local == report.deleted_remote == []
+    assert tree(root) == {
+        ".hidden.md": b"a dotfile: ignored only by the defaults",
+        "a.md": b"a, edited remotely",
+        "drafts/new.md": b"local draft",
+        "drafts/theirs.md": b"synced before the rule too",
+        "keys.secret": b"local secret",
+    }
+    assert remote.tree() == {
+        ".hidden.md": b"a dotfile: ignored only by the defaults",
+        "a.md": b"a, edited remotely",
+        "cloud.secret": b"remote secret",
+        "drafts/cloud.md": b"remote draft",
+        "drafts/mine.md": b"synced before the rule",
+    }
+    assert not (await client.sync()).changed
+
+
+async def test_global_bmignore_in_the_home_folder_without_a_config_dir(
+    client: Client, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without `BASIC_MEMORY_CONFIG_DIR`, basic-memory's file is `~/.basic-memory/.bmignore`."""
+    monkeypatch.delenv("BASIC_MEMORY_CONFIG_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    write(tmp_path / "home", ".basic-memory/.bmignore", "*.draft.md\n")
+    write(root, "a.md", "a")
+    write(root, "b.draft.md", "a draft")
+    write(root, ".hidden.md", "a dotfile")
+    report = await client.sync()
+    assert sorted(report.uploaded) == [".hidden.md", "a.md"]
+
+
+async def test_without_a_global_bmignore_basic_memorys_defaults_apply(
+    client: Client, remote: Side, root: Path
+) -> None:
+    """The config folder exists but holds no `.bmignore`: basic-memory's built-in patterns
+    hide editor, database, build and temporary files on both sides."""
+    Path(os.environ["BASIC_MEMORY_CONFIG_DIR"]).mkdir(parents=True)
+    local_only = {
+        ".obsidian/workspace.json": b"{}",
+        "memory.db": b"sqlite",
+        "node_modules/m.md": b"m",
+        "draft.tmp": b"t",
+        "note.md~": b"backup",
+    }
+    remote_only = {".DS_Store": b"d", "notes.swp": b"s", "build/out.md": b"o", "dist/x.md": b"x"}
+    for rel, data in local_only.items():
+        write(root, rel, data)
+    for rel, data in remote_only.items():
+        remote.put(rel, data)
+    write(root, "a.md", "a")
+    remote.put("b.md", "b")
+    report = await client.sync()
+    assert (report.uploaded, report.downloaded) == (["a.md"], ["b.md"])
+    synced = {"a.md": b"a", "b.md": b"b"}
+    assert tree(root) == local_only | synced
+    assert remote.tree() == remote_only | synced
 
 
 UNICODE_NAMES = [
@@ -354,7 +469,6 @@ async def test_cli_json_and_exit_codes(
 KILL_FILES = 300
 
 
-@pytest.mark.slow
 async def test_a_clean_first_run_has_nothing_to_warn_about(client: Client) -> None:
     """The first run also does the daily trash and upload cleanup; on a fresh bucket neither
     may produce a warning (rclone's server answers the upload listing with a 404)."""
@@ -448,14 +562,17 @@ def test_cli_check(client: Client, remote: Side, cli: CLI) -> None:
     assert "NOT in sync" in bmsync("check").stdout
 
 
+@pytest.mark.slow
 async def test_sigkill_mid_run_then_rerun_converges(
     tmp_path: Path, s3_server: S3TestServer, remote: Side, root: Path
 ) -> None:
-    """Kill `bmsync sync` at several moments of a large run; the next run converges, no loss."""
+    """Kill `bmsync sync` three times in a row, a fifth, half and four fifths into each run's
+    actions (read from its progress on a terminal, `tests/killing.py`); every kill must land
+    mid-run; the next run converges, no loss."""
     env = cli_env(s3_server.config, tmp_path)
     state = str(tmp_path / "st")
     args = ["sync", str(root), remote.url, "--endpoint-url", str(s3_server.config.endpoint_url)]
-    args += ["--state-dir", state, "--json", "--max-delete", "100%"]
+    args += ["--state-dir", state, "--max-delete", "100%"]
     for i in range(KILL_FILES):
         write(root, f"local/{i:04d}.md", f"local note {i}\n" * 20)
         remote.put(f"remote/{i:04d}.md", f"remote note {i}\n" * 20)
@@ -463,19 +580,19 @@ async def test_sigkill_mid_run_then_rerun_converges(
         **tree(root),
         **{f"remote/{i:04d}.md": f"remote note {i}\n".encode() * 20 for i in range(KILL_FILES)},
     }
-    for delay in (0.8, 1.6, 2.4):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bmsync.cli", *args],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    done = run_cli(*args, env=env)
+    landed = []
+    for share in (0.2, 0.5, 0.8):
+        with ProgressTerminal([sys.executable, "-m", "bmsync.cli", *args], env) as command:
+            deadline = time.monotonic() + 120
+            while command.running and command.events < max(1, share * command.total):
+                assert time.monotonic() < deadline, "bmsync sync did not finish in time"
+                command.read(0.01)
+            returncode = command.kill()
+            landed.append((returncode, command.events, command.total))
+    assert all(killed(code) and 0 < done < total for code, done, total in landed), landed
+    done = run_cli(*args, "--json", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert not list(root.rglob(".bmsync-tmp-*")), "no temporary file outlives a completed run"
     assert tree(root) == remote.tree() == expected
-    again = json.loads(run_cli(*args, env=env).stdout)
+    again = json.loads(run_cli(*args, "--json", env=env).stdout)
     assert again["uploaded"] == again["downloaded"] == again["conflicts"] == []

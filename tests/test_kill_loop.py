@@ -9,14 +9,19 @@ The test works in rounds. Round 0 is a first run (no snapshot: a union with firs
 each later round changes a few hundred paths against the synced state, both ways: new files,
 edits (downloads over existing files), deletes on each side, conflicts, edit-versus-delete, the
 same edit on both sides, and a ~20 MiB file (multipart upload, or a large download over an
-existing file). Each round then starts the command several times and SIGKILLs it, without a
-completed run in between:
+existing file). Each round then starts the command five times and SIGKILLs it, without a
+completed run in between, aiming each kill in turn (`KILL_SCHEDULE`; `tests/killing.py` reads
+the progress lines the command prints to its terminal, a pseudo-terminal here):
 
-- most kills land after a random share of the run's actions, read from the command's own
-  progress lines (it prints them to a terminal, so its stderr is a pseudo-terminal here), plus a
-  few ms; a share near 1 lands after the last action, in the final snapshot commit;
-- the others land a random moment after the command took the project lock: while the snapshot
-  opens, the folder is scanned, the prefix listed, or the plan made.
+- three after a random share (5 % to 90 %) of the run's actions, plus a few ms; when the round
+  uploads the big file, the first instead a moment after its multipart upload began;
+- one a random moment after the command took the project lock: while the snapshot opens, the
+  folder is scanned, the prefix listed, or the plan made;
+- one as soon as the command reports its last action, in the final snapshot commit.
+
+Where each kill landed is counted from the actions finished when the command died, and the test
+fails unless enough landed where they aimed (`check_kills_landed`): a budget that killed
+nothing mid-run would otherwise pass having proved nothing.
 
 After every kill: the snapshot passes SQLite's integrity check and opens with bmsync; no version
 current when that run began is lost; no user path on either side holds a partial file. After the
@@ -42,11 +47,7 @@ import contextlib
 import json
 import math
 import os
-import pty
 import random
-import re
-import select
-import signal
 import subprocess
 import sys
 import time
@@ -62,6 +63,7 @@ from bmsync import S3Config
 from bmsync.s3.url import parse_remote_url
 from bmsync.state.paths import ProjectPaths
 from bmsync.state.store import SqliteSnapshotStore
+from tests.killing import ProgressTerminal, killed
 from tests.model import (
     Bucket,
     Inventory,
@@ -91,7 +93,9 @@ BIG_BYTES = 20 << 20
 PROFILES = ("balanced", "safe", "fast", "balanced")
 TRANSFERS = (8, 16, 4, 8)
 RUN_TIMEOUT_S = 300.0
-_PROGRESS = re.compile(rb"\[(\d+)/(\d+)\]")
+KILL_SCHEDULE = ("actions", "actions", "actions", "after-lock", "after-last")
+"""Where the kills of a round aim, in order. The kill after the last action comes last: the run
+it hits may finish before it lands, which leaves a later kill of the round nothing to do."""
 
 
 @dataclass
@@ -100,6 +104,7 @@ class Figures:
     seed_origin: str = ""
     server: str = SERVER
     rounds: int = 0
+    big_upload_rounds: int = 0
     kill_points: int = 0
     killed: int = 0
     killed_after_lock_before_actions: int = 0
@@ -366,62 +371,49 @@ def _read_lock_pid(lock: Path) -> int | None:
     return pid if isinstance(pid, int) else None
 
 
-def run_and_kill(
-    world: World, argv: list[str], rng: random.Random, *, mid_multipart: bool = False
-) -> KillOutcome:
-    """Start the command with a pseudo-terminal as stderr (so it prints its progress), SIGKILL it
-    at a random moment: after a random share of its actions (mode "actions"), a random delay
-    after it took the project lock (mode "after-lock"), or with `mid_multipart` a random delay
-    after it began a multipart upload (mode "multipart"; the big file is 3 parts)."""
-    mode = "after-lock" if rng.random() < 0.25 else "actions"
-    if mid_multipart:
-        mode = "multipart"
-    uploads_before = world.open_uploads() if mid_multipart else set()
+def kill_mode(kill: int, uploads_big: bool) -> str:
+    """Where the `kill`-th kill of a round aims: the first waits for the round's multipart upload
+    when it makes one, then `KILL_SCHEDULE` in order."""
+    if kill == 0 and uploads_big:
+        return "multipart"
+    return KILL_SCHEDULE[kill % len(KILL_SCHEDULE)]
+
+
+def run_and_kill(world: World, argv: list[str], rng: random.Random, mode: str) -> KillOutcome:
+    """Start the command with a pseudo-terminal as stderr (so it prints its progress) and SIGKILL
+    it: after a random share of its actions, 5 % to 90 % (mode "actions"); as soon as it reports
+    its last action, in the final snapshot commit (mode "after-last"); a random delay after it
+    took the project lock (mode "after-lock"); or a random delay after it began a multipart
+    upload (mode "multipart"; the big file is 3 parts). The outcome counts the actions finished
+    when the command died."""
+    uploads_before = world.open_uploads() if mode == "multipart" else set()
+    share, extra_s = rng.uniform(0.05, 0.9), rng.uniform(0, 0.02)
+    delay_s = rng.uniform(0, 0.3) if mode == "after-lock" else rng.uniform(0, 0.05)
     next_poll = 0.0
-    share, extra_s, lock_delay_s = rng.random(), rng.uniform(0, 0.02), rng.uniform(0, 0.3)
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        argv, env=world.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave
-    )
-    os.close(slave)
-    events = total = 0
     kill_at: float | None = None
-    output = b""
     deadline = time.monotonic() + RUN_TIMEOUT_S
-    try:
-        while proc.poll() is None:
+    with ProgressTerminal(argv, world.env) as command:
+        while command.running:
             now = time.monotonic()
             assert now < deadline, "bmsync sync did not finish in time"
             if kill_at is not None and now >= kill_at:
-                proc.send_signal(signal.SIGKILL)
                 break
-            locked = mode == "after-lock" and _read_lock_pid(world.paths.lock) == proc.pid
-            if locked and kill_at is None:
-                kill_at = now + lock_delay_s
-            if mode == "multipart" and kill_at is None and now >= next_poll:
+            aiming_at_lock = kill_at is None and mode == "after-lock"
+            if aiming_at_lock and _read_lock_pid(world.paths.lock) == command.proc.pid:
+                kill_at = now + delay_s
+            if kill_at is None and mode == "multipart" and now >= next_poll:
                 next_poll = now + 0.02
                 if world.open_uploads() - uploads_before:
-                    kill_at = now + lock_delay_s
-            ready, _, _ = select.select([master], [], [], 0.005)
-            if ready:
-                try:
-                    output += os.read(master, 65536)
-                except OSError:  # the child closed the terminal: it is exiting
-                    continue
-                matches = _PROGRESS.findall(output[-4096:])
-                if matches:
-                    events, total = int(matches[-1][0]), int(matches[-1][1])
-                    target = max(1, math.ceil(share * total))
-                    if mode == "actions" and kill_at is None and events >= target:
-                        kill_at = time.monotonic() + extra_s
-        returncode = proc.wait(timeout=RUN_TIMEOUT_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
-    killed = returncode == -signal.SIGKILL
-    return KillOutcome(mode, killed, events, total, returncode)
+                    kill_at = now + delay_s
+            command.read(0.005)
+            if kill_at is None and command.total and mode in ("actions", "after-last"):
+                target = max(1, math.ceil(share * command.total))
+                if mode == "after-last":
+                    target, extra_s = command.total, 0.0
+                if command.events >= target:
+                    kill_at = time.monotonic() + extra_s
+        returncode = command.kill()
+        return KillOutcome(mode, killed(returncode), command.events, command.total, returncode)
 
 
 def run_to_completion(world: World, profile: str, transfers: int) -> dict[str, Any]:
@@ -515,12 +507,8 @@ def kill_repeatedly(
     for kill in range(kills):
         uploads_before = world.open_uploads()
         started = time.monotonic()
-        outcome = run_and_kill(
-            world,
-            world.command(profile, transfers),
-            world.rng,
-            mid_multipart=uploads_big and kill == 0,
-        )
+        mode = kill_mode(kill, uploads_big)
+        outcome = run_and_kill(world, world.command(profile, transfers), world.rng, mode)
         figures.seconds_in_bmsync += time.monotonic() - started
         figures.kill_points += 1
         planned = max(planned, outcome.total)
@@ -580,6 +568,19 @@ def finish_round(
     return final.local
 
 
+def check_kills_landed(figures: Figures) -> None:
+    """Enough kills landed where `KILL_SCHEDULE` aimed them, for this budget: at least two per
+    round between the first and the last action (three aim there); once the budget has a whole
+    round, at least one before the first action and one after the last; and one inside a
+    multipart upload when a round made one."""
+    assert figures.killed_mid_actions >= 2 * figures.rounds, figures
+    if figures.kill_points >= KILLS_PER_ROUND:
+        assert figures.killed_after_lock_before_actions >= 1, figures
+        assert figures.killed_after_last_action >= 1, figures
+    if figures.big_upload_rounds:
+        assert figures.killed_mid_multipart_upload >= 1, figures
+
+
 def test_sigkill_at_random_moments_then_converge(
     s3_server_pool: ServerPool,
     tmp_path: Path,
@@ -615,5 +616,7 @@ def test_sigkill_at_random_moments_then_converge(
             figures.actions_planned_per_round.append(planned)
             synced = finish_round(world, start, expected, profile, transfers, figures)
             figures.rounds += 1
+            figures.big_upload_rounds += expected.big_upload
         figures.files_at_end = len(synced)
         figures.multipart_uploads_left_open = len(world.open_uploads())
+        check_kills_landed(figures)

@@ -104,11 +104,19 @@ async def test_the_cloud_mount_folder_is_refused(
     assert remote.contents() == {}
 
 
-async def test_a_folder_inside_the_state_folder_is_refused(root: Path, state: Path) -> None:
-    inside = state / "notes"
-    inside.mkdir(parents=True)
+async def test_a_folder_inside_a_state_folder_is_refused(
+    tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = ProjectPaths.resolve(state, URL).root / "trash" / "notes"
+    own.mkdir(parents=True)
     with pytest.raises(ConfigError, match="inside bmsync's state folder"):
-        await bmsync.sync_project(inside, URL, state_dir=state, remote=MemoryRemote())
+        await bmsync.sync_project(own, URL, state_dir=state, remote=MemoryRemote())
+    monkeypatch.delenv("BMSYNC_STATE_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    default = tmp_path / ".basic-memory" / "bisync-state" / "notes"
+    default.mkdir(parents=True)
+    with pytest.raises(ConfigError, match="inside bmsync's state folder"):
+        await bmsync.sync_project(default, URL, state_dir=state, remote=MemoryRemote())
 
 
 async def test_a_state_folder_inside_the_project_is_refused(root: Path) -> None:

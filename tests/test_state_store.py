@@ -21,6 +21,7 @@ import pytest
 from bmsync.errors import StateCorruptError, StateError, StateMismatchError, StateTooNewError
 from bmsync.state.store import RUNNING, SqliteSnapshotStore
 from bmsync.types import SnapshotEntry
+from tests.model import choose_seed
 
 ROOT, URL = "/home/u/notes", "s3://bucket/notes"
 
@@ -445,30 +446,74 @@ def check_whole_batches(snapshot: dict[str, SnapshotEntry], committed: int) -> i
     return k
 
 
+STORE_KILLS = int(os.environ.get("BMSYNC_STORE_KILLS", "10"))
+STORE_SEED = 20261123
+
+
+async def time_to_ready(db: Path) -> float:
+    """How long the kill loop's process takes to start and create a snapshot: what a kill
+    during start-up aims within."""
+    started = time.monotonic()
+    proc = start_kill_loop(db)
+    assert proc.stdout is not None
+    assert await asyncio.to_thread(proc.stdout.readline) == b"ready\n"
+    took = time.monotonic() - started
+    proc.kill()
+    proc.communicate()
+    return took
+
+
+def start_kill_loop(db: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", KILL_LOOP, str(db)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+
+
 @pytest.mark.slow
-async def test_sigkill_at_any_moment_leaves_a_prefix_of_whole_batches(db: Path) -> None:
-    """Some kills land while the process starts or creates the snapshot, most mid-loop."""
-    seed = random.randrange(1 << 30)
+async def test_sigkill_at_any_moment_leaves_a_prefix_of_whole_batches(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every fourth kill lands while the process starts, opens or creates the snapshot (a
+    random share of the start-up time measured first); the others once the process committed
+    one to five batches of its own, within the next. Both kinds must have landed.
+
+    `BMSYNC_STORE_KILLS` (10) kills, seeded by `BMSYNC_STORE_SEED` (a fixed default)."""
+    seed, origin = choose_seed("BMSYNC_STORE_SEED", STORE_SEED, random_outside_ci=False)
+    shown = f"seed {seed} ({origin}), {STORE_KILLS} kills; replay with BMSYNC_STORE_SEED={seed}"
+    with capsys.disabled():
+        print(f"\nsnapshot kill loop: {shown}")
     rng = random.Random(seed)
+    ready_s = await time_to_ready(db.with_name("warm-up.db"))
     committed = -1
-    for attempt in range(10):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", KILL_LOOP, str(db)],
-            stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
-        )
+    landed = {"during start-up": 0, "mid-loop": 0}
+    for attempt in range(STORE_KILLS):
+        proc = start_kill_loop(db)
         assert proc.stdout is not None
+        lines: list[bytes] = []
         if attempt % 4 == 0:
-            await asyncio.sleep(rng.uniform(0.0, 1.5))  # during start-up or creation
+            await asyncio.sleep(rng.uniform(0.2, 0.8) * ready_s)
         else:
-            assert await asyncio.to_thread(proc.stdout.readline) == b"ready\n"
-            await asyncio.sleep(rng.uniform(0.0, 0.5))
+            for _ in range(1 + rng.randint(1, 5)):  # "ready", then its batches
+                lines.append((await asyncio.to_thread(proc.stdout.readline)).strip())
+            assert lines[0] == b"ready" and all(line.isdigit() for line in lines[1:]), lines
+            await asyncio.sleep(rng.uniform(0.0, 0.02))
         proc.kill()
         out, _ = proc.communicate()
-        committed = max([committed, *(int(line) for line in out.split() if line.isdigit())])
+        lines += out.split()
+        batches_done = [int(line) for line in lines if line.isdigit()]
+        committed = max([committed, *batches_done])
+        if b"ready" not in lines:
+            landed["during start-up"] += 1
+        elif batches_done:
+            landed["mid-loop"] += 1
         async with await SqliteSnapshotStore.open(
             db, local_root="/r", remote_url="s3://b/p"
         ) as store:
             batches = check_whole_batches(await store.load(), committed)
         print(f"seed {seed}: {batches} batches after kill {attempt}")
     assert committed >= 0, f"no batch was ever committed (seed {seed})"
+    planned_start_up = len(range(0, STORE_KILLS, 4))
+    assert landed["mid-loop"] >= STORE_KILLS - planned_start_up, landed
+    assert landed["during start-up"] >= min(1, planned_start_up), landed

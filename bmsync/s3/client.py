@@ -92,7 +92,9 @@ async def open_s3_client(config: S3Config) -> AsyncIterator[Any]:
                     aws_access_key_id=config.access_key_id,
                     aws_secret_access_key=config.secret_access_key,
                     aws_session_token=config.session_token,
-                    verify=config.verify_tls,
+                    # None, not True: botocore then honours AWS_CA_BUNDLE (or the profile's
+                    # ca_bundle) for an endpoint signed by a private CA; True would ignore it.
+                    verify=None if config.verify_tls else False,
                     config=make_client_config(config, total_attempts=total_attempts),
                 )
             )

@@ -29,6 +29,7 @@ from botocore.exceptions import (
     HTTPClientError,
     NoCredentialsError,
     PartialCredentialsError,
+    SSLError,
 )
 
 from bmsync.errors import BmsyncError, BucketNotFoundError, RemoteAuthError, RemoteError
@@ -107,6 +108,13 @@ def translate_client_error(err: BaseException, *, bucket: str, action: str) -> B
             f"No S3 credentials found while {action}. Set AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY, choose a profile with AWS_PROFILE (or S3Config.aws_profile), "
             "or pass access_key_id and secret_access_key in S3Config."
+        )
+    if isinstance(err, SSLError):
+        return RemoteError(
+            f"The TLS certificate of the S3 endpoint {_endpoint(err)} could not be verified "
+            f"while {action} ({err.kwargs.get('error', err)}). If the endpoint uses a private "
+            "or self-signed certificate, point AWS_CA_BUNDLE at the certificate of its authority; "
+            "only on a network you trust, turn verification off (verify_tls)."
         )
     if isinstance(err, ConnectionError) and _reset_after_connecting(err):
         return RemoteError(

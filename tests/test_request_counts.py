@@ -1,0 +1,114 @@
+"""What a run sends to the S3 server, counted at the wire.
+
+README promises that an unchanged project costs one `ListObjectsV2` page per 1000 files and
+nothing else (no HEAD, no GET), and docs/reliability.md that the trash purge and the cleanup of
+stale multipart uploads happen at most once a day, so that a quiet run stays one listing. Both
+are claims about requests, so these tests count requests: `tests/faultproxy.py`, with no faults,
+between bmsync and a real server (moto_server and `rclone serve s3`), records each one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bmsync import S3Config, SyncReport, sync_project
+from tests.faultproxy import FaultProxy, Record
+from tests.servers import S3TestServer
+
+PREFIX = "notes"
+NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
+FILES = 1500
+PAGE = 1000
+"""The most keys a ListObjectsV2 page holds."""
+
+
+@pytest.fixture
+def proxy(s3_server: S3TestServer) -> Iterator[FaultProxy]:
+    with FaultProxy(str(s3_server.config.endpoint_url), seed=0) as running:
+        yield running
+
+
+class Project:
+    """A folder synced with a fresh bucket, directly or through the counting proxy."""
+
+    def __init__(self, tmp_path: Path, server: S3TestServer, proxy: FaultProxy) -> None:
+        self.root = tmp_path / "notes"
+        self.root.mkdir()
+        self.state = tmp_path / "state"
+        self.url = f"s3://{server.create_bucket()}/{PREFIX}"
+        self.direct = server.config
+        self.counted = dataclasses.replace(server.config, endpoint_url=proxy.endpoint_url)
+        self.proxy = proxy
+
+    async def sync(self, s3: S3Config, **kw: Any) -> SyncReport:
+        report = await sync_project(self.root, self.url, s3=s3, state_dir=self.state, **kw)
+        assert report.status == "ok" and not report.errors, report.errors
+        return report
+
+    async def counted_sync(self, **kw: Any) -> tuple[SyncReport, list[Record]]:
+        """A sync through the proxy, and the requests it sent."""
+        before = len(self.proxy.records())
+        report = await self.sync(self.counted, **kw)
+        return report, self.proxy.records()[before:]
+
+
+@pytest.fixture
+def project(tmp_path: Path, s3_server: S3TestServer, proxy: FaultProxy) -> Project:
+    return Project(tmp_path, s3_server, proxy)
+
+
+def kinds(records: list[Record]) -> Counter[str]:
+    """Requests by what they ask: the project listing, the trash listing (by run folder, so
+    with a delimiter), the multipart-upload listing, or any other operation."""
+    found: Counter[str] = Counter()
+    for record in records:
+        query = record.identity.partition("?")[2].split("&")
+        if "uploads" in query:
+            found["multipart listing"] += 1
+        elif record.operation == "LIST" and "delimiter" in query:
+            found["trash listing"] += 1
+        elif record.operation == "LIST":
+            found["listing"] += 1
+        else:
+            found[record.operation] += 1
+    return found
+
+
+async def test_an_unchanged_project_costs_one_listing_page_per_1000_files(
+    project: Project,
+) -> None:
+    for i in range(FILES):
+        path = project.root / f"d{i % 10}" / f"{i:04d}.md"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(f"note {i}\n")
+    first = await project.sync(project.direct, now=NOW)
+    assert len(first.uploaded) == FILES
+    report, sent = await project.counted_sync(now=NOW + timedelta(hours=1))
+    assert not report.changed
+    assert kinds(sent) == {"listing": math.ceil(FILES / PAGE)}, kinds(sent)
+
+
+async def test_trash_purge_and_upload_cleanup_run_once_a_day(project: Project) -> None:
+    """The first run purges; a run the same day sends only its listing; a run a day after the
+    purge purges again (both listings), and the next one that day does not."""
+    (project.root / "a.md").write_text("a")
+    _, sent = await project.counted_sync(now=NOW)
+    assert kinds(sent)["trash listing"] == kinds(sent)["multipart listing"] == 1, kinds(sent)
+    for later, purges in [
+        (timedelta(hours=23), False),
+        (timedelta(days=1, minutes=1), True),
+        (timedelta(days=1, hours=12), False),
+    ]:
+        _, sent = await project.counted_sync(now=NOW + later)
+        expected = {"listing": 1}
+        if purges:
+            expected |= {"trash listing": 1, "multipart listing": 1}
+        assert kinds(sent) == expected, (later, kinds(sent))
