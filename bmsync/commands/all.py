@@ -145,13 +145,15 @@ async def sync_all(
     ignore: Sequence[str] = (),
     transfers: int = 8,
     on_synced: Callable[[str, SyncReport], object] | None = None,
+    dir_markers: bool = False,
 ) -> AllReport:
     """Sync every top-level folder of `root` with the prefix of the same name below
     `remote_url` (`s3://bucket[/prefix]`), and every remote project with a folder of its own;
-    see the module docstring. `on_synced(name, report)` is called as each project finishes."""
+    see the module docstring. `on_synced(name, report)` is called as each project finishes;
+    `dir_markers` keeps folder markers in every project (each project's own folder included)."""
     options = resolve_options(
         profile=profile, conflict=conflict, max_delete=max_delete, dry_run=dry_run, force=force,
-        transfers=transfers,
+        transfers=transfers, dir_markers=dir_markers,
     )  # fmt: skip
     base = parse_remote_url(remote_url)
     folder = await asyncio.to_thread(project_root, root)
