@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
     sync.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
     sync.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    _dir_markers_option(sync)
 
     check = commands.add_parser(
         "check",
@@ -137,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
             "keep-cloud is keep-remote",
         )
         _transfer_options(one_way)
+        if name == "push":
+            _dir_markers_option(one_way)
 
     mirror = commands.add_parser(
         "mirror",
@@ -153,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     mirror.add_argument("--max-delete", metavar="N|N%", help="delete limit (default 25)")
     mirror.add_argument("--force", action="store_true", help="lift the safety guards")
     _transfer_options(mirror)
+    _dir_markers_option(mirror)
 
     prune = commands.add_parser(
         "prune",
@@ -204,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     every.add_argument("--force", action="store_true", help="lift the safety guards")
     every.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
     every.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
+    _dir_markers_option(every)
     every.add_argument(
         "--watch", action="store_true",
         help="keep going: sync each project on its local changes and poll the remote; Ctrl-C "
@@ -301,6 +306,15 @@ def _transfer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
     parser.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+
+
+def _dir_markers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dir-markers",
+        action="store_true",
+        help="keep a 'folder/' marker object for every folder, and sync empty folders (TigrisFS "
+        "mounts such as bm cloud mount show only folders that have one)",
+    )
 
 
 def parse_headers(values: Sequence[str]) -> dict[str, str]:
@@ -440,6 +454,7 @@ async def _sync(args: argparse.Namespace) -> Outcome:
         ignore_files=args.ignore_file,
         transfers=args.transfers,
         progress=_progress_printer(not (args.quiet or args.json)),
+        dir_markers=args.dir_markers,
     )
     return _report_outcome(report)
 
@@ -516,18 +531,21 @@ def _report_outcome(report: SyncReport) -> Outcome:
 async def _push_or_pull(args: argparse.Namespace) -> Outcome:
     from bmsync.commands import transfer
 
-    run = transfer.push_project if args.command == "push" else transfer.pull_project
-    report = await run(
-        args.local,
-        args.remote,
-        conflict=args.conflict,
-        dry_run=args.dry_run,
-        s3=_s3_config(args),
-        state_dir=args.state_dir,
-        ignore_files=args.ignore_file,
-        transfers=args.transfers,
-        progress=_progress_printer(not (args.quiet or args.json)),
-    )
+    common: dict[str, Any] = {
+        "conflict": args.conflict,
+        "dry_run": args.dry_run,
+        "s3": _s3_config(args),
+        "state_dir": args.state_dir,
+        "ignore_files": args.ignore_file,
+        "transfers": args.transfers,
+        "progress": _progress_printer(not (args.quiet or args.json)),
+    }
+    if args.command == "push":
+        report = await transfer.push_project(
+            args.local, args.remote, dir_markers=args.dir_markers, **common
+        )
+    else:
+        report = await transfer.pull_project(args.local, args.remote, **common)
     return _report_outcome(report)
 
 
@@ -546,6 +564,7 @@ async def _mirror(args: argparse.Namespace) -> Outcome:
         ignore_files=args.ignore_file,
         transfers=args.transfers,
         progress=_progress_printer(not (args.quiet or args.json)),
+        dir_markers=args.dir_markers,
     )
     return _report_outcome(report)
 
@@ -602,6 +621,7 @@ async def _sync_all(args: argparse.Namespace) -> Outcome:
         dry_run=args.dry_run,
         force=args.force,
         transfers=args.transfers,
+        dir_markers=args.dir_markers,
     )
     code = ALL_EXIT_CODES.get(
         result.status, EXIT_LOCKED if result.status == "locked" else EXIT_USAGE

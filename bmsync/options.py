@@ -109,6 +109,9 @@ class SyncOptions:
     """Push and pull: what to do with a path that differs on both sides."""
     delete_excluded: bool = False
     """Mirror: also delete remote files the ignore rules exclude."""
+    dir_markers: bool = False
+    """Keep a `folder/` marker for every synced folder (TigrisFS mounts show no other), and
+    sync empty folders (docs/workflows.md, "Folder markers")."""
 
 
 _MAX_DELETE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$")
@@ -189,6 +192,7 @@ def resolve_options(
     mode: Mode = Mode.BISYNC,
     one_way: str | OneWayConflict = OneWayConflict.FAIL,
     delete_excluded: bool = False,
+    dir_markers: bool = False,
 ) -> SyncOptions:
     """Apply explicit settings on top of the named profile, validating each."""
     chosen = PROFILES.get(profile)
@@ -209,4 +213,5 @@ def resolve_options(
         mode=mode,
         one_way=parse_one_way(one_way),
         delete_excluded=delete_excluded,
+        dir_markers=dir_markers,
     )

@@ -128,6 +128,23 @@ class RemoteStore(Protocol):
         """GET one trashed version into `sink` (`RemoteMissing` if the retention removed it)."""
         ...
 
+    async def put_marker(self, folder: str) -> None:
+        """Create the zero-byte marker `folder/` (for `""`, the prefix's own `prefix/`) unless
+        one is there: conditional (`Create`) where the store allows, and a marker that appeared
+        meanwhile is no error, since markers hold no data and a lost race costs nothing."""
+        ...
+
+    async def delete_marker(self, folder: str, *, if_match: str | None) -> None:
+        """Delete the marker `folder/`; one already gone is no error, one rewritten since it
+        was listed (`if_match`) is `RemoteChanged`."""
+        ...
+
+    async def keeps_markers(self) -> bool:
+        """Whether the store keeps `folder/` markers as such. A store that maps keys onto a
+        file system (`rclone serve s3`) turns one into an empty file, or refuses it and then
+        lists the folder's files wrongly, so a run must write none there."""
+        ...
+
     async def abort_stale_uploads(self, older_than: datetime) -> int:
         """Abort multipart uploads below the prefix begun before `older_than`; returns how many.
 
@@ -147,6 +164,16 @@ class SnapshotStore(Protocol):
     async def load(self) -> dict[str, SnapshotEntry]: ...
 
     async def apply(self, upserts: Iterable[SnapshotEntry], deletes: Iterable[str]) -> None: ...
+
+    async def load_folders(self) -> set[str]:
+        """The folders both sides held when they last agreed (kept only by runs with
+        `dir_markers`): the baseline that tells a folder deleted on one side from one new on
+        the other."""
+        ...
+
+    async def apply_folders(self, agreed: Iterable[str], gone: Iterable[str]) -> None:
+        """Add `agreed` to the folder baseline and drop `gone`, in one transaction."""
+        ...
 
     async def get_meta(self, key: str) -> str | None: ...
 

@@ -99,6 +99,15 @@ class SyncReport:
     guard: Guard | None = None
     """Which safety guard stopped the run (status "aborted"), so a caller can say how to go
     ahead (`force`, or a higher `max_delete`) without parsing `abort_reason`; None otherwise."""
+    folders_created: list[str] = field(default_factory=list)
+    """With `dir_markers`: local folders made (empty folders of the remote)."""
+    folders_removed: list[str] = field(default_factory=list)
+    """With `dir_markers`: empty local folders removed (deleted on the remote)."""
+    markers_created: list[str] = field(default_factory=list)
+    """With `dir_markers`: folders given a `folder/` marker on the remote ("" is the prefix's
+    own folder)."""
+    markers_deleted: list[str] = field(default_factory=list)
+    """With `dir_markers`: markers deleted, of folders gone from the folder and the remote."""
 
     @property
     def in_sync(self) -> bool:
@@ -115,6 +124,10 @@ class SyncReport:
             or self.deleted_remote
             or self.conflicts
             or self.moved
+            or self.folders_created
+            or self.folders_removed
+            or self.markers_created
+            or self.markers_deleted
         )
 
     def finish(self, duration_s: float) -> SyncReport:
@@ -126,6 +139,10 @@ class SyncReport:
             self.deleted_remote,
             self.new,
             self.destination_only,
+            self.folders_created,
+            self.folders_removed,
+            self.markers_created,
+            self.markers_deleted,
         ):
             names.sort()
         self.conflicts.sort(key=lambda c: c.path)
@@ -163,6 +180,10 @@ class SyncReport:
             (len(self.deleted_remote), "delete remotely" if self.dry_run else "deleted remotely"),
             (len(self.moved), "would move" if self.dry_run else "moved"),
             (len(self.conflicts), "conflicts"),
+            (len(self.folders_created), "create folders" if self.dry_run else "folders created"),
+            (len(self.folders_removed), "remove folders" if self.dry_run else "folders removed"),
+            (len(self.markers_created), "create markers" if self.dry_run else "markers created"),
+            (len(self.markers_deleted), "delete markers" if self.dry_run else "markers deleted"),
         ]
         done = [f"{n} {what}" for n, what in counts if n]
         if done:

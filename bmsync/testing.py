@@ -14,6 +14,9 @@ here does not lean on leniency a real store would not show:
 - the trash holds run folders (`<run_id>/<relkey>`), emptied by `purge_trash` for runs started
   before the cut-off.
 
+Keys ending in `/` are folder markers, listed apart from the files as the S3 listing does;
+`keeps_folder_markers=False` plays a store that cannot keep them (`rclone serve s3`).
+
 Every call is recorded in `calls` ("list", "head a.md", "put a.md", "purge_trash", ...),
 housekeeping included, so a test can assert what a run sent. `fail_on` injects per-file
 failures; `put_bytes` writes as another client would; `contents` shows what is stored.
@@ -33,6 +36,7 @@ from bmsync.ports import ByteSink, LocalSource
 from bmsync.runs import expired_runs, trash_runs
 from bmsync.types import (
     Create,
+    FolderMarker,
     PutMode,
     RejectedKey,
     RemoteListing,
@@ -66,7 +70,9 @@ class MemoryRemote:
     calls: list[str] = field(default_factory=list)
     """Every request, in order."""
     fail_on: set[str] = field(default_factory=set)
-    """Relkeys whose uploads/downloads fail, to test per-file error handling."""
+    """Relkeys whose uploads/downloads fail (`dir/` for a marker), to test per-file errors."""
+    keeps_folder_markers: bool = True
+    """What `keeps_markers` answers: False plays a store that maps keys onto a file system."""
 
     @property
     def url(self) -> str:
@@ -88,10 +94,21 @@ class MemoryRemote:
         self.calls.append("list")
         listed: dict[str, RemoteObject] = {}
         rejected: list[RejectedKey] = []
+        folders: dict[str, FolderMarker] = {}
+        prefix_marked = False
         # NFC-spelled keys first, so that of two spellings of one name the NFC one wins, as in
         # the S3 remote's listing; keys no local file could be named are rejected, not listed.
         for key in sorted(self.objects, key=lambda k: canonical(k) != k):
             obj, path = self.objects[key], canonical(key)
+            if key.endswith("/"):
+                folder, raw = path[:-1], (key[:-1] if path != key else "")
+                if obj.data:
+                    continue  # holds data: not a marker, and no file either
+                if not folder:
+                    prefix_marked = True
+                elif path_problem(folder) is None:
+                    folders.setdefault(folder, FolderMarker(folder, obj.etag, raw))
+                continue
             problem = "empty key" if not key else path_problem(path)
             if problem is None and path in listed:
                 problem = f"same name as {listed[path].relkey!r} after Unicode normalisation (NFC)"
@@ -100,7 +117,7 @@ class MemoryRemote:
                 continue
             raw = key if path != key else ""
             listed[path] = RemoteObject(path, len(obj.data), obj.etag, obj.last_modified_ns, raw)
-        return RemoteListing(listed, tuple(rejected))
+        return RemoteListing(listed, tuple(rejected), folders, prefix_marked)
 
     async def list_folders(self) -> list[str]:
         self.calls.append("list_folders")
@@ -136,10 +153,7 @@ class MemoryRemote:
 
     async def delete(self, relkey: str, *, if_match: str | None) -> None:
         self.calls.append(f"delete {relkey}")
-        if relkey not in self.objects:
-            return
-        self._existing(relkey, if_match)
-        del self.objects[relkey]
+        self._delete(relkey, if_match)
 
     async def copy(self, src_relkey: str, dst_relkey: str, *, if_match: str | None) -> RemoteMeta:
         self.calls.append(f"copy {src_relkey} {dst_relkey}")
@@ -147,6 +161,22 @@ class MemoryRemote:
         copied = StoredObject(obj.data, dict(obj.metadata), time.time_ns())
         self.objects[dst_relkey] = copied
         return _meta(copied)
+
+    async def put_marker(self, folder: str) -> None:
+        self.calls.append(f"put_marker {folder}")
+        self._inject_failure(f"{folder}/")
+        if folder and path_problem(canonical(folder)) is not None:
+            raise FileActionError(f"{folder}/: no local folder could have this name")
+        self.objects.setdefault(f"{folder}/", StoredObject(b"", {}, time.time_ns()))
+
+    async def delete_marker(self, folder: str, *, if_match: str | None) -> None:
+        self.calls.append(f"delete_marker {folder}")
+        self._inject_failure(f"{folder}/")
+        self._delete(f"{folder}/", if_match)
+
+    async def keeps_markers(self) -> bool:
+        self.calls.append("probe_markers")
+        return self.keeps_folder_markers
 
     async def preserve(self, relkey: str, run_id: str, *, if_match: str | None) -> None:
         self.calls.append(f"preserve {relkey}")
@@ -196,6 +226,11 @@ class MemoryRemote:
             raise RemoteChanged(f"{relkey}: an object appeared")
         if isinstance(mode, Update) and (current is None or current.etag != mode.etag):
             raise RemoteChanged(f"{relkey}: the object changed")
+
+    def _delete(self, key: str, if_match: str | None) -> None:
+        if key in self.objects:
+            self._existing(key, if_match)
+            del self.objects[key]
 
     def _existing(self, relkey: str, if_match: str | None) -> StoredObject:
         """The object, which must exist and, with `if_match`, still have that ETag."""

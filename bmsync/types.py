@@ -9,7 +9,7 @@ are project-relative POSIX strings in NFC (see `bmsync.names`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 
@@ -131,10 +131,31 @@ class RejectedKey:
 
 
 @dataclass(frozen=True, slots=True)
+class FolderMarker:
+    """A zero-byte `folder/` object: how S3 tools, and TigrisFS mounts (which show only the
+    folders that have one), know a folder, empty or not."""
+
+    path: str
+    """The folder's NFC path relative to the prefix, without the trailing `/`."""
+    etag: str
+    raw_relkey: str = ""
+    """The folder's key below the prefix (without the `/`) when it differs from `path`."""
+
+    @property
+    def relkey(self) -> str:
+        return self.raw_relkey or self.path
+
+
+@dataclass(frozen=True, slots=True)
 class RemoteListing:
     objects: dict[str, RemoteObject]
     """By NFC path relative to the prefix; folder markers (keys ending in `/`) are left out."""
     rejected: Sequence[RejectedKey] = ()
+    folders: Mapping[str, FolderMarker] = field(default_factory=dict)
+    """The zero-byte folder markers below the prefix, by folder path; ones whose name no local
+    folder could have are left out, as are keys ending in `/` that hold data."""
+    prefix_marked: bool = True
+    """Whether the prefix's own folder has its marker (`prefix/`); a whole bucket needs none."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,3 +105,20 @@ def test_no_move_when_the_other_side_changed_the_old_file() -> None:
     edited = DeleteRemote("old.md", RemoteObject("old.md", 5, "e-edited", 1))
     plan = Plan((edited, Upload("new.md", new, Create(), "new.md")))
     assert detect_moves(plan, {"old.md": ROW}) == plan
+
+
+async def test_a_folder_renamed_in_the_bucket_leaves_no_empty_folder_behind(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str
+) -> None:
+    root, state, url = tmp_path / "notes", tmp_path / "state", f"s3://{bucket}/kb"
+    (root / "old").mkdir(parents=True)
+    (root / "old" / "a.md").write_text("a")
+    await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)
+    client: Any = s3_server.client
+    client.copy_object(
+        Bucket=bucket, Key="kb/new/a.md", CopySource={"Bucket": bucket, "Key": "kb/old/a.md"}
+    )
+    client.delete_object(Bucket=bucket, Key="kb/old/a.md")
+    report = await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)
+    assert [m.side for m in report.moved] == ["local"]
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == ["new", "new/a.md"]

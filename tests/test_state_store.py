@@ -283,6 +283,32 @@ async def test_schema_1_snapshot_is_upgraded_in_place(db: Path) -> None:
     assert version == ("2",)
 
 
+async def test_folder_baseline_round_trips(db: Path) -> None:
+    async with await open_store(db) as store:
+        assert await store.load_folders() == set()
+        await store.apply_folders(["a", "a/b", "c"], [])
+        await store.apply_folders(["a"], ["c", "never-there"])
+    async with await open_store(db) as store:
+        assert await store.load_folders() == {"a", "a/b"}
+
+
+async def test_a_snapshot_without_the_folders_table_gets_it_in_place(db: Path) -> None:
+    """Files written before folder markers (schema 2 without `folders`) open as they are and
+    gain the table; the version stays 2, so a bmsync without folder markers still opens the
+    file (it ignores the extra table)."""
+    await make_store(db, [entry(1)])
+    with raw_sqlite(db) as conn:
+        conn.execute("DROP TABLE folders")
+    async with await open_store(db) as store:
+        assert await store.load() == {entry(1).path: entry(1)}
+        assert await store.load_folders() == set()
+        await store.apply_folders(["a"], [])
+    with raw_sqlite(db) as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        assert version == ("2",)
+        assert conn.execute("SELECT path FROM folders").fetchall() == [("a",)]
+
+
 # -- damaged files -------------------------------------------------------------------------
 
 

@@ -167,6 +167,30 @@ async def test_a_changed_file_fails_before_the_condition_as_on_s3(
         await remote.upload("a.md", source, mode=Create(), verify=True)
 
 
+# -- folder markers --------------------------------------------------------------------------
+
+
+async def test_markers_are_listed_apart_put_once_and_deleted_only_as_listed(
+    remote: MemoryRemote,
+) -> None:
+    """As tests/test_dir_markers.py checks on moto for the S3 remote."""
+    remote.put_bytes("data/", b"not a marker")
+    for folder in ("a/b", "a/b", "data", ""):
+        await remote.put_marker(folder)
+    assert sorted(remote.objects) == ["/", "a/b/", "data/"]
+    assert remote.objects["data/"].data == b"not a marker"
+    listing = await remote.list_objects()
+    assert listing.objects == {} and listing.rejected == () and listing.prefix_marked
+    assert set(listing.folders) == {"a/b"}
+    with pytest.raises(RemoteChanged):
+        await remote.delete_marker("a/b", if_match=STALE_ETAG)
+    await remote.delete_marker("a/b", if_match=listing.folders["a/b"].etag)
+    await remote.delete_marker("a/b", if_match=None)
+    assert sorted(remote.objects) == ["/", "data/"]
+    with pytest.raises(FileActionError):
+        await remote.put_marker("../x")
+
+
 # -- the trash ----------------------------------------------------------------------------------
 
 

@@ -137,15 +137,17 @@ async def sync_all(
     ignore: Sequence[str] = (),
     transfers: int = 8,
     on_synced: Callable[[str, SyncReport], object] | None = None,
+    dir_markers: bool = False,
 ) -> AllReport:
     """Sync every project; see the module docstring. The projects are every top-level folder
     of `root` and of `remote_url` (`s3://bucket[/prefix]`), or basic-memory's configured ones
     (`config_file`, or `use_config` for its usual place), in the Basic Memory Cloud's bucket
     with `cloud` (`bmsync.commands.projects`). `on_synced(name, report)` is called as each
-    project finishes."""
+    project finishes; `dir_markers` keeps folder markers in every project (each project's own
+    folder included)."""
     options = resolve_options(
         profile=profile, conflict=conflict, max_delete=max_delete, dry_run=dry_run, force=force,
-        transfers=transfers,
+        transfers=transfers, dir_markers=dir_markers,
     )  # fmt: skip
     found = await find_projects(
         root, remote_url, s3=s3, config_file=config_file, use_config=use_config, cloud=cloud,

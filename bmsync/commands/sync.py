@@ -41,12 +41,15 @@ async def sync_project(
     remote: RemoteStore | None = None,
     now: datetime | None = None,
     on_synced: SyncedFn | None = None,
+    dir_markers: bool = False,
 ) -> SyncReport:
     """Bring `local_path` and `remote_url` (`s3://bucket/prefix`) in step, both ways.
 
     `remote` replaces the S3 client (a test seam, e.g. `bmsync.testing.MemoryRemote`); `now`
     fixes the run's clock (conflict-copy names); `on_synced(report)` is called with the report
-    when the run ends (its `local_changes` say what to reindex). See README.md for the rest.
+    when the run ends (its `local_changes` say what to reindex); `dir_markers` keeps a
+    `folder/` marker for every folder and syncs empty folders (for TigrisFS mounts). See
+    README.md for the rest.
     """
     options = resolve_options(
         profile=profile,
@@ -57,6 +60,7 @@ async def sync_project(
         dry_run=dry_run,
         transfers=transfers,
         trash_retention_days=trash_retention_days,
+        dir_markers=dir_markers,
     )
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
     return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)

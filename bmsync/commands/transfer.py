@@ -14,6 +14,9 @@ change there.
 - `mirror_project`: make the remote identical to the folder (`rclone sync`), under the
   max-delete guard rclone never had; `delete_excluded` also deletes remote files the ignore
   rules exclude.
+- `dir_markers` (push and mirror): keep a `folder/` marker for every folder of the folder, so
+  a TigrisFS mount shows them, empty ones included; mirror also deletes the other markers.
+  Pull needs none: it writes nothing to the remote.
 - `prune_project`: delete the remote files the ignore rules exclude (files added to
   `.bmignore` after they were uploaded), and nothing else; without `yes` it only lists them.
 """
@@ -47,11 +50,13 @@ async def push_project(
     remote: RemoteStore | None = None,
     now: datetime | None = None,
     on_synced: SyncedFn | None = None,
+    dir_markers: bool = False,
 ) -> SyncReport:
     """Copy new and changed local files to the remote; delete nothing (module docstring)."""
     options = resolve_options(
-        mode=Mode.PUSH, one_way=conflict, dry_run=dry_run, transfers=transfers
-    )
+        mode=Mode.PUSH, one_way=conflict, dry_run=dry_run, transfers=transfers,
+        dir_markers=dir_markers,
+    )  # fmt: skip
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
     return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
 
@@ -97,6 +102,7 @@ async def mirror_project(
     remote: RemoteStore | None = None,
     now: datetime | None = None,
     on_synced: SyncedFn | None = None,
+    dir_markers: bool = False,
 ) -> SyncReport:
     """Make the remote identical to the folder (module docstring)."""
     options = resolve_options(
@@ -106,6 +112,7 @@ async def mirror_project(
         force=force,
         dry_run=dry_run,
         transfers=transfers,
+        dir_markers=dir_markers,
     )
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
     return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)

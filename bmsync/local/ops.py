@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -118,8 +119,20 @@ def _require_real_folder(root: Path, relpath: str, folder: Path, info: os.stat_r
 def prepare_parent(root: Path, relpath: str) -> Path:
     """Create the target's folders; refuse symlinked or file parents so no write leaves `root`."""
     parts = relpath.split("/")
+    return _make_folders(root, relpath, parts[:-1]) / parts[-1]
+
+
+def make_folder(root: Path, relpath: str) -> bool:
+    """Create the folder `relpath` and its parents, each a real folder inside `root`; whether
+    anything was created (False: it was there)."""
+    existed = os.path.isdir(_disk(root, relpath))
+    _make_folders(root, relpath, relpath.split("/"))
+    return not existed
+
+
+def _make_folders(root: Path, relpath: str, parts: list[str]) -> Path:
     folder = root
-    for part in parts[:-1]:
+    for part in parts:
         folder = folder / part
         try:
             info = os.lstat(folder)
@@ -134,7 +147,28 @@ def prepare_parent(root: Path, relpath: str) -> Path:
                 ) from err
             info = os.lstat(folder)
         _require_real_folder(root, relpath, folder, info)
-    return folder / parts[-1]
+    return folder
+
+
+def remove_empty_folder(root: Path, relpath: str) -> bool:
+    """Remove the folder `relpath` if it is empty (or already gone); False when it holds
+    something, which is then left as it is. Never through a link."""
+    folder = _disk(root, relpath)
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return True  # gone already (a delete of its last file pruned it)
+    check_real_parents(root, relpath)
+    if not stat.S_ISDIR(info.st_mode):
+        raise FileActionError(f"{relpath}: no longer a folder (a file or link is there now)")
+    try:
+        os.rmdir(folder)
+    except OSError as err:
+        if err.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            return False
+        raise FileActionError(f"{relpath}: cannot remove the folder: {err.strerror}") from err
+    _fsync_dir(folder.parent)
+    return True
 
 
 def _folder_in_the_way(relpath: str) -> FileActionError:
@@ -255,6 +289,14 @@ def rename_file(root: Path, local: LocalFile, new_relpath: str) -> LocalFile:
     # The rename moved the ctime; leaving it unknown (0) makes the next scan re-read this one
     # file rather than trust a stat taken after a moment in which it could have been edited.
     return LocalFile(new_relpath, local.size, local.mtime_ns, local.xxh3)
+
+
+def move_file(root: Path, local: LocalFile, new_relpath: str) -> LocalFile:
+    """`rename_file` for a rename made on the other side: the folders it empties go too, as a
+    delete's do (a renamed folder does not linger empty under its old name)."""
+    moved = rename_file(root, local, new_relpath)
+    prune_empty_parents(root, _disk(root, local.os_relpath).parent)
+    return moved
 
 
 def move_without_replacing(source: Path, target: Path) -> bool:

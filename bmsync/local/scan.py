@@ -35,6 +35,11 @@ class ScanProblem:
 class LocalScan:
     files: dict[str, LocalFile] = field(default_factory=dict)
     problems: list[ScanProblem] = field(default_factory=list)
+    folders: dict[str, str] = field(default_factory=dict)
+    """Every folder walked below the root: NFC path → its relative path on disk."""
+    holding: set[str] = field(default_factory=set)
+    """Folders ("" for the root) holding an entry the sync leaves alone (ignored, a link, a
+    special file, unreadable): never empty, whatever the sync does to the rest."""
     temp_files: list[str] = field(default_factory=list)
     """bmsync temporary files left by a killed run (relative disk paths), to be removed."""
     hashed: int = 0
@@ -104,38 +109,55 @@ def _walk(
         scan.problems.append(ScanProblem(where, f"cannot list folder: {err.strerror}"))
         return
     for entry in entries:
-        disk_rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-        if is_internal(entry.name):
-            if entry.is_file(follow_symlinks=False):
-                scan.temp_files.append(disk_rel)
-            continue
-        path = canonical(disk_rel)
-        try:
-            info = entry.stat(follow_symlinks=False)
-        except OSError as err:
-            scan.problems.append(ScanProblem(path, f"cannot stat: {err.strerror}"))
-            continue
-        mode = info.st_mode
-        if stat.S_ISDIR(mode):
-            if not rules.is_ignored_dir(path) and _syncable_name(entry.name, path, scan):
-                _walk(root, disk_rel, rules, snapshot, scan)
-            continue
-        if rules.is_ignored(path):
-            continue
-        if stat.S_ISLNK(mode):
-            scan.problems.append(ScanProblem(path, "symbolic link: not followed, not synced"))
-            continue
-        if not stat.S_ISREG(mode):
-            scan.problems.append(ScanProblem(path, "not a regular file (FIFO, socket or device)"))
-            continue
-        if not _syncable_name(entry.name, path, scan):
-            continue
-        if path in scan.files:
-            scan.problems.append(
-                ScanProblem(path, "two local names differ only by Unicode normalisation")
-            )
-            continue
-        _add_file(root, disk_rel, path, info, snapshot.get(path), scan)
+        if not _visit(root, rel_dir, entry, rules, snapshot, scan):
+            scan.holding.add(canonical(rel_dir))
+
+
+def _visit(
+    root: Path,
+    rel_dir: str,
+    entry: os.DirEntry[str],
+    rules: IgnoreRules,
+    snapshot: Mapping[str, SnapshotEntry],
+    scan: LocalScan,
+) -> bool:
+    """Scan one entry; False when the sync leaves it alone (so its folder is never empty)."""
+    disk_rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+    if is_internal(entry.name):
+        if entry.is_file(follow_symlinks=False):
+            scan.temp_files.append(disk_rel)
+            return True
+        return False
+    path = canonical(disk_rel)
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except OSError as err:
+        scan.problems.append(ScanProblem(path, f"cannot stat: {err.strerror}"))
+        return False
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        if rules.is_ignored_dir(path) or not _syncable_name(entry.name, path, scan):
+            return False
+        scan.folders[path] = disk_rel
+        _walk(root, disk_rel, rules, snapshot, scan)
+        return True
+    if rules.is_ignored(path):
+        return False
+    if stat.S_ISLNK(mode):
+        scan.problems.append(ScanProblem(path, "symbolic link: not followed, not synced"))
+        return False
+    if not stat.S_ISREG(mode):
+        scan.problems.append(ScanProblem(path, "not a regular file (FIFO, socket or device)"))
+        return False
+    if not _syncable_name(entry.name, path, scan):
+        return False
+    if path in scan.files:
+        scan.problems.append(
+            ScanProblem(path, "two local names differ only by Unicode normalisation")
+        )
+        return False
+    _add_file(root, disk_rel, path, info, snapshot.get(path), scan)
+    return path in scan.files
 
 
 def _syncable_name(name: str, path: str, scan: LocalScan) -> bool:

@@ -2,7 +2,8 @@
 
 A run lists once and trusts that listing, so any failure to list stops the run
 (`bmsync.s3.errors.listing_error`): an object missing from the listing would look deleted.
-A key that cannot be a safe, unique local path is rejected (reported, never synced).
+A key that cannot be a safe, unique local path is rejected (reported, never synced). Zero-byte
+folder markers (`a/b/`) are kept apart from the files, for runs that keep markers.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from bmsync.s3.keys import (
     relkey_to_path,
 )
 from bmsync.s3.responses import to_ns
-from bmsync.types import RejectedKey, RemoteListing, RemoteObject
+from bmsync.types import FolderMarker, RejectedKey, RemoteListing, RemoteObject
 
 
 async def list_objects(bucket: Bucket) -> RemoteListing:
@@ -72,13 +73,18 @@ class ListingBuilder:
         self._prefix = prefix
         self._objects: dict[str, RemoteObject] = {}
         self._rejected: list[RejectedKey] = []
+        self._folders: dict[str, FolderMarker] = {}
+        self._prefix_marked = not prefix
 
     def add(self, entry: Mapping[str, Any]) -> None:
         key: str = entry["Key"]
         relkey = relkey_of(key, self._prefix)
-        if relkey is None or relkey == "" or is_folder_marker(relkey):
+        if relkey is None:
             return
         if not self._prefix and is_trash_key(key):
+            return
+        if relkey == "" or is_folder_marker(relkey):
+            self._add_marker(relkey, entry)
             return
         path = relkey_to_path(relkey)
         if isinstance(path, InvalidKey):
@@ -90,7 +96,7 @@ class ListingBuilder:
                 size=int(entry.get("Size", 0)),
                 etag=normalise_etag(entry.get("ETag", "")),
                 last_modified_ns=to_ns(entry.get("LastModified")),
-                raw_relkey=relkey if relkey != path else "",
+                raw_relkey=_raw(relkey, path),
             )
         )
 
@@ -111,5 +117,33 @@ class ListingBuilder:
             )
         )
 
+    def _add_marker(self, relkey: str, entry: Mapping[str, Any]) -> None:
+        """A key ending in `/`: a folder marker when it holds no data (one that does is left
+        alone, as it always was). A marker no local folder could be named after is skipped
+        silently, as every marker was before runs kept them; of two spellings of one folder
+        the NFC one is kept."""
+        if int(entry.get("Size", 0)) != 0:
+            return
+        if relkey == "":
+            self._prefix_marked = True
+            return
+        folder = relkey[:-1]
+        path = relkey_to_path(folder)
+        if isinstance(path, InvalidKey):
+            return
+        marker = FolderMarker(path, normalise_etag(entry.get("ETag", "")), _raw(folder, path))
+        other = self._folders.get(path)
+        if other is None or (other.raw_relkey and not marker.raw_relkey):
+            self._folders[path] = marker
+
     def listing(self) -> RemoteListing:
-        return RemoteListing(objects=self._objects, rejected=tuple(self._rejected))
+        return RemoteListing(
+            objects=self._objects,
+            rejected=tuple(self._rejected),
+            folders=self._folders,
+            prefix_marked=self._prefix_marked,
+        )
+
+
+def _raw(relkey: str, path: str) -> str:
+    return relkey if relkey != path else ""

@@ -7,6 +7,7 @@ conditions):
     listing.py     list_objects
     reads.py       head, download
     writes.py      upload (single PUT), copy, delete
+    markers.py     folder markers: put, delete, and whether the store keeps them
     multipart.py   large uploads, abort_stale_uploads
     conditions.py  If-Match / If-None-Match, and checking them where the store ignores them
     trash.py       preserve, purge_trash, list_trash, download_trashed
@@ -21,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from bmsync.ports import ByteSink, LocalSource
-from bmsync.s3 import listing, multipart, reads, trash, writes
+from bmsync.s3 import listing, markers, multipart, reads, trash, writes
 from bmsync.s3.bucket import Bucket
 from bmsync.s3.client import open_s3_client
 from bmsync.s3.conditions import ConditionalWrites
@@ -58,6 +59,7 @@ class S3Remote:
         self._parts = PartSizes(multipart_threshold, part_bytes)
         self._bucket = Bucket(client, location)
         self._conditions = ConditionalWrites(self._bucket, conditional_writes)
+        self._keeps_markers: bool | None = None
 
     @property
     def location(self) -> RemoteLocation:
@@ -116,6 +118,18 @@ class S3Remote:
 
     async def copy(self, src_relkey: str, dst_relkey: str, *, if_match: str | None) -> RemoteMeta:
         return await writes.copy(self._bucket, src_relkey, dst_relkey, if_match=if_match)
+
+    async def put_marker(self, folder: str) -> None:
+        await markers.put_marker(self._bucket, self._conditions, folder)
+
+    async def delete_marker(self, folder: str, *, if_match: str | None) -> None:
+        await markers.delete_marker(self._bucket, self._conditions, folder, if_match=if_match)
+
+    async def keeps_markers(self) -> bool:
+        """Probed once per remote (`markers.probe`)."""
+        if self._keeps_markers is None:
+            self._keeps_markers = await markers.probe(self._bucket)
+        return self._keeps_markers
 
     async def preserve(self, relkey: str, run_id: str, *, if_match: str | None) -> None:
         await trash.preserve(self._bucket, relkey, run_id, if_match=if_match)

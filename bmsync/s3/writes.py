@@ -129,7 +129,13 @@ async def delete(
     bucket: Bucket, conditions: ConditionalWrites, relkey: str, *, if_match: str | None
 ) -> None:
     """Delete; an object already gone is no error."""
-    key = bucket.key(relkey)
+    await delete_key(bucket, conditions, bucket.key(relkey), if_match=if_match)
+
+
+async def delete_key(
+    bucket: Bucket, conditions: ConditionalWrites, key: str, *, if_match: str | None
+) -> None:
+    """`delete` of a full key (a folder marker's, which ends in `/`)."""
     condition = {"IfMatch": quote_etag(if_match)} if if_match is not None else {}
 
     async def send(cond: Condition) -> object:

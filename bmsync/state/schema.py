@@ -1,14 +1,18 @@
 """The snapshot's tables, as SQLAlchemy Core (no ORM: loading 100k rows must stay cheap).
 
-Bump `SCHEMA_VERSION` on any change to these tables and add the migration from the previous
-version where the store opens a file; an older bmsync refuses a newer file (`StateTooNewError`)
-rather than misreading it.
+Bump `SCHEMA_VERSION` on any change to these tables that an older bmsync would misread, and add
+the migration from the previous version where the store opens a file; an older bmsync refuses a
+newer file (`StateTooNewError`) rather than misreading it. A new table that an older bmsync can
+ignore (it tolerates extra tables) is created where it is missing instead, without a bump, so
+the file stays readable by both: `folders`.
 
 - `meta`: one row per key of `META_KEYS`; binds the file to one local folder and one remote.
 - `files`: the snapshot proper, one row per path both sides agreed on (`SnapshotEntry`).
   Schema 2 added `ctime_ns` (0 for rows written by schema 1, which makes the next scan re-read
   those files once). WITHOUT ROWID: the text primary key is the only index, so an upsert
   touches one b-tree, not two.
+- `folders`: the folder baseline of runs that keep folder markers, one row per folder both
+  sides held when they last agreed (`SnapshotStore.load_folders`). WITHOUT ROWID, as `files`.
 - `runs`: a short history of runs (ISO-8601 UTC times, summary as a JSON object), for `status`.
 
 The functions below create these tables in a never-made file and recognise them in an existing
@@ -47,6 +51,13 @@ files = Table(
     Column("xxh3", Text, nullable=False),
     Column("etag", Text, nullable=False),
     Column("ctime_ns", BigInteger, nullable=False, server_default="0"),
+    sqlite_with_rowid=False,
+)
+
+folders = Table(
+    "folders",
+    metadata,
+    Column("path", Text, primary_key=True),
     sqlite_with_rowid=False,
 )
 
@@ -96,11 +107,15 @@ async def read_binding(conn: AsyncConnection, db: Path, tables: set[str]) -> dic
     return stored
 
 
-async def migrate(conn: AsyncConnection, stored: dict[str, str]) -> None:
+async def migrate(conn: AsyncConnection, stored: dict[str, str], tables: set[str]) -> None:
     """Bring an older schema up to this one, inside the caller's transaction (all or nothing).
 
     Only additive changes so far, so an interrupted migration simply runs again next time.
+    The `folders` table, which needs no bump, is created here where it is missing.
     """
+    if folders.name not in tables:
+        await conn.run_sync(folders.create)
+        tables.add(folders.name)
     version = int(stored["schema_version"])
     if version < 2:
         await conn.execute(text("ALTER TABLE files ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0"))
@@ -113,7 +128,7 @@ async def migrate(conn: AsyncConnection, stored: dict[str, str]) -> None:
 
 async def check_tables(conn: AsyncConnection, db: Path, tables: set[str]) -> None:
     """Every table and column this version reads is there (extra ones are tolerated)."""
-    for table in (files, runs):
+    for table in (files, folders, runs):
         if table.name not in tables:
             raise corrupt_error(db, f"table {table.name} is missing")
         info = await conn.execute(text(f"PRAGMA table_info({table.name})"))

@@ -61,6 +61,7 @@ from bmsync.state.schema import (
     corrupt_error,
     create_tables,
     files,
+    folders,
     meta,
     migrate,
     read_binding,
@@ -172,7 +173,7 @@ class SqliteSnapshotStore:
                 return
             stored = await read_binding(conn, self.db, tables)
             if "files" in tables:
-                await migrate(conn, stored)
+                await migrate(conn, stored, tables)
             await check_tables(conn, self.db, tables)
             problems = (await conn.execute(text("PRAGMA quick_check"))).scalars().all()
             if problems != ["ok"]:
@@ -213,6 +214,24 @@ class SqliteSnapshotStore:
                 await conn.execute(_UPSERT, [_file_row(entry) for entry in entries])
             if gone:
                 await conn.execute(_DELETE, [{"gone": path} for path in gone])
+
+    async def load_folders(self) -> set[str]:
+        """The folder baseline (`SnapshotStore.load_folders`)."""
+        async with self._transaction() as conn:
+            return set((await conn.execute(select(folders.c.path))).scalars().all())
+
+    async def apply_folders(self, agreed: Iterable[str], gone: Iterable[str]) -> None:
+        """Add `agreed` to the folder baseline and drop `gone`, in one transaction."""
+        added, dropped = sorted(set(agreed)), sorted(set(gone))
+        if not added and not dropped:
+            return
+        async with self._transaction() as conn:
+            if added:
+                insert_new = sqlite_insert(folders).on_conflict_do_nothing()
+                await conn.execute(insert_new, [{"path": path} for path in added])
+            if dropped:
+                gone_row = delete(folders).where(folders.c.path == bindparam("gone"))
+                await conn.execute(gone_row, [{"gone": path} for path in dropped])
 
     async def get_meta(self, key: str) -> str | None:
         """A value the engine keeps across runs (`set_meta`), or None if never set."""

@@ -6,6 +6,10 @@ snapshot change is queued and committed in batches; a run killed between an acti
 commit leaves a path whose two sides agree but whose snapshot row is stale, which the next run
 finds equal and records without transferring anything. Per-file failures are reported and their
 rows left as they were; a `BmsyncError` (an auth failure) stops the run.
+
+Runs that keep folder markers then carry out the folder plan (`run_folders`), once every file
+is where it goes: empty local folders removed (children first), local folders made, markers
+put and deleted.
 """
 
 from __future__ import annotations
@@ -46,8 +50,10 @@ from bmsync.sync.actions import (
     UploadCopy,
 )
 from bmsync.sync.commit import SnapshotBatcher
+from bmsync.sync.folders import FolderPlan
 from bmsync.types import (
     Create,
+    FolderMarker,
     LocalFile,
     PutMode,
     RemoteMeta,
@@ -174,7 +180,7 @@ class Executor:
                 await self._move_remote(action)
             case MoveLocal():
                 moved = await asyncio.to_thread(
-                    ops.rename_file, self.root, action.source, action.path
+                    ops.move_file, self.root, action.source, action.path
                 )
                 entry = _entry(action.path, moved, action.remote.etag)
                 await self.batcher.add(upserts=[entry], deletes=[action.source.path])
@@ -286,6 +292,67 @@ class Executor:
             meta = await self._send(action.local, action.remote.relkey, Update(action.remote.etag))
             await self.batcher.add(upserts=[_entry(action.path, action.local, meta.etag)])
         self.report.conflicts.append(ConflictReport(action.path, action.winner_name, copy))
+
+    async def run_folders(self, plan: FolderPlan) -> tuple[list[str], list[str]]:
+        """Carry out the folder plan; the baseline rows to record and to forget, of the folders
+        whose actions all succeeded (a failed one is left for the next run to decide again).
+
+        A local folder that holds something by now stays, and so does its marker: nothing but
+        an empty folder is ever removed.
+        """
+        failed: set[str] = set()
+        await asyncio.to_thread(self._local_folders, plan, failed)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for folder in plan.put_markers:
+                    group.create_task(self._marker(folder, None, failed))
+                for marker in plan.delete_markers:
+                    if marker.path not in failed:
+                        group.create_task(self._marker(marker.path, marker, failed))
+        except* BmsyncError as failures:
+            raise failures.exceptions[0] from None
+        return (
+            [p for p in plan.record if p not in failed],
+            [p for p in plan.forget if p not in failed],
+        )
+
+    def _local_folders(self, plan: FolderPlan, failed: set[str]) -> None:
+        """Blocking: the local half of the folder plan, in a worker thread."""
+        for folder in plan.remove_local:
+            try:
+                if ops.remove_empty_folder(self.root, folder.disk_path):
+                    self.report.folders_removed.append(folder.path)
+                    continue
+                failed.add(folder.path)
+                self.report.warnings.append(
+                    FileError(f"{folder.path}/", "not removed: it is no longer empty")
+                )
+            except (FileActionError, OSError) as err:
+                self._folder_failed(folder.path, err, failed)
+        for paths, reported in ((plan.make_local, True), (plan.restore_local, False)):
+            for path in paths:
+                try:
+                    if ops.make_folder(self.root, path) and reported:
+                        self.report.folders_created.append(path)
+                except (FileActionError, OSError) as err:
+                    self._folder_failed(path, err, failed)
+
+    async def _marker(self, folder: str, marker: FolderMarker | None, failed: set[str]) -> None:
+        """Put the marker of `folder`, or delete `marker` (only if it is still as listed)."""
+        async with self._gate:
+            try:
+                if marker is None:
+                    await self.remote.put_marker(folder)
+                    self.report.markers_created.append(folder)
+                else:
+                    await self.remote.delete_marker(marker.relkey, if_match=marker.etag)
+                    self.report.markers_deleted.append(folder)
+            except FileActionError as err:
+                self._folder_failed(folder, err, failed)
+
+    def _folder_failed(self, folder: str, err: BaseException, failed: set[str]) -> None:
+        failed.add(folder)
+        self.report.errors.append(FileError(f"{folder}/", _describe(err)))
 
     def _changed(self, change: ChangeKind, path: str, old_path: str | None = None) -> None:
         self.report.local_changes.append(LocalChange(change, path, old_path))

@@ -8,14 +8,15 @@ path the run must leave alone is dropped from all three trees:
 - paths the scanner could not read, and everything below a folder it skipped: such a path must
   not look deleted, or its remote copy would go;
 - on a case-insensitive folder, all but one of each group of case twins.
-Each of them is reported as a warning saying why.
+Each of them is reported as a warning saying why. The folders (for runs that keep folder
+markers) are restricted the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,8 +24,10 @@ from bmsync.errors import ConfigError
 from bmsync.local.casefs import case_twins, is_case_insensitive, unsyncable_twins
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import LocalScan, scan_local
+from bmsync.names import is_internal
 from bmsync.ports import RemoteStore
 from bmsync.report import FileError
+from bmsync.sync.folders import FolderTrees, parents
 from bmsync.types import LocalFile, RemoteListing, RemoteObject, Snapshot, SnapshotEntry
 
 _A = TypeVar("_A")
@@ -45,6 +48,8 @@ class Inputs:
     excluded: dict[str, RemoteObject] = field(default_factory=dict)
     """Remote objects the ignore rules exclude: invisible to a sync, deleted only by a prune
     or a mirror told to delete excluded files."""
+    folders: FolderTrees = field(default_factory=FolderTrees)
+    """The folders, gathered only for runs that keep folder markers."""
 
 
 @dataclass(slots=True)
@@ -64,19 +69,27 @@ async def gather(
     remote: RemoteStore,
     load_snapshot: Awaitable[dict[str, SnapshotEntry]],
     rules: IgnoreRules,
+    load_folders: Awaitable[set[str]] | None = None,
 ) -> Gathered:
-    """List the prefix while loading the snapshot and scanning the folder; restrict all three."""
+    """List the prefix while loading the snapshot and scanning the folder; restrict all three.
+    `load_folders`, the folder baseline, is given by runs that keep folder markers."""
     root_exists = await asyncio.to_thread(folder_exists, root)
 
-    async def load_and_scan() -> tuple[dict[str, SnapshotEntry], LocalScan]:
+    async def load_and_scan() -> tuple[dict[str, SnapshotEntry], set[str], LocalScan]:
         snapshot = await load_snapshot
+        baseline = await load_folders if load_folders is not None else set()
         if not root_exists:
-            return snapshot, LocalScan()
-        return snapshot, await asyncio.to_thread(scan_local, root, rules, snapshot)
+            return snapshot, baseline, LocalScan()
+        return snapshot, baseline, await asyncio.to_thread(scan_local, root, rules, snapshot)
 
-    listing, (snapshot, scan) = await _both(remote.list_objects(), load_and_scan())
+    listing, (snapshot, baseline, scan) = await _both(remote.list_objects(), load_and_scan())
     gathered = Gathered(Inputs({}, {}, {}, [], []), root_exists, scan.temp_files)
-    gathered.inputs = await _restrict_all(root, scan, listing, snapshot, rules, gathered)
+    inputs, untouchable = await _restrict_all(root, scan, listing, snapshot, rules, gathered)
+    if load_folders is not None:
+        inputs = replace(
+            inputs, folders=restrict_folders(scan, listing, baseline, rules, untouchable)
+        )
+    gathered.inputs = inputs
     return gathered
 
 
@@ -101,7 +114,8 @@ async def _restrict_all(
     snapshot: Snapshot,
     rules: IgnoreRules,
     gathered: Gathered,
-) -> Inputs:
+) -> tuple[Inputs, set[str]]:
+    """The restricted trees, and the paths left alone (each reported)."""
     warnings = gathered.warnings
     for problem in scan.problems:
         warnings.append(FileError(problem.path, problem.message))
@@ -116,10 +130,10 @@ async def _restrict_all(
     inputs = restrict(scan, listing.objects, snapshot, rules, untouchable)
     skipped_why = {p.path: p.message for p in scan.problems}
     for path in inputs.shadowed:
-        parent = next(d for d in _parents(path) if d in untouchable)
+        parent = next(d for d in parents(path) if d in untouchable)
         why = skipped_why.get(parent, "skipped")
         warnings.append(FileError(path, f"left alone: local folder {parent} is skipped ({why})"))
-    return inputs
+    return inputs, untouchable
 
 
 def restrict(
@@ -143,7 +157,7 @@ def restrict(
 
     def shadowed(path: str) -> bool:
         # An unreadable folder or a symlinked one hides its whole subtree, on both sides.
-        return bool(untouchable) and any(parent in untouchable for parent in _parents(path))
+        return bool(untouchable) and any(parent in untouchable for parent in parents(path))
 
     def visible(path: str) -> bool:
         return path not in hidden and not shadowed(path)
@@ -162,9 +176,32 @@ def restrict(
     )
 
 
-def _parents(path: str) -> list[str]:
-    parts = path.split("/")
-    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+def restrict_folders(
+    scan: LocalScan,
+    listing: RemoteListing,
+    baseline: set[str],
+    rules: IgnoreRules,
+    untouchable: set[str],
+) -> FolderTrees:
+    """The folders a run keeping markers may touch: not ignored, not a skipped path or below
+    one. A folder holding a skipped path holds something, so it is never removed."""
+
+    def visible(path: str) -> bool:
+        return path not in untouchable and not any(p in untouchable for p in parents(path))
+
+    def ignored(path: str) -> bool:
+        return is_internal(path.rsplit("/", 1)[-1]) or rules.is_ignored_dir(path)
+
+    holding = set(scan.holding)
+    holding.update(path.rpartition("/")[0] for path in untouchable)
+    return FolderTrees(
+        local={p: disk for p, disk in scan.folders.items() if visible(p)},
+        holding=frozenset(holding - {""}),
+        markers={p: m for p, m in listing.folders.items() if visible(p) and not ignored(p)},
+        baseline=frozenset(p for p in baseline if visible(p) and not ignored(p)),
+        prefix_marked=listing.prefix_marked,
+        forgotten=frozenset(p for p in baseline if ignored(p)),
+    )
 
 
 def folder_exists(root: Path) -> bool:

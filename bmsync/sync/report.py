@@ -23,6 +23,7 @@ from bmsync.sync.actions import (
     Upload,
     UploadCopy,
 )
+from bmsync.sync.folders import FolderPlan
 from bmsync.sync.plan import Plan
 
 
@@ -54,6 +55,14 @@ def report_plan(plan: Plan, report: SyncReport) -> None:
     report.moved += [MoveReport(a.path, a.source.path, "local") for a in plan.of_type(MoveLocal)]
     report.bytes_uploaded = sum(a.local.size for a in plan.of_type(Upload))
     report.bytes_downloaded = sum(a.remote.size for a in plan.of_type(Download))
+
+
+def report_folders(plan: FolderPlan, report: SyncReport) -> None:
+    """What a dry run would do to folders and markers (a real run reports as it goes)."""
+    report.folders_created += plan.make_local
+    report.folders_removed += [folder.path for folder in plan.remove_local]
+    report.markers_created += plan.put_markers
+    report.markers_deleted += [marker.path for marker in plan.delete_markers]
 
 
 def abort(report: SyncReport, guard: Guard, reason: str, started: float) -> SyncReport:

@@ -1,7 +1,11 @@
 """One run of the pipeline, start to finish: the steps in order, each in the file of its name.
 
-    gather → (guard: empty side) → compare → plan → adopt → guards → execute → commit → report
+    gather → (guard: empty side) → compare → plan → adopt → [folders] → guards → execute
+                                                         → commit → report
                                                                       └── housekeeping
+
+`[folders]` runs only with `dir_markers`: the folder plan (`folders.py`), carried out after the
+files.
 
 Everything that decides is in `plan.py`, `adopt.py` and `guards.py` (pure); this module only
 hands each step's result to the next, so reading it top to bottom is reading the algorithm. The
@@ -11,10 +15,12 @@ caller (`bmsync.commands`) holds the project lock and opened the store and the r
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bmsync.errors import ConfigError
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.trash import Trash
 from bmsync.options import Mode, SyncOptions
@@ -25,6 +31,7 @@ from bmsync.sync import commit, housekeeping, report
 from bmsync.sync.adopt import adopt_kept_copies
 from bmsync.sync.compare import compare_paths
 from bmsync.sync.execute import Executor
+from bmsync.sync.folders import FolderPlan, plan_folders
 from bmsync.sync.gather import Gathered, gather
 from bmsync.sync.guards import conflicts_reason, empty_side_reason, max_delete_reason
 from bmsync.sync.moves import detect_moves
@@ -51,7 +58,9 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
     started, now = time.monotonic(), now or datetime.now(UTC)
     options, run_id = run.options, new_run_id(now)
     result = report.start_report(run_id, dry_run=options.dry_run)
-    found = await gather(run.root, run.remote, _load(run.store), run.rules)
+    found = await gather(
+        run.root, run.remote, _load(run.store), run.rules, _load_folders(run.store, options)
+    )
     trees = found.inputs
     report.add_warnings(result, found.warnings)
     if reason := empty_side_reason(
@@ -72,16 +81,30 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
     )  # fmt: skip
     plan = adopt_kept_copies(plan, trees.local, trees.remote, trees.snapshot, comparisons)
     plan = detect_moves(plan, trees.snapshot)
+    folders = FolderPlan()
+    if options.dir_markers:
+        folders = plan_folders(
+            trees.folders, trees.local.keys(), trees.remote.keys(), plan,
+            mode=options.mode, resync=options.resync,
+        )  # fmt: skip
     report.report_direction(plan, options, result)
     guard, reason = _plan_guard(plan, options)
     if options.dry_run:
         report.report_plan(plan, result)
+        report.report_folders(folders, result)
     if guard is not None and reason is not None:
         return report.abort(result, guard, reason, started)
     if options.dry_run:
         return report.finish(result, started)
     assert run.store is not None, "only a dry run goes without a snapshot"
-    await _carry_out(run, run.store, plan, found, result, run_id, now, started)
+    if folders.put_markers and not await run.remote.keeps_markers():
+        raise ConfigError(
+            f"{run.remote.url} does not keep folder markers: it stores a `folder/` key as a "
+            "file, or refuses it (a store that maps keys onto a file system, such as rclone "
+            "serve s3, whose folders need no markers). Nothing was changed. Run again without "
+            "--dir-markers (dir_markers=False in Python)"
+        )
+    await _carry_out(run, run.store, plan, folders, found, result, run_id, now, started)
     return result
 
 
@@ -89,6 +112,7 @@ async def _carry_out(
     run: Run,
     store: SnapshotStore,
     plan: Plan,
+    folders: FolderPlan,
     found: Gathered,
     result: SyncReport,
     run_id: str,
@@ -107,6 +131,8 @@ async def _carry_out(
     )  # fmt: skip
     try:
         await executor.run(plan.actions)
+        if not folders.empty:
+            await store.apply_folders(*await executor.run_folders(folders))
         retention = run.options.trash_retention_days
         await housekeeping.purge_daily(store, run.remote, run.trash_root, retention, now, result)
     except BaseException:
@@ -128,3 +154,14 @@ def _plan_guard(plan: Plan, options: SyncOptions) -> tuple[Guard | None, str | N
 
 async def _load(store: SnapshotStore | None) -> dict[str, SnapshotEntry]:
     return await store.load() if store is not None else {}
+
+
+def _load_folders(store: SnapshotStore | None, options: SyncOptions) -> Awaitable[set[str]] | None:
+    """The folder baseline, for runs that keep folder markers only (others never read it)."""
+    if not options.dir_markers:
+        return None
+    return store.load_folders() if store is not None else _no_folders()
+
+
+async def _no_folders() -> set[str]:
+    return set()
