@@ -6,6 +6,14 @@ no name can be uploaded and then be missing from every listing, which the next r
 for a remote delete. Every name is compared in NFC: macOS hands out NFD, Linux and S3 keep
 whatever bytes they are given.
 
+On Windows the rule is stricter, because a Windows folder cannot hold every name a Linux or
+macOS one can (`windows_name_problem`): device names (`CON`, `NUL.md`, ...), the characters
+`<>:"|?*`, and a trailing dot or space. The stricter rule applies only on Windows, to local
+names and keys alike, so such a key is reported there and never written (`notes/a:b.md` would
+otherwise land in a drive-relative path or an alternate data stream, `x.` on top of `x`), while
+Linux and macOS keep syncing notes named `Why?.md` or `Meeting: Monday.md`
+(docs/platforms.md).
+
 The names bmsync itself makes beside a file (conflict copies, restored versions, numbered trash
 entries, a snapshot set aside) are all "the first free one" of a numbered series: `first_free`.
 """
@@ -14,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Sequence, Set
 from datetime import datetime
@@ -24,8 +33,19 @@ TEMP_PREFIX = ".bmsync-tmp-"
 MAX_NAME_BYTES = 255
 """The longest name segment (NAME_MAX on Linux and macOS; APFS and ext4 count UTF-8 bytes)."""
 
+ON_WINDOWS = sys.platform == "win32"
+"""Whether this process applies Windows' name rules; every rule below takes `windows=` so the
+Windows branch is tested on any machine."""
+
 _UNSYNCABLE = re.compile(r"[\x00-\x1f\x7f\\]")
 _UNDECODABLE = re.compile(r"[\udc80-\udcff]")
+_WINDOWS_RESERVED_CHAR = re.compile(r'[<>:"|?*]')
+# What Windows opens as a device in any folder, with any extension (`nul.md`, `CON .txt`).
+# The superscript digits count as digits there. As in CPython's `ntpath.isreserved` (3.13).
+_WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"{port}{digit}" for port in ("COM", "LPT") for digit in "123456789\xb9\xb2\xb3"}
+)
 
 
 def canonical(relpath: str) -> str:
@@ -37,11 +57,11 @@ def is_internal(name: str) -> bool:
     return name.startswith(TEMP_PREFIX)
 
 
-def segment_problem(segment: str) -> str | None:
+def segment_problem(segment: str, *, windows: bool = ON_WINDOWS) -> str | None:
     """Why one file or folder name (a path segment) cannot be synced, or None when it can.
 
     Checked for every entry of every scan and every listed key, so it is one regular
-    expression in the common case.
+    expression in the common case (two on Windows).
     """
     if segment in ("", ".", ".."):
         return (
@@ -59,16 +79,44 @@ def segment_problem(segment: str) -> str | None:
         return f"{what} in the name, which the remote side refuses; rename it"
     if len(canonical(segment).encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
         return f"the name is longer than {MAX_NAME_BYTES} bytes in NFC; rename it"
+    return windows_name_problem(segment) if windows else None
+
+
+def windows_name_problem(segment: str) -> str | None:
+    """Why a Windows folder cannot hold `segment` (a name `segment_problem` already allows
+    elsewhere), or None. https://learn.microsoft.com/windows/win32/fileio/naming-a-file"""
+    if segment[-1] in ". ":
+        # Windows drops a trailing dot or space when it opens a path: `x.` would be `x`.
+        return "the name ends with a dot or a space, which Windows drops; rename it"
+    bad = _WINDOWS_RESERVED_CHAR.search(segment)
+    if bad is not None:
+        # `:` also names an NTFS stream (`x.md:hidden`), or a drive (`c:x.md`).
+        return f"'{bad.group()}' in the name, which a Windows folder cannot hold; rename it"
+    device = segment.partition(".")[0].rstrip(" ")
+    if device.upper() in _WINDOWS_DEVICES:
+        return (
+            f"'{device}' is a device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9, with "
+            "any extension), which a Windows folder cannot hold; rename it"
+        )
     return None
 
 
-def path_problem(path: str) -> str | None:
+def path_problem(path: str, *, windows: bool = ON_WINDOWS) -> str | None:
     """`segment_problem` of the first segment of `path` that has one."""
     for segment in path.split("/"):
-        problem = segment_problem(segment)
+        problem = segment_problem(segment, windows=windows)
         if problem is not None:
             return problem
     return None
+
+
+def temp_name(name: str, token: str) -> str:
+    """The temporary file a download of `name` is written to before it is renamed over it:
+    `.bmsync-tmp-<token>-<name>`, with as much of `name` as fits in the 255 bytes a name may
+    have (UTF-8 on Linux and macOS; NTFS counts UTF-16 units, never more than UTF-8 bytes)."""
+    head = f"{TEMP_PREFIX}{token}-"
+    room = MAX_NAME_BYTES - len(head.encode())
+    return head + name.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")
 
 
 def split_name(path: str) -> tuple[str, str, str]:

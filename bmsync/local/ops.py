@@ -8,8 +8,11 @@
   mtime and, when those match, the content); if the user changed it since the scan it is left
   for the next run (Syncthing's "modified but not rescanned").
 - What is replaced or deleted goes to the trash first.
-- A write that fails (disk full, file too large) is a per-file error naming the path; the
-  temporary file is removed and the old version stays where it was.
+- A write that fails (disk full, file too large, a path too long for Windows, a target another
+  program holds open on Windows) is a per-file error naming the path; the temporary file is
+  removed and the old version stays where it was.
+
+The calls that behave differently on Windows go through `bmsync.portable`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,17 @@ from bmsync.digests import new_hasher
 from bmsync.failures import FileActionError, LocalChanged
 from bmsync.local.hashing import hash_file
 from bmsync.local.trash import Trash
-from bmsync.names import TEMP_PREFIX, canonical
+from bmsync.names import canonical, temp_name
+from bmsync.portable import (
+    BINARY,
+    LONG_PATHS_ADVICE,
+    MAX_PATH,
+    fsync_folder,
+    is_link,
+    path_length_problem,
+    refusal,
+    retry_while_busy,
+)
 from bmsync.types import LocalFile
 
 
@@ -105,9 +118,9 @@ def check_real_parents(root: Path, relpath: str) -> None:
 
 
 def _require_real_folder(root: Path, relpath: str, folder: Path, info: os.stat_result) -> None:
-    if stat.S_ISLNK(info.st_mode):
+    if is_link(info):
         raise FileActionError(
-            f"{relpath}: {folder} is a symbolic link; bmsync never writes through links"
+            f"{relpath}: {folder} is a symbolic link or junction; bmsync never writes through links"
         )
     if not stat.S_ISDIR(info.st_mode):
         raise FileActionError(
@@ -116,27 +129,33 @@ def _require_real_folder(root: Path, relpath: str, folder: Path, info: os.stat_r
         )
 
 
-def prepare_parent(root: Path, relpath: str) -> Path:
-    """Create the target's folders; refuse symlinked or file parents so no write leaves `root`."""
+def prepare_parent(root: Path, relpath: str, *, max_path: int | None = MAX_PATH) -> Path:
+    """Create the target's folders; refuse symlinked or file parents so no write leaves `root`,
+    and a path longer than `max_path` allows (Windows without long paths) before anything is
+    created."""
     parts = relpath.split("/")
-    return _make_folders(root, relpath, parts[:-1]) / parts[-1]
+    target = _disk(root, relpath)
+    _check_length(relpath, target, folder=False, max_path=max_path)
+    _make_folders(root, relpath, parts[:-1], max_path=max_path)
+    return target
 
 
-def make_folder(root: Path, relpath: str) -> bool:
+def make_folder(root: Path, relpath: str, *, max_path: int | None = MAX_PATH) -> bool:
     """Create the folder `relpath` and its parents, each a real folder inside `root`; whether
     anything was created (False: it was there)."""
     existed = os.path.isdir(_disk(root, relpath))
-    _make_folders(root, relpath, relpath.split("/"))
+    _make_folders(root, relpath, relpath.split("/"), max_path=max_path)
     return not existed
 
 
-def _make_folders(root: Path, relpath: str, parts: list[str]) -> Path:
+def _make_folders(root: Path, relpath: str, parts: list[str], *, max_path: int | None) -> Path:
     folder = root
     for part in parts:
         folder = folder / part
         try:
             info = os.lstat(folder)
         except FileNotFoundError:
+            _check_length(relpath, folder, folder=True, max_path=max_path)
             try:
                 os.mkdir(folder)
             except FileExistsError:
@@ -159,7 +178,7 @@ def remove_empty_folder(root: Path, relpath: str) -> bool:
     except FileNotFoundError:
         return True  # gone already (a delete of its last file pruned it)
     check_real_parents(root, relpath)
-    if not stat.S_ISDIR(info.st_mode):
+    if is_link(info) or not stat.S_ISDIR(info.st_mode):
         raise FileActionError(f"{relpath}: no longer a folder (a file or link is there now)")
     try:
         os.rmdir(folder)
@@ -167,8 +186,17 @@ def remove_empty_folder(root: Path, relpath: str) -> bool:
         if err.errno in (errno.ENOTEMPTY, errno.EEXIST):
             return False
         raise FileActionError(f"{relpath}: cannot remove the folder: {err.strerror}") from err
-    _fsync_dir(folder.parent)
+    fsync_folder(folder.parent)
     return True
+
+
+def _check_length(relpath: str, path: Path, *, folder: bool, max_path: int | None) -> None:
+    problem = path_length_problem(str(path), folder=folder, max_path=max_path)
+    if problem is not None:
+        raise FileActionError(
+            f"{relpath}: cannot be written here: {problem}; {LONG_PATHS_ADVICE}, or sync into a "
+            "folder with a shorter path"
+        )
 
 
 def _folder_in_the_way(relpath: str) -> FileActionError:
@@ -220,18 +248,22 @@ class HashingFile:
 class AtomicDownload:
     """A temporary file next to the target, renamed over it by `commit`."""
 
-    def __init__(self, root: Path, relpath: str) -> None:
+    def __init__(self, root: Path, relpath: str, *, max_path: int | None = MAX_PATH) -> None:
         self.root = root
         self.relpath = relpath
-        self.target = prepare_parent(root, relpath)
+        self.target = prepare_parent(root, relpath, max_path=max_path)
         with contextlib.suppress(OSError):
             # Refused before any byte is fetched; `commit` checks again in case one appears.
             if stat.S_ISDIR(os.lstat(self.target).st_mode):
                 raise _folder_in_the_way(relpath)
-        name = f"{TEMP_PREFIX}{secrets.token_hex(4)}-{self.target.name}"[:200]
-        self.temp = self.target.with_name(name)
+        token = secrets.token_hex(4)
+        self.temp = self.target.with_name(temp_name(self.target.name, token))
+        if path_length_problem(str(self.temp), folder=False, max_path=max_path):
+            # Near Windows' path limit: the temporary name without the target's still fits.
+            self.temp = self.target.with_name(temp_name("", token))
+        _check_length(relpath, self.temp, folder=False, max_path=max_path)
         try:
-            fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY, 0o644)
         except OSError as err:
             raise FileActionError(f"{relpath}: cannot create a file here: {err.strerror}") from err
         self.sink = HashingFile(os.fdopen(fd, "wb"), relpath)
@@ -243,8 +275,14 @@ class AtomicDownload:
         check_before_replacing(self.root, self.relpath, replaces)
         if replaces is not None:
             trash.keep_copy(self.target, self.relpath)
-        os.replace(self.temp, self.target)
-        _fsync_dir(self.target.parent)
+        try:
+            retry_while_busy(lambda: os.replace(self.temp, self.target))
+        except OSError as err:
+            raise FileActionError(
+                f"{self.relpath}: the download could not replace the local file: "
+                f"{refusal(err)}; the local file was left as it was; retried next run"
+            ) from err
+        fsync_folder(self.target.parent)
         info = os.stat(self.target, follow_symlinks=False)
         path = canonical(self.relpath)
         disk_path = self.relpath if self.relpath != path else ""
@@ -284,7 +322,14 @@ def rename_file(root: Path, local: LocalFile, new_relpath: str) -> LocalFile:
     check_unchanged(root, local.os_relpath, local)
     source = _disk(root, local.os_relpath)
     target = prepare_parent(root, new_relpath)
-    if not move_without_replacing(source, target):
+    try:
+        moved = move_without_replacing(source, target)
+    except OSError as err:
+        raise FileActionError(
+            f"{local.path}: could not be renamed to {new_relpath}: {refusal(err)}; the conflict "
+            "will be retried"
+        ) from err
+    if not moved:
         raise FileActionError(f"{new_relpath}: already exists; the conflict will be retried")
     # The rename moved the ctime; leaving it unknown (0) makes the next scan re-read this one
     # file rather than trust a stat taken after a moment in which it could have been edited.
@@ -302,8 +347,11 @@ def move_file(root: Path, local: LocalFile, new_relpath: str) -> LocalFile:
 def move_without_replacing(source: Path, target: Path) -> bool:
     """Move `source` to `target` unless something is there already (False: nothing moved).
 
-    A hard link is the atomic "create, never replace"; on file systems without hard links
-    (exFAT, some network mounts) the target is checked just before a rename.
+    A hard link is the atomic "create, never replace" (NTFS has them too); on file systems
+    without hard links (FAT, exFAT, some network mounts) the target is checked just before a
+    rename, which on Windows never replaces anyway. If the source cannot be removed after the
+    link (Windows: another program has it open), the link is undone, so the file is never left
+    under both names.
     """
     try:
         os.link(source, target, follow_symlinks=False)
@@ -312,10 +360,17 @@ def move_without_replacing(source: Path, target: Path) -> bool:
     except OSError:
         if os.path.lexists(target):
             return False
-        os.rename(source, target)
+        try:
+            retry_while_busy(lambda: os.rename(source, target))
+        except FileExistsError:  # Windows: one appeared since the check
+            return False
     else:
-        os.unlink(source)
-    _fsync_dir(target.parent)
+        try:
+            retry_while_busy(lambda: os.unlink(source))
+        except OSError:
+            os.unlink(target)
+            raise
+    fsync_folder(target.parent)
     return True
 
 
@@ -333,16 +388,3 @@ def remove_temp_files(root: Path, relpaths: list[str]) -> None:
     for relpath in relpaths:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(_disk(root, relpath))
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -1,9 +1,9 @@
 """Scan the local folder into `LocalFile`s, hashing only what may have changed.
 
 A file whose size, mtime and ctime equal the snapshot's keeps the snapshot's hash: an unchanged tree
-costs one `stat` per file and no reads. Symlinks are never followed (a link could lead out of
-the project); they, FIFOs, sockets, devices and names the remote side cannot hold are reported,
-not synced.
+costs one `stat` per file and no reads. Symlinks (and Windows junctions) are never followed (a
+link could lead out of the project); they, FIFOs, sockets, devices and names the remote side or
+this platform cannot hold are reported, not synced.
 
 Every reported path is left alone by the engine on both sides, and so is every snapshot path
 below it: a folder that could not be listed, or that became a symlink, must not make the files
@@ -22,6 +22,7 @@ from pathlib import Path
 from bmsync.local.hashing import hash_file
 from bmsync.local.ignore import IgnoreRules
 from bmsync.names import canonical, is_internal, segment_problem
+from bmsync.portable import is_link
 from bmsync.types import LocalFile, SnapshotEntry
 
 
@@ -69,6 +70,8 @@ def scan_path(
         info = os.lstat(root / disk_rel)
     except OSError:  # gone, or unreachable: the next full scan says which
         return scan
+    if is_link(info):
+        return scan  # never followed; the sync's full scan reports it
     if stat.S_ISDIR(info.st_mode):
         if not rules.is_ignored_dir(path):
             _walk(root, disk_rel, rules, snapshot, scan)
@@ -88,10 +91,23 @@ def find_temp_files(root: Path, rules: IgnoreRules) -> list[str]:
     for folder, dirs, files in os.walk(root):
         rel = os.path.relpath(folder, root).replace(os.sep, "/")
         prefix = "" if rel == "." else rel + "/"
-        # Downloads never go into ignored folders, which may be large (node_modules, .git).
-        dirs[:] = [d for d in dirs if not rules.is_ignored_dir(canonical(prefix + d))]
+        # Downloads never go into ignored folders, which may be large (node_modules, .git), nor
+        # through links: `os.walk` follows Windows junctions, which `islink` does not see.
+        dirs[:] = [
+            d
+            for d in dirs
+            if not rules.is_ignored_dir(canonical(prefix + d))
+            and not _is_link_or_gone(os.path.join(folder, d))
+        ]
         found += [prefix + name for name in files if is_internal(name)]
     return found
+
+
+def _is_link_or_gone(path: str) -> bool:
+    try:
+        return is_link(os.lstat(path))
+    except OSError:
+        return True
 
 
 def _walk(
@@ -135,7 +151,7 @@ def _visit(
         scan.problems.append(ScanProblem(path, f"cannot stat: {err.strerror}"))
         return False
     mode = info.st_mode
-    if stat.S_ISDIR(mode):
+    if stat.S_ISDIR(mode) and not is_link(info):
         if rules.is_ignored_dir(path) or not _syncable_name(entry.name, path, scan):
             return False
         scan.folders[path] = disk_rel
@@ -143,8 +159,8 @@ def _visit(
         return True
     if rules.is_ignored(path):
         return False
-    if stat.S_ISLNK(mode):
-        scan.problems.append(ScanProblem(path, "symbolic link: not followed, not synced"))
+    if is_link(info):
+        scan.problems.append(ScanProblem(path, _link_problem(info)))
         return False
     if not stat.S_ISREG(mode):
         scan.problems.append(ScanProblem(path, "not a regular file (FIFO, socket or device)"))
@@ -158,6 +174,12 @@ def _visit(
         return False
     _add_file(root, disk_rel, path, info, snapshot.get(path), scan)
     return path in scan.files
+
+
+def _link_problem(info: os.stat_result) -> str:
+    if stat.S_ISLNK(info.st_mode):
+        return "symbolic link: not followed, not synced"
+    return "junction (a link to another folder): not followed, not synced"
 
 
 def _syncable_name(name: str, path: str, scan: LocalScan) -> bool:

@@ -10,11 +10,16 @@ held would let a second process lock a new file of the same name); its content (
 start time, command) only names the holder in the error.
 
 Windows has no `flock`; there `msvcrt.locking` locks one byte far past the holder info, which
-Windows also releases when the process dies. That branch is untested here (CI runs Linux).
+Windows also releases when the process dies. A Windows byte-range lock is mandatory (reads of a
+locked range fail), which is why the locked byte is not one the holder info is written to:
+`bmsync status` and a refused second run read that info while the lock is held. And on Windows
+`os.kill(pid, 0)` would not ask whether a holder is alive but terminate it, so `_pid_alive` asks
+`OpenProcess` there. That branch is type-checked (`mypy --platform win32`), not run, here.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -24,21 +29,28 @@ from pathlib import Path
 from types import TracebackType
 
 from bmsync.errors import ConfigError, LockedError
+from bmsync.portable import BINARY
 
 LOCK_FILE_MODE = 0o600
 _HOLDER_MAX_BYTES = 4096
 
 if sys.platform == "win32":
+    import ctypes
     import msvcrt
+    from ctypes import wintypes
 
     _LOCKED_BYTE = 1 << 30  # beyond any holder info, which must stay readable to others
+    # `_locking` reports a range someone else holds as EACCES (EDEADLOCK after its retries).
+    _HELD_ELSEWHERE = (errno.EACCES, errno.EDEADLK)
 
     def _try_lock(fd: int) -> bool:
         os.lseek(fd, _LOCKED_BYTE, os.SEEK_SET)
         try:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
+        except OSError as err:
+            if err.errno in _HELD_ELSEWHERE:
+                return False
+            raise
         return True
 
     def _unlock(fd: int) -> None:
@@ -52,6 +64,30 @@ if sys.platform == "win32":
     def _pread(fd: int) -> bytes:
         os.lseek(fd, 0, os.SEEK_SET)
         return os.read(fd, _HOLDER_MAX_BYTES)
+
+    _kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    _kernel32.OpenProcess.restype = wintypes.HANDLE
+    _kernel32.OpenProcess.argtypes = [wintypes.DWORD, wintypes.BOOL, wintypes.DWORD]
+    _kernel32.GetExitCodeProcess.restype = wintypes.BOOL
+    _kernel32.GetExitCodeProcess.argtypes = [wintypes.HANDLE, ctypes.POINTER(wintypes.DWORD)]
+    _kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
+    _PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
+    _ERROR_ACCESS_DENIED = 5
+    _STILL_ACTIVE = 259
+
+    def _pid_alive(pid: int) -> bool:
+        """Whether process `pid` runs, asked without touching it (see the module docstring)."""
+        handle = _kernel32.OpenProcess(_PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
+        if not handle:
+            # No such process, or one we may not query (which exists).
+            return bool(ctypes.get_last_error() == _ERROR_ACCESS_DENIED)
+        try:
+            code = wintypes.DWORD()
+            if not _kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return code.value == _STILL_ACTIVE
+        finally:
+            _kernel32.CloseHandle(handle)
 
 else:
     import fcntl
@@ -71,6 +107,15 @@ else:
 
     def _pread(fd: int) -> bytes:
         return os.pread(fd, _HOLDER_MAX_BYTES, 0)
+
+    def _pid_alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True  # exists, owned by someone else
+        return True
 
 
 class ProjectLock:
@@ -92,7 +137,7 @@ class ProjectLock:
             raise RuntimeError(f"{self.path} is already held by this ProjectLock")
         self.taken_over_from = None
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, LOCK_FILE_MODE)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | BINARY, LOCK_FILE_MODE)
         except OSError as err:
             raise ConfigError(
                 f"cannot open the lock file {self.path}: {err.strerror}; choose a writable "
@@ -187,16 +232,6 @@ def describe_lock(path: Path) -> str | None:
         f"the last sync stopped without finishing ({holder}); the next run takes over its lock "
         "and picks up where it stopped"
     )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def _holder_info() -> bytes:

@@ -3,7 +3,8 @@
 The folder name carries a hash of the remote URL, so two remotes never share a snapshot, and a
 readable part (the prefix's last segment), so a person can find their project's folder. The
 folders are user-only because the trash holds copies of the user's notes and the snapshot lists
-every file name.
+every file name (by mode bits on Linux and macOS; on Windows by the access list the folder
+inherits from the user's profile, `bmsync.portable.make_private`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bmsync.errors import ConfigError
+from bmsync.names import ON_WINDOWS, segment_problem
+from bmsync.portable import make_private
 
 PRIVATE_DIR_MODE = 0o700
 _READABLE_MAX = 60
@@ -28,17 +31,20 @@ def default_state_dir() -> Path:
     return Path.home() / ".basic-memory" / "bisync-state"
 
 
-def project_key(remote_url: str) -> str:
+def project_key(remote_url: str, *, windows: bool = ON_WINDOWS) -> str:
     """`<last prefix segment, or the bucket>-<first 10 hex of sha256(remote_url)>`.
 
     The readable part is cut to `[A-Za-z0-9._-]` and 60 characters, and loses leading dots so the
     folder is never hidden (nor `.`/`..`); the hash keeps `s3://a/notes` and `s3://b/notes` apart.
+    On Windows a name the folder could not have (`con.x-<hash>` is the device CON) gets a `_`
+    in front; elsewhere the name stays as it always was, so no existing state folder moves.
     """
     bucket_and_prefix = remote_url.split("://", 1)[-1].strip("/")
     last_segment = bucket_and_prefix.rsplit("/", 1)[-1]
     readable = re.sub(r"[^A-Za-z0-9._-]", "_", last_segment)[:_READABLE_MAX].lstrip(".")
     digest = hashlib.sha256(remote_url.encode("utf-8")).hexdigest()[:10]
-    return f"{readable or 'project'}-{digest}"
+    key = f"{readable or 'project'}-{digest}"
+    return f"_{key}" if segment_problem(key, windows=windows) else key
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +83,8 @@ class ProjectPaths:
     def ensure(self) -> None:
         """Create the folders user-only (0700).
 
-        The project folder and its trash are bmsync's own, so an existing one is tightened too.
+        The project folder and its trash are bmsync's own, so an existing one is tightened too
+        (on Linux and macOS: see `make_private`).
         The state dir is created 0700 when missing, but an existing one is left as it is: the user
         may have pointed `--state-dir` at a folder that is not ours to chmod (think `/tmp`), and
         the 0700 project folder inside already keeps others out.
@@ -86,7 +93,7 @@ class ProjectPaths:
             self.state_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
             for folder in (self.root, self.trash):
                 folder.mkdir(exist_ok=True, mode=PRIVATE_DIR_MODE)
-                os.chmod(folder, PRIVATE_DIR_MODE)
+                make_private(folder, PRIVATE_DIR_MODE)
         except OSError as err:
             raise ConfigError(
                 f"cannot create the state folder {self.root}: {err.strerror}; "

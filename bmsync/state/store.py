@@ -50,10 +50,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bmsync.errors import StateCorruptError, StateError, StateMismatchError
+from bmsync.portable import make_private, same_folder
 from bmsync.state.aside import set_aside
 from bmsync.state.schema import (
     META_KEYS,
@@ -76,6 +78,9 @@ RUNNING = "running"
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",  # readers (a `status` call) never block the sync's commits
     "PRAGMA synchronous=FULL",  # fsync the WAL on every commit: a returned commit is durable
+    # On macOS fsync leaves the data in the drive's cache; F_FULLFSYNC flushes it (and with it
+    # every download fsynced before the commit). Ignored elsewhere.
+    "PRAGMA fullfsync=ON",
     "PRAGMA busy_timeout=10000",
 )
 _RUNS_KEPT = 200
@@ -131,7 +136,8 @@ class SqliteSnapshotStore:
         """Open the snapshot at `db_path`, creating it if missing (see the module docstring).
 
         `local_root` and `remote_url` bind a new file and must match an existing one; pass them
-        normalised the same way every run (an absolute folder path, the parsed remote URL).
+        normalised the same way every run (an absolute folder path, the parsed remote URL). On
+        Windows the folder's letter case does not matter (`portable.same_folder`).
         """
         try:
             return await cls._open(db_path, local_root, remote_url, set_aside=None)
@@ -178,7 +184,7 @@ class SqliteSnapshotStore:
             problems = (await conn.execute(text("PRAGMA quick_check"))).scalars().all()
             if problems != ["ok"]:
                 raise corrupt_error(self.db, "integrity check failed: " + "; ".join(problems[:3]))
-        if (stored["local_root"], stored["remote_url"]) != (local_root, remote_url):
+        if not same_folder(stored["local_root"], local_root) or stored["remote_url"] != remote_url:
             raise StateMismatchError(
                 f"the state folder {self.db.parent} belongs to local folder "
                 f"{stored['local_root']} and remote {stored['remote_url']}, but this sync is of "
@@ -333,7 +339,8 @@ class SqliteSnapshotStore:
 
 
 def _make_engine(db: Path) -> AsyncEngine:
-    engine = create_async_engine(f"sqlite+aiosqlite:///{db}")
+    # Built, not parsed from a string: a `?` or `#` in the path (or a Windows drive) stays a path.
+    engine = create_async_engine(URL.create("sqlite+aiosqlite", database=str(db)))
     event.listen(engine.sync_engine, "connect", _on_connect)
     event.listen(engine.sync_engine, "begin", _on_begin)
     return engine
@@ -356,10 +363,10 @@ def _on_begin(conn: Connection) -> None:
 
 def _create_private_file(db: Path) -> None:
     """Create the file user-only before SQLite does (SQLite gives its -wal and -shm files the
-    same mode), and tighten a file some other tool created."""
+    same mode), and tighten a file some other tool created (`make_private`: not on Windows)."""
     try:
         os.close(os.open(db, os.O_WRONLY | os.O_CREAT, DB_FILE_MODE))
-        os.chmod(db, DB_FILE_MODE)
+        make_private(db, DB_FILE_MODE)
     except OSError as err:
         raise StateError(
             f"cannot create the snapshot {db}: {err.strerror}; choose a writable state folder "
