@@ -32,11 +32,11 @@ from bmsync.sync.adopt import adopt_kept_copies
 from bmsync.sync.compare import compare_paths
 from bmsync.sync.execute import Executor
 from bmsync.sync.folders import FolderPlan, plan_folders
-from bmsync.sync.gather import Gathered, gather
+from bmsync.sync.gather import Gathered, Inputs, gather
 from bmsync.sync.guards import conflicts_reason, empty_side_reason, max_delete_reason
 from bmsync.sync.moves import detect_moves
 from bmsync.sync.plan import Plan, paths_to_compare, plan_sync
-from bmsync.types import SnapshotEntry
+from bmsync.types import Comparison, SnapshotEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,32 +61,11 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
     found = await gather(
         run.root, run.remote, _load(run.store), run.rules, _load_folders(run.store, options)
     )
-    trees = found.inputs
     report.add_warnings(result, found.warnings)
-    if reason := empty_side_reason(
-        snapshot_files=len(trees.snapshot), local_files=len(trees.local),
-        remote_files=len(trees.remote), local_exists=found.root_exists, options=options,
-    ):  # fmt: skip
+    if reason := _empty_side(found, options):
         return report.abort(result, "empty_side", reason, started)
-    to_compare = paths_to_compare(trees.local, trees.remote, trees.snapshot, resync=options.resync)
-    comparisons, failed = await compare_paths(
-        run.root, run.remote, to_compare, trees.local, trees.remote, concurrency=options.transfers
-    )
-    report.add_errors(result, failed)
-    deletes_excluded = options.mode is Mode.PRUNE or options.delete_excluded
-    plan = plan_sync(
-        trees.local, trees.remote, trees.snapshot, comparisons,
-        strategy=options.conflict, now=now, resync=options.resync, mode=options.mode,
-        one_way=options.one_way, excluded=trees.excluded if deletes_excluded else None,
-    )  # fmt: skip
-    plan = adopt_kept_copies(plan, trees.local, trees.remote, trees.snapshot, comparisons)
-    plan = detect_moves(plan, trees.snapshot)
-    folders = FolderPlan()
-    if options.dir_markers:
-        folders = plan_folders(
-            trees.folders, trees.local.keys(), trees.remote.keys(), plan,
-            mode=options.mode, resync=options.resync,
-        )  # fmt: skip
+    comparisons = await _compare(run, found.inputs, result)
+    plan, folders = _plan(found.inputs, comparisons, options, now)
     report.report_direction(plan, options, result)
     guard, reason = _plan_guard(plan, options)
     if options.dry_run:
@@ -97,6 +76,52 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
     if options.dry_run:
         return report.finish(result, started)
     assert run.store is not None, "only a dry run goes without a snapshot"
+    await _check_markers_kept(run, folders)
+    await _carry_out(run, run.store, plan, folders, found, result, run_id, now, started)
+    return result
+
+
+def _empty_side(found: Gathered, options: SyncOptions) -> str | None:
+    trees = found.inputs
+    return empty_side_reason(
+        snapshot_files=len(trees.snapshot), local_files=len(trees.local),
+        remote_files=len(trees.remote), local_exists=found.root_exists, options=options,
+    )  # fmt: skip
+
+
+async def _compare(run: Run, trees: Inputs, result: SyncReport) -> dict[str, Comparison]:
+    """Comparisons for the paths modified on both sides; those that fail are reported."""
+    options = run.options
+    to_compare = paths_to_compare(trees.local, trees.remote, trees.snapshot, resync=options.resync)
+    comparisons, failed = await compare_paths(
+        run.root, run.remote, to_compare, trees.local, trees.remote, concurrency=options.transfers
+    )
+    report.add_errors(result, failed)
+    return comparisons
+
+
+def _plan(
+    trees: Inputs, comparisons: dict[str, Comparison], options: SyncOptions, now: datetime
+) -> tuple[Plan, FolderPlan]:
+    """The pure part: plan (by the mode's table), adopt, moves, and the folders' plan."""
+    deletes_excluded = options.mode is Mode.PRUNE or options.delete_excluded
+    plan = plan_sync(
+        trees.local, trees.remote, trees.snapshot, comparisons,
+        strategy=options.conflict, now=now, resync=options.resync, mode=options.mode,
+        one_way=options.one_way, excluded=trees.excluded if deletes_excluded else None,
+    )  # fmt: skip
+    plan = adopt_kept_copies(plan, trees.local, trees.remote, trees.snapshot, comparisons)
+    plan = detect_moves(plan, trees.snapshot)
+    if not options.dir_markers:
+        return plan, FolderPlan()
+    folders = plan_folders(
+        trees.folders, trees.local.keys(), trees.remote.keys(), plan,
+        mode=options.mode, resync=options.resync,
+    )  # fmt: skip
+    return plan, folders
+
+
+async def _check_markers_kept(run: Run, folders: FolderPlan) -> None:
     if folders.put_markers and not await run.remote.keeps_markers():
         raise ConfigError(
             f"{run.remote.url} does not keep folder markers: it stores a `folder/` key as a "
@@ -104,8 +129,6 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
             "serve s3, whose folders need no markers). Nothing was changed. Run again without "
             "--dir-markers (dir_markers=False in Python)"
         )
-    await _carry_out(run, run.store, plan, folders, found, result, run_id, now, started)
-    return result
 
 
 async def _carry_out(
