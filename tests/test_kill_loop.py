@@ -91,7 +91,8 @@ BIG_BYTES = 20 << 20
 PROFILES = ("balanced", "safe", "fast", "balanced")
 TRANSFERS = (8, 16, 4, 8)
 RUN_TIMEOUT_S = 300.0
-_PROGRESS = re.compile(rb"\[(\d+)/(\d+)\]")
+_PROGRESS = re.compile(rb"(\d+)/(\d+) files")
+"""The live progress's count of finished actions (`bmsync.rich_view`), redrawn 10 times a second."""
 
 
 @dataclass

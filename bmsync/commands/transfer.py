@@ -123,6 +123,7 @@ async def prune_project(
     ignore: Sequence[str] = (),
     ignore_files: Sequence[PathArg] = (),
     transfers: int = 8,
+    progress: ProgressFn | None = None,
     remote: RemoteStore | None = None,
     now: datetime | None = None,
     on_synced: SyncedFn | None = None,
@@ -134,7 +135,7 @@ async def prune_project(
         mode=Mode.PRUNE, max_delete=max_delete, force=force, dry_run=not yes, transfers=transfers
     )
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
-    return await run_pair(pair, options, now=now, on_synced=on_synced)
+    return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
 
 
 push_project_blocking = blocking(push_project)

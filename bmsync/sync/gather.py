@@ -24,6 +24,7 @@ from bmsync.local.casefs import case_twins, is_case_insensitive, unsyncable_twin
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import LocalScan, scan_local
 from bmsync.ports import RemoteStore
+from bmsync.progress import PhaseEvent, ProgressFn, no_progress
 from bmsync.report import FileError
 from bmsync.types import LocalFile, RemoteListing, RemoteObject, Snapshot, SnapshotEntry
 
@@ -64,17 +65,29 @@ async def gather(
     remote: RemoteStore,
     load_snapshot: Awaitable[dict[str, SnapshotEntry]],
     rules: IgnoreRules,
+    progress: ProgressFn | None = None,
 ) -> Gathered:
-    """List the prefix while loading the snapshot and scanning the folder; restrict all three."""
+    """List the prefix while loading the snapshot and scanning the folder; restrict all three.
+    `progress` hears when the scan and the listing start and what each found."""
+    tell = progress or no_progress
     root_exists = await asyncio.to_thread(folder_exists, root)
 
     async def load_and_scan() -> tuple[dict[str, SnapshotEntry], LocalScan]:
+        tell(PhaseEvent("scanning"))
         snapshot = await load_snapshot
-        if not root_exists:
-            return snapshot, LocalScan()
-        return snapshot, await asyncio.to_thread(scan_local, root, rules, snapshot)
+        scan = LocalScan()
+        if root_exists:
+            scan = await asyncio.to_thread(scan_local, root, rules, snapshot)
+        tell(PhaseEvent("scanning", len(scan.files), finished=True))
+        return snapshot, scan
 
-    listing, (snapshot, scan) = await _both(remote.list_objects(), load_and_scan())
+    async def list_prefix() -> RemoteListing:
+        tell(PhaseEvent("listing"))
+        listing = await remote.list_objects()
+        tell(PhaseEvent("listing", len(listing.objects), finished=True))
+        return listing
+
+    listing, (snapshot, scan) = await _both(list_prefix(), load_and_scan())
     gathered = Gathered(Inputs({}, {}, {}, [], []), root_exists, scan.temp_files)
     gathered.inputs = await _restrict_all(root, scan, listing, snapshot, rules, gathered)
     return gathered

@@ -10,6 +10,7 @@ caller (`bmsync.commands`) holds the project lock and opened the store and the r
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +20,8 @@ from bmsync.local.ignore import IgnoreRules
 from bmsync.local.trash import Trash
 from bmsync.options import Mode, SyncOptions
 from bmsync.ports import RemoteStore, SnapshotStore
-from bmsync.report import Guard, ProgressFn, SyncReport
+from bmsync.progress import PhaseEvent, ProgressFn, no_progress
+from bmsync.report import Guard, SyncReport
 from bmsync.runs import new_run_id
 from bmsync.sync import commit, housekeeping, report
 from bmsync.sync.adopt import adopt_kept_copies
@@ -29,6 +31,8 @@ from bmsync.sync.gather import Gathered, gather
 from bmsync.sync.guards import conflicts_reason, empty_side_reason, max_delete_reason
 from bmsync.sync.plan import Plan, paths_to_compare, plan_sync
 from bmsync.types import SnapshotEntry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +54,24 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
     started, now = time.monotonic(), now or datetime.now(UTC)
     options, run_id = run.options, new_run_id(now)
     result = report.start_report(run_id, dry_run=options.dry_run)
-    found = await gather(run.root, run.remote, _load(run.store), run.rules)
+    tell = run.progress or no_progress
+    dry = " (dry run)" if options.dry_run else ""
+    log.info("%s %s <-> %s: run %s%s", options.mode.value, run.root, run.remote.url, run_id, dry)
+    found = await gather(run.root, run.remote, _load(run.store), run.rules, run.progress)
     trees = found.inputs
+    log.debug(
+        "%d local files, %d remote objects, %d in the snapshot, %d warnings",
+        len(trees.local), len(trees.remote), len(trees.snapshot), len(found.warnings),
+    )  # fmt: skip
     report.add_warnings(result, found.warnings)
     if reason := empty_side_reason(
         snapshot_files=len(trees.snapshot), local_files=len(trees.local),
         remote_files=len(trees.remote), local_exists=found.root_exists, options=options,
     ):  # fmt: skip
-        return report.abort(result, "empty_side", reason, started)
+        return _logged(report.abort(result, "empty_side", reason, started))
     to_compare = paths_to_compare(trees.local, trees.remote, trees.snapshot, resync=options.resync)
+    if to_compare:
+        tell(PhaseEvent("comparing", len(to_compare)))
     comparisons, failed = await compare_paths(
         run.root, run.remote, to_compare, trees.local, trees.remote, concurrency=options.transfers
     )
@@ -70,16 +83,29 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
         one_way=options.one_way, excluded=trees.excluded if deletes_excluded else None,
     )  # fmt: skip
     plan = adopt_kept_copies(plan, trees.local, trees.remote, trees.snapshot, comparisons)
+    tell(PhaseEvent("planning", len(plan.actions), finished=True))
+    log.debug("plan: %d actions", len(plan.actions))
     report.report_direction(plan, options, result)
     guard, reason = _plan_guard(plan, options)
     if options.dry_run:
         report.report_plan(plan, result)
     if guard is not None and reason is not None:
-        return report.abort(result, guard, reason, started)
+        return _logged(report.abort(result, guard, reason, started))
     if options.dry_run:
-        return report.finish(result, started)
+        return _logged(report.finish(result, started))
     assert run.store is not None, "only a dry run goes without a snapshot"
     await _carry_out(run, run.store, plan, found, result, run_id, now, started)
+    return _logged(result)
+
+
+def _logged(result: SyncReport) -> SyncReport:
+    """How the run ended, in one line of the log (the report's repr: status and counts)."""
+    log.info(
+        "run %s: %r%s",
+        result.run_id,
+        result,
+        f": {result.abort_reason}" if result.abort_reason else "",
+    )
     return result
 
 
@@ -107,7 +133,8 @@ async def _carry_out(
         await executor.run(plan.actions)
         retention = run.options.trash_retention_days
         await housekeeping.purge_daily(store, run.remote, run.trash_root, retention, now, result)
-    except BaseException:
+    except BaseException as err:
+        log.info("run %s stopped (%s); recorded as interrupted", run_id, type(err).__name__)
         await commit.record_interrupted(store, report.finish(result, started))
         await housekeeping.remove_leftovers(run.root, run.rules)
         raise
