@@ -40,21 +40,25 @@ def run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
     worker = _Worker(coro)
     worker.start()
     try:
-        while worker.is_alive():
-            worker.join(POLL_S)
+        while not worker.finished.wait(POLL_S):
             if waiting is not None and waiting.cancelling() > cancels:
                 worker.stop()
-                worker.join()
+                worker.finished.wait()
                 raise asyncio.CancelledError
     except KeyboardInterrupt:
         worker.stop()
-        worker.join()
+        worker.finished.wait()
         raise
     return worker.outcome()
 
 
 class _Worker(threading.Thread, Generic[_T]):
-    """A thread running one coroutine on a loop of its own, which another thread can stop."""
+    """A thread running one coroutine on a loop of its own, which another thread can stop.
+
+    Waited for with `finished`, not `join`: a `KeyboardInterrupt` landing in `Thread.join`
+    marks the thread as stopped while it runs on (CPython gh-90882), so a second `join` would
+    return at once and the interpreter would exit without waiting for the run to wind down.
+    """
 
     def __init__(self, coro: Coroutine[Any, Any, _T]) -> None:
         super().__init__(name="bmsync-command")
@@ -65,12 +69,15 @@ class _Worker(threading.Thread, Generic[_T]):
         self._stopped = False
         self._result: list[_T] = []
         self._failure: BaseException | None = None
+        self.finished = threading.Event()
 
     def run(self) -> None:
         try:
             self._result.append(asyncio.run(self._main()))
         except BaseException as err:  # re-raised in the caller's thread
             self._failure = err
+        finally:
+            self.finished.set()
 
     async def _main(self) -> _T:
         task = asyncio.ensure_future(self._coro)
@@ -81,7 +88,7 @@ class _Worker(threading.Thread, Generic[_T]):
         return await task
 
     def stop(self) -> None:
-        """Cancel the run (from any thread); `join` then waits for it to wind down."""
+        """Cancel the run (from any thread); `finished` is set once it has wound down."""
         with self._lock:
             self._stopped = True
             if self._loop is not None and self._task is not None:

@@ -56,7 +56,7 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
     result = report.start_report(run_id, dry_run=options.dry_run)
     tell = run.progress or no_progress
     dry = " (dry run)" if options.dry_run else ""
-    log.info("%s %s <-> %s: run %s%s", options.mode.value, run.root, run.remote.url, run_id, dry)
+    log.debug("%s %s <-> %s: run %s%s", options.mode.value, run.root, run.remote.url, run_id, dry)
     found = await gather(run.root, run.remote, _load(run.store), run.rules, run.progress)
     trees = found.inputs
     log.debug(
@@ -99,8 +99,12 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
 
 
 def _logged(result: SyncReport) -> SyncReport:
-    """How the run ended, in one line of the log (the report's repr: status and counts)."""
-    log.info(
+    """How the run ended, in one line of the log (the report's repr: status and counts): INFO
+    when it changed something or did not end well, DEBUG when there was nothing to do (a
+    watch's poll every minute)."""
+    quiet = result.status == "ok" and not result.changed
+    log.log(
+        logging.DEBUG if quiet else logging.INFO,
         "run %s: %r%s",
         result.run_id,
         result,
