@@ -9,6 +9,7 @@ It is transient: when a run ends its lines are erased, and the summary table fol
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,12 +44,13 @@ REFRESHES_PER_S = 10
 
 PHASE_TEXT = {
     ("scanning", False): "scanning the folder…",
-    ("scanning", True): "{count} local files",
+    ("scanning", True): "{local file}",
     ("listing", False): "listing the remote…",
-    ("listing", True): "{count} remote objects",
-    ("comparing", False): "comparing {count} files by content…",
-    ("planning", True): "{count} actions planned",
+    ("listing", True): "{remote object}",
+    ("comparing", False): "comparing {file} by content…",
+    ("planning", True): "{action} planned",
 }
+"""What each step shows; `{thing}` becomes `1 thing` or `2 things`."""
 
 
 class _Counts(Column):
@@ -104,10 +106,12 @@ class LiveView:
     def __init__(self, line: Callable[[str | None, ProgressEvent], str | None]) -> None:
         self.console = Console(file=sys.stderr)
         self._line = line
-        self._steps = Bars(SpinnerColumn(), TextColumn("{task.description}"), console=self.console)
+        # Descriptions hold project names and counts: literal text, never rich markup.
+        described = TextColumn("{task.description}", markup=False)
+        self._steps = Bars(SpinnerColumn(), described, console=self.console)
         self._bars = Bars(
-            TextColumn("{task.description}"), BarColumn(bar_width=BAR_WIDTH), _Counts(), _Rate(),
-            TimeRemainingColumn(), console=self.console,
+            described, BarColumn(bar_width=BAR_WIDTH), _Counts(), _Rate(), TimeRemainingColumn(),
+            console=self.console,
         )  # fmt: skip
         self._live: Live | None = None
         self._runs: dict[str | None, _Run] = {}
@@ -123,7 +127,7 @@ class LiveView:
             case PhaseEvent():
                 template = PHASE_TEXT.get((event.phase, event.finished))
                 if template is not None:
-                    run.phases[event.phase] = template.format(count=event.count)
+                    run.phases[event.phase] = _counted(template, event.count)
                     shown = " · ".join(run.phases.values())
                     self._steps.update(run.step, description=_named(project, shown))
                     self._redraw()  # a handful a run, each worth seeing
@@ -180,6 +184,10 @@ class LiveView:
             self._live.start()
 
 
+def _counted(template: str, count: int) -> str:
+    return re.sub(r"\{(.+?)\}", lambda m: f"{count} {m[1]}{'' if count == 1 else 's'}", template)
+
+
 def _named(project: str | None, text: str) -> str:
     return f"{project}: {text}" if project else text
 
@@ -192,7 +200,8 @@ def print_result(result: object) -> bool:
     console = Console(file=sys.stdout)
     if isinstance(result, SyncReport):
         console.print(sync_table(result))
-        lines = result.details()
+        why = [f"why: {result.abort_reason}"] if result.abort_reason else []
+        lines = why + result.details()
     elif isinstance(result, AllReport):
         console.print(all_table(result))
         lines = [f"{name}: {o.details()}" for name, o in sorted(result.projects.items())
@@ -206,11 +215,10 @@ def print_result(result: object) -> bool:
 
 
 def sync_table(report: SyncReport) -> Table:
-    """The counts of a run, with the bytes moved, its status as the title."""
+    """The counts of a run, with the bytes moved, its status as the title (an abort's reason,
+    a sentence, goes below it)."""
     title = f"{'sync' if report.mode == 'bisync' else report.mode} {report.headline}"
-    if report.abort_reason:
-        title += f": {report.abort_reason}"
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    table = Table(title=Text(title), title_justify="left", box=box.SIMPLE_HEAD)
     table.caption = f"took {report.duration_s:.2f} s"
     table.add_column("")
     table.add_column("files", justify="right")
@@ -224,8 +232,8 @@ def sync_table(report: SyncReport) -> Table:
         (len(report.warnings), "skipped", ""),
     ]
     shown = [(what, str(number), size) for number, what, size in rows if number]
-    for what, number, size in shown or [("nothing to do: both sides agree", "", "")]:
-        table.add_row(what, number, size)
+    for cells in shown or [("nothing to do: both sides agree", "", "")]:
+        table.add_row(*map(Text, cells))
     return table
 
 
@@ -248,11 +256,12 @@ def all_table(result: AllReport) -> Table:
     for name, outcome in sorted(result.projects.items()):
         report = outcome.report
         if report is None:
-            table.add_row(name, outcome.status)
+            table.add_row(Text(name), Text(outcome.status))  # why: printed below the table
             continue
         deleted = len(report.deleted_local) + len(report.deleted_remote)
-        table.add_row(
+        cells = (
             name, report.headline, str(len(report.uploaded)), str(len(report.downloaded)),
             str(deleted), str(len(report.conflicts)), str(len(report.errors)),
         )  # fmt: skip
+        table.add_row(*map(Text, cells))  # project names are text, never rich markup
     return table

@@ -8,14 +8,11 @@ terminal: stdout and stderr a real pseudo-terminal (or stdout a pipe), 100 colum
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import select
 import struct
 import subprocess
 import sys
-import termios
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +57,11 @@ def run_in_terminal(
     *args: str, env: dict[str, str] | None = None, stdout_is_terminal: bool = True
 ) -> TerminalRun:
     """`python -m bmsync.cli ARGS` with a pseudo-terminal as stderr (and stdout, unless told),
-    read until the command exits."""
+    read until the command exits. POSIX only (pseudo-terminals)."""
+    import fcntl
+    import pty
+    import termios
+
     master, slave = pty.openpty()
     fcntl.ioctl(
         slave, termios.TIOCSWINSZ, struct.pack("HHHH", TERMINAL_ROWS, TERMINAL_COLUMNS, 0, 0)

@@ -100,6 +100,7 @@ def slow_downloads(request: Request, _rng: object) -> Decision:
     return Decision(latency_s=0.4 if request.operation == "GET" else 0.0)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT cannot be sent to a process there")
 @pytest.mark.parametrize("how", ["asyncio.run", "jupyter-like loop"])
 def test_an_interrupt_stops_the_run_records_it_and_releases_the_lock(
     tmp_path: Path, s3_server: S3TestServer, bucket: str, how: str

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,14 @@ from tests.commandline import cli_env, run_cli, run_in_terminal
 from tests.servers import S3TestServer
 
 FILES = 30
+needs_a_pty = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 FILES_DONE = re.compile(r"(\d+)/(\d+) files")
 ESCAPE = "\x1b["
+
+
+def plain(screen: str) -> str:
+    """The text without its colours and cursor moves."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
 
 
 @pytest.fixture
@@ -33,6 +40,7 @@ def pair(tmp_path: Path, s3_server: S3TestServer, bucket: str) -> list[str]:
             str(s3_server.config.endpoint_url), "--state-dir", str(tmp_path / "state")]  # fmt: skip
 
 
+@needs_a_pty
 def test_a_sync_on_a_terminal_shows_its_progress_then_a_summary_table(
     tmp_path: Path, s3_server: S3TestServer, pair: list[str]
 ) -> None:
@@ -68,6 +76,7 @@ def test_in_a_pipe_only_the_report_is_printed(
     assert not FILES_DONE.search(done.stderr), done.stderr
 
 
+@needs_a_pty
 def test_with_json_a_terminal_gets_no_progress(
     tmp_path: Path, s3_server: S3TestServer, pair: list[str]
 ) -> None:
@@ -79,6 +88,7 @@ def test_with_json_a_terminal_gets_no_progress(
     assert ESCAPE not in run.screen and not FILES_DONE.search(run.screen), run.screen
 
 
+@needs_a_pty
 def test_quiet_on_a_terminal_draws_nothing_but_the_table(
     tmp_path: Path, s3_server: S3TestServer, pair: list[str]
 ) -> None:
@@ -107,3 +117,43 @@ def test_verbose_says_each_action_even_in_a_pipe(
     assert again.returncode == 0, again.stderr
     assert re.search(r"^deleted remotely +daily/00\.md$", again.stderr, re.M), again.stderr
     assert "bmsync.sync.execute: debug: delete-remote daily/00.md" in again.stderr
+
+
+@needs_a_pty
+def test_sync_all_shows_a_bar_per_project_then_a_table_of_projects(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str
+) -> None:
+    for project in ("research", "work"):
+        (tmp_path / "root" / project).mkdir(parents=True)
+        for n in range(5):
+            (tmp_path / "root" / project / f"{n}.md").write_text(f"{project} {n}")
+    run = run_in_terminal(
+        "sync-all", str(tmp_path / "root"), f"s3://{bucket}",
+        "--endpoint-url", str(s3_server.config.endpoint_url),
+        "--state-dir", str(tmp_path / "state"), env=cli_env(s3_server.config, tmp_path),
+    )  # fmt: skip
+    assert run.returncode == 0, run.screen
+    for project in ("research", "work"):
+        assert re.search(rf"{project}: [^\r]*5 local files", run.screen), run.screen
+        assert re.search(rf"{project} .*5/5 files", run.screen), run.screen
+    table = plain(run.screen[run.screen.rindex("2 projects: ok") :])
+    assert re.search(r"research +ok +5 +0 +0 +0 +0", table), table
+    assert re.search(r"total +10 +0 +0 +0 +0", table), table
+
+
+def test_tables_show_names_literally_never_as_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    """rich reads `[bold]` as markup; a project or a path may be named like that."""
+    from bmsync.commands.all import AllReport, ProjectOutcome, ProjectPair
+    from bmsync.report import FileError, SyncReport
+    from bmsync.rich_view import print_result
+
+    report = SyncReport(
+        status="aborted", guard="max_delete", abort_reason="30 deletes in [red]notes[/red]",
+        errors=[FileError("[bold]x.md", "no")],
+    ).finish(0.1)  # fmt: skip
+    assert print_result(report)
+    shown = capsys.readouterr().out
+    assert "30 deletes in [red]notes[/red]" in shown and "[bold]x.md" in shown, shown
+    pair = ProjectPair("[b]drafts", Path("d"), "s3://b/d")
+    assert print_result(AllReport({"[b]drafts": ProjectOutcome(pair, report)}))
+    assert "[b]drafts" in capsys.readouterr().out

@@ -27,8 +27,9 @@ from bmsync.commands.blocking import blocking
 from bmsync.commands.sync import Pair, SyncedFn, run_pair
 from bmsync.options import Mode, OneWayConflictName, resolve_options
 from bmsync.ports import RemoteStore
+from bmsync.progress import ProgressFn
 from bmsync.project import PathArg
-from bmsync.report import ProgressFn, SyncReport
+from bmsync.report import SyncReport
 from bmsync.s3.config import S3Config
 
 
