@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -32,8 +33,9 @@ from bmsync.options import PROFILES, ConflictStrategy
 if TYPE_CHECKING:
     from bmsync.commands.projects import CloudSource
     from bmsync.commands.recover import TrashedVersion
-    from bmsync.report import Guard, ProgressFn, SyncReport
+    from bmsync.report import Guard, SyncReport
     from bmsync.s3.config import S3Config
+    from bmsync.terminal import Terminal
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ABORTED, EXIT_LOCKED = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
@@ -64,37 +66,160 @@ def _at_least_one(value: str) -> int:
     return number
 
 
+EPILOG = """\
+exit codes:
+  0    done: both sides in sync, or a dry run finished (check: they hold the same files)
+  1    finished, but some files could not be synced (check: something differs)
+  2    usage, configuration, state or S3 error (the message says what to do)
+  3    a safety guard stopped the run before it changed anything (max-delete, empty side,
+       push/pull conflicts)
+  4    another sync of this project is running
+  130  interrupted (Ctrl-C): each file holds its old or its new version; run it again
+
+environment:
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+                              S3 credentials (else AWS_PROFILE, ~/.aws/credentials, roles)
+  AWS_PROFILE                 the profile of ~/.aws/config and ~/.aws/credentials to use
+  AWS_DEFAULT_REGION          the S3 region when --region is not given
+  AWS_ENDPOINT_URL            the S3 endpoint when --endpoint-url is not given
+  BMSYNC_STATE_DIR            where snapshots, locks and the local trash live
+                              (default ~/.basic-memory/bisync-state)
+  BASIC_MEMORY_CONFIG_DIR     basic-memory's config folder: its config.json and the global
+                              .bmignore (default $XDG_CONFIG_HOME/basic-memory, else
+                              ~/.basic-memory)
+  XDG_CONFIG_HOME             see BASIC_MEMORY_CONFIG_DIR
+  BASIC_MEMORY_CLOUD_API_KEY  the Basic Memory Cloud API key (sync-all --cloud)
+  BASIC_MEMORY_CLOUD_HOST     the Cloud API's address when --cloud names none
+
+On a terminal, commands that transfer files show their progress on stderr; with --json, -q or
+output into a pipe or a file, only the result is printed. 'bmsync COMMAND --help' for each."""
+
+CONFLICT_HELP = (
+    "how a file changed differently on both sides is settled: newer, older, larger, smaller, "
+    "local or remote keeps that version at the path and the other beside it as "
+    "NAME.conflict-TIME.EXT; keep-both keeps the remote version at the path (default: the "
+    "profile's)"
+)
+PROFILE_HELP = (
+    "safe (max 10 deletes, conflicts keep both), balanced (max 25, the newer version wins; "
+    "the default) or fast (max 50, the newer wins, no check after each transfer)"
+)
+
+
+def _output_options() -> _Parser:
+    """What every command takes: how much it says, and in which form."""
+    output = _Parser(add_help=False)
+    output.add_argument(
+        "--json", action="store_true",
+        help="print the result as one JSON object on stdout, and nothing else there",
+    )  # fmt: skip
+    talk = output.add_mutually_exclusive_group()
+    talk.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="no progress, and only errors on stderr",
+    )  # fmt: skip
+    talk.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="say each file as it is transferred or deleted, and log what is done; -vv also "
+        "the snapshot-only records and the debug log",
+    )  # fmt: skip
+    return output
+
+
 def _s3_options() -> _Parser:
     """What every command that talks to the bucket takes (credentials: AWS environment)."""
-    common = _Parser(add_help=False)
-    common.add_argument("--endpoint-url", help="S3 endpoint (e.g. https://fly.storage.tigris.dev)")
-    common.add_argument("--region")
-    common.add_argument("--header", action="append", default=[], metavar="'Name: value'")
-    common.add_argument("--state-dir")
-    common.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    common = _Parser(add_help=False, parents=[_output_options()])
+    common.add_argument(
+        "--endpoint-url", help="S3 endpoint, e.g. https://fly.storage.tigris.dev (default: "
+        "$AWS_ENDPOINT_URL, else AWS)",
+    )  # fmt: skip
+    common.add_argument("--region", help="S3 region (default: $AWS_DEFAULT_REGION)")
+    common.add_argument(
+        "--header", action="append", default=[], metavar="'Name: value'",
+        help="an HTTP header sent with every S3 request, e.g. 'X-Tigris-Consistent: true' "
+        "(repeatable)",
+    )  # fmt: skip
+    _state_dir(common)
     return common
 
 
+def _state_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir", metavar="DIR",
+        help="where snapshots, locks and the local trash live (default: $BMSYNC_STATE_DIR, "
+        "else ~/.basic-memory/bisync-state)",
+    )  # fmt: skip
+
+
+def _pair(parser: argparse.ArgumentParser, local: str = "the local project folder") -> None:
+    parser.add_argument("local", help=local)
+    parser.add_argument("remote", help="s3://BUCKET/PREFIX")
+
+
+def _ignore_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ignore-file", action="append", default=[], metavar="PATH",
+        help="more gitignore-style patterns from this file, besides .bmignore and the "
+        "folder's .gitignore (repeatable)",
+    )  # fmt: skip
+
+
+def _transfers(parser: argparse.ArgumentParser, what: str = "transfers") -> None:
+    parser.add_argument(
+        "--transfers", type=_at_least_one, default=8, metavar="N",
+        help=f"how many {what} run at once (default 8)",
+    )  # fmt: skip
+
+
+def _sync_choices(parser: argparse.ArgumentParser, max_delete: str) -> None:
+    """The options of a two-way sync: profile, conflicts, the delete limit."""
+    parser.add_argument(
+        "--profile", choices=sorted(PROFILES), default="balanced", help=PROFILE_HELP
+    )
+    parser.add_argument(
+        "--conflict", choices=[s.value for s in ConflictStrategy], help=CONFLICT_HELP
+    )
+    parser.add_argument("--max-delete", metavar="N|N%", help=max_delete)
+
+
+def _force(parser: argparse.ArgumentParser, what: str = "the safety guards") -> None:
+    parser.add_argument(
+        "--force", action="store_true",
+        help=f"lift {what} (max-delete; an empty folder or remote facing a full one)",
+    )  # fmt: skip
+
+
+def _dry_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="bmsync", description="Bidirectional sync of notes with S3.")
+    parser = _Parser(
+        prog="bmsync",
+        description="Bidirectional sync of a folder of notes with an S3 prefix.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"bmsync {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    common = _s3_options()
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser, metavar="COMMAND"
+    )
+    common, output = _s3_options(), _output_options()
 
     sync = commands.add_parser(
         "sync", parents=[common], help="sync a local folder with an S3 prefix, both ways"
     )
-    sync.add_argument("local", help="the local project folder (created if missing)")
-    sync.add_argument("remote", help="s3://BUCKET/PREFIX")
-    sync.add_argument("--profile", choices=sorted(PROFILES), default="balanced")
-    sync.add_argument("--conflict", choices=[s.value for s in ConflictStrategy])
-    sync.add_argument("--max-delete", metavar="N|N%", help="per-side delete limit")
-    sync.add_argument("--force", action="store_true", help="lift the safety guards")
-    sync.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
-    sync.add_argument("--resync", action="store_true", help="rebuild the snapshot (a union)")
-    sync.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
-    sync.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
-    sync.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    _pair(sync, "the local project folder (created if missing)")
+    _sync_choices(sync, "per-side delete limit: a count or a share of the files (default: the "
+                  "profile's)")  # fmt: skip
+    _force(sync)
+    _dry_run(sync)
+    sync.add_argument(
+        "--resync", action="store_true",
+        help="ignore (and, if damaged, rebuild) the snapshot: a union that deletes nothing",
+    )  # fmt: skip
+    _ignore_file(sync)
+    _transfers(sync)
     _dir_markers_option(sync)
 
     check = commands.add_parser(
@@ -102,8 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="compare the folder with the prefix and say what differs; changes nothing",
     )
-    check.add_argument("local", help="the local project folder")
-    check.add_argument("remote", help="s3://BUCKET/PREFIX")
+    _pair(check)
     check.add_argument(
         "--full", action="store_true", help="compare every file, trusting no snapshot (a HEAD each)"
     )
@@ -113,8 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="only what the remote lacks or holds differently (files only the remote holds are "
         "no difference)",
     )
-    check.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
-    check.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
+    _ignore_file(check)
+    _transfers(check, "comparisons")
 
     for name, source, destination in (("push", "folder", "remote"), ("pull", "remote", "folder")):
         one_way = commands.add_parser(
@@ -127,8 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
             "sync is left alone; one that differs on both sides is a conflict: with the "
             "default --conflict fail nothing at all is transferred (exit 3).",
         )
-        one_way.add_argument("local", help="the local project folder")
-        one_way.add_argument("remote", help="s3://BUCKET/PREFIX")
+        _pair(one_way)
         one_way.add_argument(
             "--conflict",
             choices=["fail", "keep-local", "keep-remote", "keep-cloud", "keep-both"],
@@ -146,15 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="make the remote identical to the folder (deletes into the remote trash)",
     )
-    mirror.add_argument("local", help="the local project folder")
-    mirror.add_argument("remote", help="s3://BUCKET/PREFIX")
+    _pair(mirror)
     mirror.add_argument(
         "--delete-excluded",
         action="store_true",
         help="also delete remote files the ignore rules exclude",
     )
     mirror.add_argument("--max-delete", metavar="N|N%", help="delete limit (default 25)")
-    mirror.add_argument("--force", action="store_true", help="lift the safety guards")
+    _force(mirror)
     _transfer_options(mirror)
     _dir_markers_option(mirror)
 
@@ -163,12 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="list the remote files the ignore rules exclude; with --yes delete them",
     )
-    prune.add_argument("local", help="the local project folder (its ignore rules apply)")
-    prune.add_argument("remote", help="s3://BUCKET/PREFIX")
+    _pair(prune, "the local project folder (its ignore rules apply)")
     prune.add_argument("--yes", action="store_true", help="delete them (into the remote trash)")
     prune.add_argument("--max-delete", metavar="N|N%", help="delete limit (default 25)")
-    prune.add_argument("--force", action="store_true", help="lift the delete limit")
-    prune.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
+    _force(prune, "the delete limit")
+    _ignore_file(prune)
+    _transfers(prune, "deletes")
 
     every = commands.add_parser(
         "sync-all",
@@ -202,12 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--projects-concurrency", type=_at_least_one, default=2, metavar="N",
         help="how many projects sync at once (default 2)",
     )  # fmt: skip
-    every.add_argument("--profile", choices=sorted(PROFILES), default="balanced")
-    every.add_argument("--conflict", choices=[s.value for s in ConflictStrategy])
-    every.add_argument("--max-delete", metavar="N|N%", help="per-side delete limit, per project")
-    every.add_argument("--force", action="store_true", help="lift the safety guards")
-    every.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
-    every.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
+    _sync_choices(every, "per-side delete limit, per project: a count or a share of the files")
+    _force(every)
+    _dry_run(every)
+    _transfers(every, "transfers of each project")
     _dir_markers_option(every)
     every.add_argument(
         "--watch", action="store_true",
@@ -225,20 +345,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep a folder and a prefix in sync: on every local change, and polling the remote",
         description="Syncs now, then within about two seconds of every local change, and "
         "every --interval seconds for changes made elsewhere. Failed runs are retried with "
-        "backoff; the guards still apply. Ctrl-C stops it between actions (exit 0).",
+        "backoff; the guards still apply. Ctrl-C stops it between actions (exit 0). -q prints "
+        "nothing per run.",
     )
-    watch.add_argument("local", help="the local project folder")
-    watch.add_argument("remote", help="s3://BUCKET/PREFIX")
+    _pair(watch)
     watch.add_argument(
         "--interval", type=float, default=60.0, metavar="SECONDS",
         help="how often to look for remote changes (default 60)",
     )  # fmt: skip
-    watch.add_argument("--profile", choices=sorted(PROFILES), default="balanced")
-    watch.add_argument("--conflict", choices=[s.value for s in ConflictStrategy])
-    watch.add_argument("--max-delete", metavar="N|N%", help="per-side delete limit")
-    watch.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
-    watch.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
-    watch.add_argument("--quiet", "-q", action="store_true", help="print nothing per run")
+    _sync_choices(watch, "per-side delete limit of each run: a count or a share of the files")
+    _ignore_file(watch)
+    _transfers(watch)
 
     ls = commands.add_parser(
         "ls", parents=[common], help="list the files below a remote prefix (size, time, ETag)"
@@ -248,22 +365,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     reset = commands.add_parser(
         "reset",
+        parents=[output],
         help="forget the pair's last sync (kept aside): the next sync is a union, no deletes",
     )
-    reset.add_argument("local", help="the local project folder")
-    reset.add_argument("remote", help="s3://BUCKET/PREFIX")
-    reset.add_argument("--state-dir")
-    reset.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    _pair(reset)
+    _state_dir(reset)
 
     status = commands.add_parser(
         "status",
+        parents=[output],
         help="whether a project was synced, its recent runs, and whether a sync is running",
     )
-    status.add_argument("local", help="the local project folder")
-    status.add_argument("remote", help="s3://BUCKET/PREFIX")
-    status.add_argument("--state-dir")
+    _pair(status)
+    _state_dir(status)
     status.add_argument("--runs", type=int, default=10, help="how many recent runs to show")
-    status.add_argument("--json", action="store_true", help="print the status as one JSON object")
 
     trash = commands.add_parser(
         "trash",
@@ -283,8 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
         "name) into LOCAL, at PATH if that is free, else beside it as "
         "STEM.restored-RUNTIME.SUFFIX. Nothing is replaced; the next sync uploads it.",
     )
-    restore.add_argument("local", help="the local project folder")
-    restore.add_argument("remote", help="s3://BUCKET/PREFIX of the project")
+    _pair(restore)
     restore.add_argument("path", help="the project-relative path, as 'bmsync trash' lists it")
     restore.add_argument("--run", help="the run id whose trash to restore from")
     restore.add_argument(
@@ -293,19 +407,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="which trash to take it from (local: no S3 request, works offline)",
     )
 
-    demo = commands.add_parser(
-        "demo", help="sync a sample knowledge base with a throwaway local S3 server"
+    commands.add_parser(
+        "demo",
+        parents=[output],
+        help="sync a sample knowledge base with a throwaway local S3 server",
     )
-    demo.add_argument("--json", action="store_true")
     return parser
 
 
 def _transfer_options(parser: argparse.ArgumentParser) -> None:
     """What push, pull and mirror take besides their own options."""
-    parser.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
-    parser.add_argument("--ignore-file", action="append", default=[], metavar="PATH")
-    parser.add_argument("--transfers", type=_at_least_one, default=8, metavar="N")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    _dry_run(parser)
+    _ignore_file(parser)
+    _transfers(parser)
 
 
 def _dir_markers_option(parser: argparse.ArgumentParser) -> None:
@@ -347,15 +461,19 @@ class Outcome:
     code: int = EXIT_OK
     hint: str | None = None
     """What to do next, on stderr after the result (e.g. the flag that lifts a guard)."""
+    result: object = None
+    """The result itself, for a terminal to draw as a table (`bmsync.rich_view`)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    run: Callable[[argparse.Namespace], Coroutine[Any, Any, Outcome]]
+    run: Callable[[argparse.Namespace, Terminal], Coroutine[Any, Any, Outcome]]
     if_interrupted: str
     """Said on Ctrl-C: the state the command leaves things in."""
     stopped_by_interrupt: Callable[[argparse.Namespace], bool] = lambda args: False
     """Whether Ctrl-C is how this command ends (a watch): exit 0, not 130."""
+    transfers: bool = False
+    """Whether it moves files, and so shows live progress on a terminal."""
 
 
 def error_object(message: str, error_type: str, code: int) -> dict[str, Any]:
@@ -380,9 +498,16 @@ def _fail(message: str, error_type: str, code: int, as_json: bool) -> int:
 
 def run_command(command: Command, args: argparse.Namespace) -> int:
     """Run one subcommand to its exit code; see the module docstring."""
+    from bmsync.terminal import QUIET, Terminal
+
     as_json = bool(getattr(args, "json", False))
+    verbosity = QUIET if getattr(args, "quiet", False) else int(getattr(args, "verbose", 0))
+    terminal = Terminal.for_command(
+        verbosity=verbosity, as_json=as_json, transfers=command.transfers
+    )
     try:
-        outcome = asyncio.run(command.run(args))
+        with terminal:  # the live progress is off the screen before anything else is printed
+            outcome = asyncio.run(command.run(args, terminal))
     except BmsyncError as err:
         return _fail(str(err), type(err).__name__, err.exit_code, as_json)
     except KeyboardInterrupt:
@@ -394,7 +519,7 @@ def run_command(command: Command, args: argparse.Namespace) -> int:
                 print(json.dumps({"status": "stopped", "message": command.if_interrupted}))
             return EXIT_OK
         return _fail(command.if_interrupted, "KeyboardInterrupt", EXIT_INTERRUPTED, as_json)
-    print(json.dumps(outcome.data) if as_json else outcome.text)
+    terminal.show(outcome.data, outcome.text, outcome.result)
     if outcome.hint:
         print(f"bmsync: {outcome.hint}", file=sys.stderr)
     return outcome.code
@@ -413,20 +538,6 @@ def _s3_config(args: argparse.Namespace) -> S3Config:
     )
 
 
-def _progress_printer(enabled: bool) -> ProgressFn | None:
-    if not enabled or not sys.stderr.isatty():
-        return None
-    from bmsync.report import ProgressEvent
-
-    def show(event: ProgressEvent) -> None:
-        sys.stderr.write(f"\r[{event.done}/{event.total}] {event.action} {event.path[:60]:<60}")
-        if event.done == event.total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
-
-
 GUARD_HINTS: dict[Guard, str] = {
     "empty_side": "if that side really was emptied, run again with --force",
     "max_delete": "review them with --dry-run; if the deletes are intended, run again with "
@@ -437,7 +548,7 @@ GUARD_HINTS: dict[Guard, str] = {
 flags, says it in words)."""
 
 
-async def _sync(args: argparse.Namespace) -> Outcome:
+async def _sync(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.sync import sync_project
 
     report = await sync_project(
@@ -453,13 +564,13 @@ async def _sync(args: argparse.Namespace) -> Outcome:
         force=args.force,
         ignore_files=args.ignore_file,
         transfers=args.transfers,
-        progress=_progress_printer(not (args.quiet or args.json)),
+        progress=terminal.progress(),
         dir_markers=args.dir_markers,
     )
     return _report_outcome(report)
 
 
-async def _check(args: argparse.Namespace) -> Outcome:
+async def _check(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.check import check_project
 
     report = await check_project(
@@ -472,17 +583,18 @@ async def _check(args: argparse.Namespace) -> Outcome:
         ignore_files=args.ignore_file,
         transfers=args.transfers,
     )
-    return Outcome(report.to_dict(), report.summary(), EXIT_OK if report.in_sync else EXIT_PARTIAL)
+    code = EXIT_OK if report.in_sync else EXIT_PARTIAL
+    return Outcome(report.to_dict(), report.summary(), code, result=report)
 
 
-async def _status(args: argparse.Namespace) -> Outcome:
+async def _status(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.status import project_status
 
     status = await project_status(args.local, args.remote, state_dir=args.state_dir, runs=args.runs)
     return Outcome(status.to_dict(), status.summary())
 
 
-async def _trash(args: argparse.Namespace) -> Outcome:
+async def _trash(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.recover import list_trash
 
     versions = await list_trash(
@@ -503,7 +615,7 @@ def _trash_table(versions: Sequence[TrashedVersion]) -> str:
     return "\n".join(lines)
 
 
-async def _restore(args: argparse.Namespace) -> Outcome:
+async def _restore(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.recover import restore_file
 
     result = await restore_file(
@@ -525,10 +637,10 @@ async def _restore(args: argparse.Namespace) -> Outcome:
 
 def _report_outcome(report: SyncReport) -> Outcome:
     hint = GUARD_HINTS[report.guard] if report.guard else None
-    return Outcome(report.to_dict(), report.summary(), exit_code(report), hint)
+    return Outcome(report.to_dict(), report.summary(), exit_code(report), hint, report)
 
 
-async def _push_or_pull(args: argparse.Namespace) -> Outcome:
+async def _push_or_pull(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands import transfer
 
     common: dict[str, Any] = {
@@ -538,7 +650,7 @@ async def _push_or_pull(args: argparse.Namespace) -> Outcome:
         "state_dir": args.state_dir,
         "ignore_files": args.ignore_file,
         "transfers": args.transfers,
-        "progress": _progress_printer(not (args.quiet or args.json)),
+        "progress": terminal.progress(),
     }
     if args.command == "push":
         report = await transfer.push_project(
@@ -549,7 +661,7 @@ async def _push_or_pull(args: argparse.Namespace) -> Outcome:
     return _report_outcome(report)
 
 
-async def _mirror(args: argparse.Namespace) -> Outcome:
+async def _mirror(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.transfer import mirror_project
 
     report = await mirror_project(
@@ -563,13 +675,13 @@ async def _mirror(args: argparse.Namespace) -> Outcome:
         state_dir=args.state_dir,
         ignore_files=args.ignore_file,
         transfers=args.transfers,
-        progress=_progress_printer(not (args.quiet or args.json)),
+        progress=terminal.progress(),
         dir_markers=args.dir_markers,
     )
     return _report_outcome(report)
 
 
-async def _prune(args: argparse.Namespace) -> Outcome:
+async def _prune(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.transfer import prune_project
 
     report = await prune_project(
@@ -581,12 +693,12 @@ async def _prune(args: argparse.Namespace) -> Outcome:
         s3=_s3_config(args),
         state_dir=args.state_dir,
         ignore_files=args.ignore_file,
+        transfers=args.transfers,
+        progress=terminal.progress(),
     )
     outcome = _report_outcome(report)
     if report.dry_run and report.deleted_remote and not report.guard:
-        return Outcome(
-            outcome.data, outcome.text, outcome.code, "run again with --yes to delete them"
-        )
+        return dataclasses.replace(outcome, hint="run again with --yes to delete them")
     return outcome
 
 
@@ -601,11 +713,11 @@ ALL_EXIT_CODES = {
 worst, then one another sync holds, then one a guard stopped)."""
 
 
-async def _sync_all(args: argparse.Namespace) -> Outcome:
+async def _sync_all(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.all import sync_all
 
     if args.watch:
-        return await _watch_all(args)
+        return await _watch_all(args, terminal)
     result = await sync_all(
         args.root,
         args.remote,
@@ -622,17 +734,19 @@ async def _sync_all(args: argparse.Namespace) -> Outcome:
         force=args.force,
         transfers=args.transfers,
         dir_markers=args.dir_markers,
+        progress=terminal.named_progress(),
     )
     code = ALL_EXIT_CODES.get(
         result.status, EXIT_LOCKED if result.status == "locked" else EXIT_USAGE
     )
-    return Outcome(result.to_dict(), result.summary(), code)
+    return Outcome(result.to_dict(), result.summary(), code, result=result)
 
 
-async def _watch(args: argparse.Namespace) -> Outcome:
+async def _watch(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.watch import watch_project
 
     def show(report: SyncReport) -> None:
+        terminal.end_run()
         if args.quiet:
             return
         if args.json:
@@ -652,6 +766,7 @@ async def _watch(args: argparse.Namespace) -> Outcome:
         conflict=args.conflict,
         max_delete=args.max_delete,
         transfers=args.transfers,
+        progress=terminal.progress(),
     )
     return Outcome({"status": "stopped"}, "watch stopped")
 
@@ -665,10 +780,13 @@ def _cloud_source(args: argparse.Namespace) -> CloudSource | None:
     return CloudSource(args.cloud or None, endpoint, args.region)
 
 
-async def _watch_all(args: argparse.Namespace) -> Outcome:
+async def _watch_all(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.watch_all import watch_all
 
     def show(name: str, report: SyncReport) -> None:
+        terminal.end_run(name)
+        if args.quiet:
+            return
         if args.json:
             print(json.dumps({"project": name} | report.to_dict()), flush=True)
         else:
@@ -691,25 +809,26 @@ async def _watch_all(args: argparse.Namespace) -> Outcome:
         transfers=args.transfers,
         force=args.force,  # refused with a reason, rather than silently dropped
         dry_run=args.dry_run,
+        progress=terminal.named_progress(),
     )
     return Outcome({"status": "stopped"}, "watch stopped")
 
 
-async def _ls(args: argparse.Namespace) -> Outcome:
+async def _ls(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.ls import list_remote
 
     files = await list_remote(args.remote, args.path, s3=_s3_config(args))
     return Outcome(files.to_dict(), files.summary())
 
 
-async def _reset(args: argparse.Namespace) -> Outcome:
+async def _reset(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.reset import reset_project
 
     result = await reset_project(args.local, args.remote, state_dir=args.state_dir)
     return Outcome(result.to_dict(), result.summary())
 
 
-async def _demo(args: argparse.Namespace) -> Outcome:
+async def _demo(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.demo import run_demo
 
     story = await run_demo()
@@ -721,6 +840,7 @@ COMMANDS = {
         _sync,
         "sync interrupted: each file holds its old or its new version, and the snapshot "
         "records what finished; the next run picks up where this one stopped",
+        transfers=True,
     ),
     "check": Command(_check, "check interrupted; it changes nothing, so nothing is half-done"),
     "status": Command(_status, "status interrupted; it only reads, so nothing changed"),
@@ -733,30 +853,37 @@ COMMANDS = {
     "push": Command(
         _push_or_pull,
         "push interrupted: each remote file holds its old or its new version; run it again",
+        transfers=True,
     ),
     "pull": Command(
         _push_or_pull,
         "pull interrupted: each local file holds its old or its new version; run it again",
+        transfers=True,
     ),
     "mirror": Command(
         _mirror,
         "mirror interrupted: each remote file holds its old or its new version, and what was "
         "deleted is in the remote trash; run it again",
+        transfers=True,
     ),
     "prune": Command(
-        _prune, "prune interrupted: what was deleted is in the remote trash; run it again"
+        _prune,
+        "prune interrupted: what was deleted is in the remote trash; run it again",
+        transfers=True,
     ),
     "sync-all": Command(
         _sync_all,
         "sync-all stopped: each project stopped between actions, each file holds its old "
         "or its new version; the next run picks up where this one stopped",
         stopped_by_interrupt=lambda args: bool(args.watch),
+        transfers=True,
     ),
     "watch": Command(
         _watch,
         "watch stopped: the run in progress stopped between actions, each file holds its old "
         "or its new version",
         stopped_by_interrupt=lambda args: True,
+        transfers=True,
     ),
     "ls": Command(_ls, "ls interrupted; it only reads, so nothing changed"),
     "reset": Command(_reset, "reset interrupted: the snapshot is either in place or set aside"),

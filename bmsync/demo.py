@@ -5,6 +5,9 @@ and in the bucket, and runs three syncs: the first (a union, no `--resync` neede
 edits on both sides including a conflict and a delete, and one that finds nothing to do. Then
 the deleted note comes back from the trash, a fourth sync returns it to the bucket, and the
 project's status closes the story. Everything lives in a temporary folder removed afterwards.
+
+`LocalS3Server` is that throwaway server on its own, for a notebook or a script to try bmsync
+without a cloud account (`examples/getting-started.ipynb`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
+from bmsync.commands.blocking import run_blocking
 from bmsync.commands.recover import RestoreResult, restore_file
 from bmsync.commands.status import ProjectStatus, project_status
 from bmsync.commands.sync import sync_project
@@ -66,11 +72,69 @@ async def _put(config: S3Config, rel: str, text: str, mtime: float) -> None:
 DELETED = "daily/2026-11-22.md"
 
 
+async def create_bucket(config: S3Config, name: str) -> None:
+    async with open_s3_client(config) as client:
+        await client.create_bucket(Bucket=name)
+
+
+class LocalS3Server:
+    """moto's S3 server on a free port of 127.0.0.1 (the `demo` extra), for trying bmsync.
+
+        server = LocalS3Server()
+        config = server.start(bucket="notes")  # an S3Config for it, the bucket created
+        ...
+        server.stop()  # everything it stored is gone
+
+    or `with LocalS3Server() as server:` and `server.config`. Any key and secret work.
+    """
+
+    def __init__(self) -> None:
+        self._server: Any = None
+        self.config: S3Config | None = None
+
+    def start(self, *, bucket: str | None = None) -> S3Config:
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError:
+            raise ConfigError(
+                "the local S3 server needs the demo extra: pip install 'bmsync[demo]'"
+            ) from None
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        port = _free_port()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server.start()
+        self.config = S3Config(
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region="us-east-1",
+            access_key_id="demo",
+            secret_access_key="demo",
+        )
+        if bucket is not None:
+            run_blocking(create_bucket(self.config, bucket))
+        return self.config
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> LocalS3Server:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
 async def _story(
     config: S3Config, root: Path, state: Path
 ) -> tuple[list[tuple[str, SyncReport]], RestoreResult, ProjectStatus]:
-    async with open_s3_client(config) as client:
-        await client.create_bucket(Bucket=BUCKET)
+    await create_bucket(config, BUCKET)
     for rel, text in LOCAL_NOTES.items():
         _write(root, rel, text)
     for rel, text in REMOTE_NOTES.items():
@@ -138,25 +202,10 @@ class DemoStory:
 
 async def run_demo() -> DemoStory:
     """Start moto's server, tell the story in a temporary folder, stop the server."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        raise ConfigError("bmsync demo needs the demo extra: pip install 'bmsync[demo]'") from None
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    config = S3Config(
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region="us-east-1",
-        access_key_id="demo",
-        secret_access_key="demo",
-    )
-    try:
-        with tempfile.TemporaryDirectory(prefix="bmsync-demo-") as tmp:
-            root, state = Path(tmp) / "research", Path(tmp) / "state"
-            runs, restored, status = await _story(config, root, state)
-            files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-    finally:
-        server.stop()
-    return DemoStory(f"http://127.0.0.1:{port}", runs, restored, status, files)
+    with LocalS3Server() as server, tempfile.TemporaryDirectory(prefix="bmsync-demo-") as tmp:
+        assert server.config is not None and server.config.endpoint_url is not None
+        root, state = Path(tmp) / "research", Path(tmp) / "state"
+        runs, restored, status = await _story(server.config, root, state)
+        files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        endpoint = server.config.endpoint_url
+    return DemoStory(endpoint, runs, restored, status, files)

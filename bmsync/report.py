@@ -5,27 +5,28 @@ Its JSON form is a contract (`bmsync sync --json`): the field names and their me
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from bmsync.display import counted, first_few, html_table, human_bytes, short_repr
+from bmsync.progress import ProgressEvent, ProgressFn
+
+__all__ = [
+    "ChangeKind",
+    "ConflictReport",
+    "FileError",
+    "Guard",
+    "LocalChange",
+    "MoveReport",
+    "ProgressEvent",
+    "ProgressFn",
+    "Status",
+    "SyncReport",
+]
 
 Status = Literal["ok", "partial", "aborted"]
 Guard = Literal["empty_side", "max_delete", "conflicts"]
 """The safety guards (`bmsync.sync.guards`), by the name a program can act on."""
-
-
-@dataclass(frozen=True, slots=True)
-class ProgressEvent:
-    """Sent after each action: what was done to which path, and how far the run is."""
-
-    action: str
-    path: str
-    done: int
-    total: int
-    ok: bool
-
-
-ProgressFn = Callable[[ProgressEvent], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,65 @@ class SyncReport:
             return "differs on both sides; nothing transferred"
         return f"the {conflict.winner} version kept"
 
+    def counts(self) -> list[tuple[int, str]]:
+        """What the run did (a dry run: would do), as (how many, what), in the order every
+        rendering shows them: the summary, the repr, the notebook and terminal tables."""
+        dry = self.dry_run
+        return [
+            (len(self.uploaded), "upload" if dry else "uploaded"),
+            (len(self.downloaded), "download" if dry else "downloaded"),
+            (len(self.deleted_local), "delete locally" if dry else "deleted locally"),
+            (len(self.deleted_remote), "delete remotely" if dry else "deleted remotely"),
+            (len(self.moved), "move" if dry else "moved"),
+            (len(self.conflicts), "conflicts"),
+            (len(self.folders_created), "create folders" if dry else "folders created"),
+            (len(self.folders_removed), "remove folders" if dry else "folders removed"),
+            (len(self.markers_created), "create markers" if dry else "markers created"),
+            (len(self.markers_deleted), "delete markers" if dry else "markers deleted"),
+        ]
+
+    @property
+    def headline(self) -> str:
+        """`ok`, `partial`, `dry run` or `aborted (max_delete)`: the status a person reads."""
+        if self.status == "aborted":
+            return f"aborted ({self.guard})" if self.guard else "aborted"
+        return "dry run" if self.dry_run else self.status
+
+    def __repr__(self) -> str:
+        problems = [(len(self.errors), "errors"), (len(self.warnings), "skipped")]
+        done = counted(self.counts() + problems, empty="nothing to do")
+        return short_repr("SyncReport", self.headline, f"{done} in {self.duration_s:.2f} s")
+
+    def _repr_html_(self) -> str:
+        rows: list[tuple[str, object]] = [("mode", self.mode)]
+        rows += [(what, number) for number, what in self.counts() if number]
+        if self.bytes_uploaded or self.bytes_downloaded:
+            up, down = human_bytes(self.bytes_uploaded), human_bytes(self.bytes_downloaded)
+            rows.append(("bytes", f"{up} up, {down} down"))
+        if self.conflicts:
+            rows.append(("conflicts at", first_few([c.path for c in self.conflicts])))
+        for title, problems in (("errors", self.errors), ("skipped", self.warnings)):
+            if problems:
+                rows.append((title, f"{len(problems)}: {first_few([p.path for p in problems])}"))
+        if self.abort_reason:
+            rows.append(("why", self.abort_reason))
+        rows.append(("took", f"{self.duration_s:.2f} s"))
+        return html_table(f"SyncReport: {self.headline}", rows)
+
+    def details(self) -> list[str]:
+        """One line per conflict, error and skipped path (and the files only the destination
+        holds): what a person reads below the counts."""
+        lines = [f"conflict {c.path}: {self._resolution(c)}" for c in self.conflicts]
+        if self.destination_only:
+            lines.append(
+                f"{len(self.destination_only)} only on the destination, left as they are: "
+                + ", ".join(self.destination_only[:5])
+                + (", …" if len(self.destination_only) > 5 else "")
+            )
+        lines += [f"error {error.path}: {error.message}" for error in self.errors]
+        lines += [f"skipped {warning.path}: {warning.message}" for warning in self.warnings]
+        return lines
+
     def summary(self) -> str:
         """A few lines for a terminal."""
         verb = "would " if self.dry_run else ""
@@ -173,35 +233,12 @@ class SyncReport:
         else:
             head = "dry run: nothing was changed" if self.dry_run else f"sync {self.status}"
         lines = [head]
-        counts = [
-            (len(self.uploaded), "upload" if self.dry_run else "uploaded"),
-            (len(self.downloaded), "download" if self.dry_run else "downloaded"),
-            (len(self.deleted_local), "delete locally" if self.dry_run else "deleted locally"),
-            (len(self.deleted_remote), "delete remotely" if self.dry_run else "deleted remotely"),
-            (len(self.moved), "would move" if self.dry_run else "moved"),
-            (len(self.conflicts), "conflicts"),
-            (len(self.folders_created), "create folders" if self.dry_run else "folders created"),
-            (len(self.folders_removed), "remove folders" if self.dry_run else "folders removed"),
-            (len(self.markers_created), "create markers" if self.dry_run else "markers created"),
-            (len(self.markers_deleted), "delete markers" if self.dry_run else "markers deleted"),
-        ]
-        done = [f"{n} {what}" for n, what in counts if n]
+        done = [f"{n} {what}" for n, what in self.counts() if n]
         if done:
             lines.append(f"  {verb}" + ", ".join(done) if self.dry_run else "  " + ", ".join(done))
         elif self.status != "aborted":
             lines.append("  nothing to do: both sides agree")
-        for conflict in self.conflicts:
-            lines.append(f"  conflict {conflict.path}: {self._resolution(conflict)}")
-        if self.destination_only:
-            lines.append(
-                f"  {len(self.destination_only)} only on the destination, left as they are: "
-                + ", ".join(self.destination_only[:5])
-                + (", …" if len(self.destination_only) > 5 else "")
-            )
-        for error in self.errors:
-            lines.append(f"  error {error.path}: {error.message}")
-        for warning in self.warnings:
-            lines.append(f"  skipped {warning.path}: {warning.message}")
+        lines += [f"  {line}" for line in self.details()]
         moved = self.bytes_uploaded + self.bytes_downloaded
         if moved:
             lines.append(f"  {self.bytes_uploaded} bytes up, {self.bytes_downloaded} bytes down")

@@ -3,7 +3,8 @@
 Wall-clock delays make poor kill points: on a fast machine a run is over before the delay, on a
 busy one it has not begun, and a test that only records where the kill landed can pass having
 killed nothing mid-run. So the kill is driven by the command's own progress: given a terminal as
-stderr, `bmsync sync` prints `[done/total]` after each action, and `ProgressTerminal` reads
+stderr, `bmsync sync` draws its live progress (`N/M files`, redrawn ten times a second), and
+`ProgressTerminal` reads
 those lines as they come. After the kill it reads what the command printed before it died, so
 `events` is the number of actions finished at the moment of death, not when the signal was sent.
 """
@@ -19,7 +20,9 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 
-_PROGRESS = re.compile(rb"\[(\d+)/(\d+)\]")
+_PROGRESS = re.compile(rb"(\d+)/(\d+) files")
+"""The live progress's count of finished actions (`bmsync.rich_view`), redrawn 10 times a
+second."""
 _TAIL_BYTES = 4096
 WAIT_S = 300.0
 

@@ -52,15 +52,16 @@ def test_progress_is_reported_per_action(tmp_path: Path) -> None:
     root.mkdir()
     for name in ("a.md", "b.md"):
         (root / name).write_text(name)
-    events: list[bmsync.ProgressEvent] = []
+    heard: list[bmsync.Progress] = []
     bmsync.sync_project_blocking(
         root, "s3://memory/p", state_dir=tmp_path / "st", remote=MemoryRemote(),
-        progress=events.append,
+        progress=heard.append,
     )  # fmt: skip
+    events = [e for e in heard if isinstance(e, bmsync.ProgressEvent)]
     assert sorted(e.path for e in events) == ["a.md", "b.md"]
     assert [(e.done, e.total, e.ok, e.action) for e in events] == [
-        (1, 2, True, "Upload"),
-        (2, 2, True, "Upload"),
+        (1, 2, True, "upload"),
+        (2, 2, True, "upload"),
     ]
 
 

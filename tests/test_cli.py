@@ -6,7 +6,9 @@ what start-up loads, `--ignore-file`, exit codes 1, 2, 4 and 130, and the one JS
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+import bmsync
+from bmsync.cli import build_parser
 from tests.commandline import cli_env, run_cli
 from tests.faultproxy import Fault, FaultProxy, always
 from tests.servers import S3TestServer
@@ -22,7 +26,8 @@ from tests.servers import S3TestServer
 UNREACHABLE = "http://127.0.0.1:9"
 """For commands that must fail before they send a request: nothing listens on port 9."""
 
-HEAVY = ("sqlalchemy", "aiobotocore", "aiohttp")
+HEAVY = ("sqlalchemy", "aiobotocore", "aiohttp", "rich")
+"""rich too: it draws progress and tables only once a command runs on a terminal."""
 
 LOADED = """
 import json, sys
@@ -39,7 +44,7 @@ print(json.dumps(sorted(sys.modules)), file=sys.stderr)
 """
 
 
-@pytest.mark.parametrize("how", ["import", "--help", "--version", "sync --help"])
+@pytest.mark.parametrize("how", ["import", "--help", "--version", "sync --help", "sync-all --help"])
 def test_start_up_loads_no_command_and_no_heavy_library(how: str) -> None:
     """`import bmsync`, `bmsync --help` and `bmsync --version` stay cheap: the commands, the
     S3 client and the snapshot store are imported only when a command runs."""
@@ -53,6 +58,53 @@ def test_start_up_loads_no_command_and_no_heavy_library(how: str) -> None:
     assert commands == [], f"{how} imported {commands}"
     heavy = [m for m in loaded if m.split(".")[0] in HEAVY]
     assert heavy == [], f"{how} imported {heavy[:5]}"
+
+
+def _subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(subparsers.choices)
+
+
+def test_every_subcommand_and_option_has_a_help_text() -> None:
+    parser = build_parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    helped = {choice.dest for choice in subparsers._choices_actions if choice.help}
+    assert helped == set(subparsers.choices), "a subcommand without a help line"
+    for name, command in _subcommands().items():
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"bmsync {name} {'/'.join(action.option_strings) or action.dest}"
+
+
+@pytest.mark.parametrize("name", sorted(_subcommands()))
+def test_every_command_takes_json_quiet_and_verbose(name: str) -> None:
+    options = {o for a in _subcommands()[name]._actions for o in a.option_strings}
+    assert {"--json", "-q", "--quiet", "-v", "--verbose"} <= options
+
+
+ENVIRONMENT_READ = re.compile(r"os\.environ(?:\.get)?[\[(]\s*[\"']([A-Z0-9_]+)")
+"""`os.environ.get("NAME")` or `os.environ["NAME"]` in bmsync's code."""
+
+
+def test_help_ends_with_the_exit_codes_and_the_environment() -> None:
+    """Every variable the code reads (and the AWS credentials botocore reads) is in
+    `bmsync --help`, after the exit codes."""
+    done = run_cli("--help")
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    codes, environment = text.index("exit codes:"), text.index("environment:")
+    assert text.index("positional arguments") < codes < environment
+    for code in ("0", "1", "2", "3", "4", "130"):
+        assert re.search(rf"^  {code} +\S", text[codes:environment], re.M), code
+    read = set()
+    for source in Path(bmsync.__file__).parent.rglob("*.py"):
+        read |= set(ENVIRONMENT_READ.findall(source.read_text()))
+    read |= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"}
+    assert {"BMSYNC_STATE_DIR", "BASIC_MEMORY_CONFIG_DIR", "AWS_ENDPOINT_URL"} <= read
+    listed = set(re.findall(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", text[environment:]))
+    assert read <= listed, f"read by the code but not in --help: {sorted(read - listed)}"
 
 
 @pytest.mark.parametrize("command", ["sync", "check"])

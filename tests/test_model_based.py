@@ -75,6 +75,7 @@ from bmsync.s3.client import make_client_config
 from bmsync.s3.remote import S3Remote
 from bmsync.s3.url import parse_remote_url
 from bmsync.state.paths import ProjectPaths
+from tests.events import actions_only
 from tests.model import (
     Bucket,
     GuardForecast,
@@ -250,7 +251,7 @@ class SyncMachine(RuleBasedStateMachine):
                 self.bucket.url,
                 state_dir=client.state,
                 remote=remote,
-                progress=progress,
+                progress=actions_only(progress),
                 **kw,
             )
 
@@ -826,7 +827,12 @@ def test_interrupted_run_is_not_recorded_as_ok(
                 main.cancel()
 
         return await sync_project(
-            root, url, s3=server.config, state_dir=state, transfers=2, progress=progress
+            root,
+            url,
+            s3=server.config,
+            state_dir=state,
+            transfers=2,
+            progress=actions_only(progress),
         )
 
     with quiet_bmsync_warnings(), pytest.raises(asyncio.CancelledError):

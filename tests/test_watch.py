@@ -28,6 +28,7 @@ from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import scan_local
 from bmsync.names import TEMP_PREFIX
 from bmsync.types import SnapshotEntry
+from tests.events import actions_only
 from tests.faultproxy import Decision, Fault, FaultProxy, Request, always, no_faults
 from tests.servers import S3TestServer
 
@@ -563,7 +564,7 @@ async def test_cancelling_mid_run_leaves_no_partial_file_and_the_next_run_conver
                 s3=config,
                 state_dir=state,
                 transfers=3,
-                progress=cancel_after_two,
+                progress=actions_only(cancel_after_two),
             ),
         )
         with pytest.raises(asyncio.CancelledError):

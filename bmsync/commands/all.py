@@ -14,6 +14,7 @@ The list of pairs can also come from elsewhere (basic-memory's config, the Cloud
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,12 +24,17 @@ from typing import Any, Literal
 from bmsync.commands.blocking import blocking
 from bmsync.commands.projects import CloudSource, ProjectPair, find_projects
 from bmsync.commands.sync import Pair, run_pair
+from bmsync.display import counted, html_table, short_repr
 from bmsync.errors import BmsyncError, ConfigError
 from bmsync.options import ConflictName, ProfileName, SyncOptions, resolve_options
+from bmsync.progress import Progress
 from bmsync.project import PathArg
 from bmsync.report import FileError, SyncReport
 from bmsync.s3.config import S3Config
 from bmsync.s3.url import parse_remote_url
+
+ProjectProgressFn = Callable[[str, Progress], None]
+"""A progress callback for several projects: the project's name, then the event."""
 
 AllStatus = Literal["ok", "partial", "aborted", "locked", "error"]
 _SEVERITY: tuple[AllStatus, ...] = ("ok", "partial", "aborted", "locked", "error")
@@ -49,6 +55,17 @@ class ProjectOutcome:
             return "locked" if self.error.exit_code == 4 else "error"
         assert self.report is not None
         return self.report.status
+
+    def __repr__(self) -> str:
+        return short_repr("ProjectOutcome", f"{self.pair.name} {self.status}", self.details())
+
+    def details(self) -> str:
+        """What the project's run did, or why it could not run."""
+        if self.report is None:
+            return str(self.error)
+        report = self.report
+        done = counted([*report.counts(), (len(report.errors), "errors")], empty="nothing to do")
+        return f"{done}: {report.abort_reason}" if report.abort_reason else done
 
     def to_dict(self) -> dict[str, Any]:
         if self.report is not None:
@@ -92,6 +109,19 @@ class AllReport:
             o.status in ("aborted", "locked", "error") for o in self.projects.values()
         )
         return totals
+
+    def __repr__(self) -> str:
+        statuses = [o.status for o in self.projects.values()]
+        by_status = counted([(statuses.count(s), s) for s in _SEVERITY])
+        return short_repr("AllReport", self.status, f"{len(self.projects)} projects, {by_status}")
+
+    def _repr_html_(self) -> str:
+        rows = [
+            (name, f"{outcome.status}: {outcome.details()}")
+            for name, outcome in sorted(self.projects.items())
+        ]
+        rows += [(w.path, f"skipped: {w.message}") for w in self.warnings]
+        return html_table(f"AllReport: {self.status}", rows)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,13 +168,15 @@ async def sync_all(
     transfers: int = 8,
     on_synced: Callable[[str, SyncReport], object] | None = None,
     dir_markers: bool = False,
+    progress: ProjectProgressFn | None = None,
 ) -> AllReport:
     """Sync every project; see the module docstring. The projects are every top-level folder
     of `root` and of `remote_url` (`s3://bucket[/prefix]`), or basic-memory's configured ones
     (`config_file`, or `use_config` for its usual place), in the Basic Memory Cloud's bucket
     with `cloud` (`bmsync.commands.projects`). `on_synced(name, report)` is called as each
-    project finishes; `dir_markers` keeps folder markers in every project (each project's own
-    folder included)."""
+    project finishes, `progress(name, event)` with each project's progress events
+    (`bmsync.progress`); `dir_markers` keeps folder markers in every project (each project's
+    own folder included)."""
     options = resolve_options(
         profile=profile, conflict=conflict, max_delete=max_delete, dry_run=dry_run, force=force,
         transfers=transfers, dir_markers=dir_markers,
@@ -155,7 +187,7 @@ async def sync_all(
     )  # fmt: skip
     result = await sync_pairs(
         found.pairs, options, projects_concurrency=projects_concurrency, s3=s3,
-        state_dir=state_dir, ignore=ignore, on_synced=on_synced,
+        state_dir=state_dir, ignore=ignore, on_synced=on_synced, progress=progress,
     )  # fmt: skip
     result.warnings[:0] = found.warnings
     return result
@@ -170,6 +202,7 @@ async def sync_pairs(
     state_dir: PathArg | None = None,
     ignore: Sequence[str] = (),
     on_synced: Callable[[str, SyncReport], object] | None = None,
+    progress: ProjectProgressFn | None = None,
 ) -> AllReport:
     """Sync each pair, `projects_concurrency` at a time; one failing never stops another."""
     if not isinstance(projects_concurrency, int) or projects_concurrency < 1:
@@ -186,7 +219,8 @@ async def sync_pairs(
         async with gate:
             try:
                 given = Pair(pair.local, pair.remote_url, pair.s3 or s3, state_dir, ignore)
-                outcome.report = await run_pair(given, options)
+                told = functools.partial(progress, pair.name) if progress else None
+                outcome.report = await run_pair(given, options, progress=told)
             except BmsyncError as err:
                 outcome.error = err
         result.projects[pair.name] = outcome

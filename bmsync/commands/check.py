@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bmsync.commands.blocking import blocking
+from bmsync.display import counted, first_few, html_table, short_repr
 from bmsync.options import check_transfers
 from bmsync.ports import RemoteStore
 from bmsync.project import PathArg, open_project, read_snapshot, remote_for
@@ -50,14 +52,31 @@ class CheckReport:
     def to_dict(self) -> dict[str, Any]:
         return {"in_sync": self.in_sync, **asdict(self)}
 
-    def summary(self) -> str:
-        head = "in sync" if self.in_sync else "NOT in sync"
-        lines = [f"{head}: {self.same} files the same on both sides"]
-        for title, paths in (
+    def _differences(self) -> list[tuple[str, list[str]]]:
+        return [
             ("only local", self.only_local),
             ("only remote", self.only_remote),
             ("different", self.different),
-        ):
+            ("not compared", [e.path for e in self.errors]),
+            ("left out", [w.path for w in self.warnings]),
+        ]
+
+    def __repr__(self) -> str:
+        counts = [(self.same, "same")] + [(len(p), t) for t, p in self._differences()]
+        details = f"{counted(counts)} in {self.duration_s:.2f} s"
+        return short_repr("CheckReport", "in sync" if self.in_sync else "NOT in sync", details)
+
+    def _repr_html_(self) -> str:
+        rows: list[tuple[str, object]] = [("same on both sides", self.same)]
+        rows += [(t, f"{len(p)}: {first_few(p)}") for t, p in self._differences() if p]
+        rows.append(("compared with a request", self.compared))
+        rows.append(("took", f"{self.duration_s:.2f} s"))
+        return html_table(f"CheckReport: {'in sync' if self.in_sync else 'NOT in sync'}", rows)
+
+    def summary(self) -> str:
+        head = "in sync" if self.in_sync else "NOT in sync"
+        lines = [f"{head}: {self.same} files the same on both sides"]
+        for title, paths in self._differences()[:3]:
             if paths:
                 lines.append(f"  {title} ({len(paths)}): " + ", ".join(paths[:10]))
                 if len(paths) > 10:
@@ -130,3 +149,6 @@ async def check_project(
     report.compared = len(to_compare)
     report.duration_s = round(time.monotonic() - started, 3)
     return report
+
+
+check_project_blocking = blocking(check_project)

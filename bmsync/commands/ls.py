@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bmsync.commands.blocking import blocking
+from bmsync.display import first_few, html_table, human_bytes, short_repr
 from bmsync.names import canonical
 from bmsync.ports import RemoteStore
 from bmsync.project import remote_for
@@ -49,6 +51,23 @@ class RemoteFiles:
             "warnings": [{"path": w.path, "message": w.message} for w in self.warnings],
         }
 
+    def __repr__(self) -> str:
+        size = human_bytes(sum(f.size for f in self.files))
+        left_out = f", {len(self.warnings)} left out" if self.warnings else ""
+        return short_repr("RemoteFiles", f"{len(self.files)} files", f"{size}{left_out}")
+
+    def _repr_html_(self) -> str:
+        shown = 10
+        rows: list[tuple[str, object]] = [
+            (f.path, f"{human_bytes(f.size)}, {f.mtime:%Y-%m-%d %H:%M:%S} UTC")
+            for f in self.files[:shown]
+        ]
+        if len(self.files) > shown:
+            rows.append(("…", f"and {len(self.files) - shown} more"))
+        if self.warnings:
+            rows.append(("left out", first_few([w.path for w in self.warnings])))
+        return html_table(f"RemoteFiles: {len(self.files)} files", rows)
+
     def summary(self) -> str:
         lines = [f"{f.mtime:%Y-%m-%d %H:%M:%S} {f.size:>10}  {f.path}" for f in self.files]
         lines.append(f"{len(self.files)} files, {sum(f.size for f in self.files)} bytes")
@@ -77,3 +96,6 @@ async def list_remote(
         mtime = datetime.fromtimestamp(obj.last_modified_ns / 1e9, UTC)
         found.files.append(RemoteFile(name, obj.size, mtime, obj.etag))
     return found
+
+
+list_remote_blocking = blocking(list_remote)

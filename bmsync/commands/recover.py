@@ -22,6 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from bmsync.commands.blocking import blocking
+from bmsync.display import html_table, human_bytes, short_repr
 from bmsync.errors import NotInTrashError, RestoreError
 from bmsync.failures import FileActionError
 from bmsync.local import ops
@@ -59,6 +61,11 @@ class TrashedVersion:
     source: str
     """Local: the trash file; remote: the key below the run's trash folder."""
 
+    def __repr__(self) -> str:
+        number = f" (#{self.number})" if self.number > 1 else ""
+        when = f"{self.deleted_at:%Y-%m-%d %H:%M:%S} UTC, {human_bytes(self.size)}"
+        return short_repr("TrashedVersion", f"{self.path}{number}", f"{self.side} trash, {when}")
+
     def to_dict(self) -> dict[str, object]:
         return {
             "path": self.path,
@@ -79,6 +86,23 @@ class RestoreResult:
 
     def to_dict(self) -> dict[str, object]:
         return {"restored_to": self.restored_to, "version": self.version.to_dict()}
+
+    def __repr__(self) -> str:
+        v = self.version
+        where = f"from the {v.side} trash of run {v.run_id}"
+        return short_repr("RestoreResult", f"restored to {self.restored_to}", where)
+
+    def _repr_html_(self) -> str:
+        v = self.version
+        return html_table(
+            f"RestoreResult: {v.path}",
+            [
+                ("restored to", self.restored_to),
+                ("deleted or overwritten", f"{v.deleted_at:%Y-%m-%d %H:%M:%S} UTC"),
+                ("from", f"the {v.side} trash, run {v.run_id}"),
+                ("size", human_bytes(v.size)),
+            ],
+        )
 
 
 async def list_trash(
@@ -236,3 +260,7 @@ def _not_found_message(
         "syncs deleted or overwrote, for the retention period); run 'bmsync trash' to see "
         "what it holds (list_trash in Python)"
     )
+
+
+list_trash_blocking = blocking(list_trash)
+restore_file_blocking = blocking(restore_file)

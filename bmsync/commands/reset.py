@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from bmsync.commands.blocking import blocking
+from bmsync.display import html_table, short_repr
 from bmsync.project import PathArg, locked, open_project
 from bmsync.state.aside import set_aside
 
@@ -30,6 +32,16 @@ class ResetResult:
             "remote_url": self.remote_url,
             "set_aside": self.set_aside,
         }
+
+    def __repr__(self) -> str:
+        if self.set_aside is None:
+            return short_repr("ResetResult", "no snapshot", "nothing to forget")
+        return short_repr("ResetResult", "forgotten", f"snapshot kept at {self.set_aside}")
+
+    def _repr_html_(self) -> str:
+        rows = [("folder", self.local_root), ("remote", self.remote_url)]
+        rows.append(("old snapshot kept at", self.set_aside or "(there was none)"))
+        return html_table("ResetResult: the next sync is a union", rows)
 
     def summary(self) -> str:
         if self.set_aside is None:
@@ -52,3 +64,6 @@ async def reset_project(
         db = project.paths.db
         aside = await asyncio.to_thread(lambda: set_aside(db, "reset") if db.exists() else None)
     return ResetResult(str(project.root), project.url, str(aside) if aside else None)
+
+
+reset_project_blocking = blocking(reset_project)

@@ -11,6 +11,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bmsync.commands.blocking import blocking
+from bmsync.display import html_table, short_repr
 from bmsync.project import PathArg, project_root
 from bmsync.s3.url import parse_remote_url
 from bmsync.state.lock import describe_lock
@@ -54,6 +56,22 @@ class ProjectStatus:
             ],
         }
 
+    def __repr__(self) -> str:
+        last = f"last run {self.runs[0].status}" if self.runs else "no runs"
+        running = self.lock or "no sync running"
+        details = f"{self.files} files, {last}, {running}" if self.synced else running
+        return short_repr("ProjectStatus", "synced" if self.synced else "never synced", details)
+
+    def _repr_html_(self) -> str:
+        rows: list[tuple[str, object]] = [
+            ("folder", self.local_root),
+            ("remote", self.remote_url),
+            ("files in step", self.files if self.synced else "never synced"),
+            ("lock", self.lock or "no sync running"),
+        ]
+        rows += [(_when(run), f"{run.status}: {_run_counts(run)}") for run in self.runs[:5]]
+        return html_table("ProjectStatus", rows)
+
     def summary(self) -> str:
         lines = [f"{self.local_root} <-> {self.remote_url}"]
         if not self.synced:
@@ -66,14 +84,21 @@ class ProjectStatus:
         if self.runs:
             lines.append("Recent runs, newest first:")
         for run in self.runs:
-            when = f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC"
-            counts = ", ".join(
-                f"{name.replace('_', ' ')} {value}"
-                for name, value in run.summary.items()
-                if isinstance(value, int) and value and not name.startswith("bytes")
-            )
-            lines.append(f"  {when}  {run.status:<11} {counts or 'no changes'}")
+            lines.append(f"  {_when(run)}  {run.status:<11} {_run_counts(run)}")
         return "\n".join(lines)
+
+
+def _when(run: RunRecord) -> str:
+    return f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _run_counts(run: RunRecord) -> str:
+    counts = ", ".join(
+        f"{name.replace('_', ' ')} {value}"
+        for name, value in run.summary.items()
+        if isinstance(value, int) and value and not name.startswith("bytes")
+    )
+    return counts or "no changes"
 
 
 async def project_status(
@@ -102,3 +127,6 @@ async def project_status(
         files = await store.count_files()
         recent = await store.last_runs(runs)
     return ProjectStatus(root, location.url, str(paths.root), True, files, lock, recent)
+
+
+project_status_blocking = blocking(project_status)

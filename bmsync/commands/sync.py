@@ -15,8 +15,9 @@ from datetime import datetime
 from bmsync.commands.blocking import blocking
 from bmsync.options import ConflictName, ProfileName, SyncOptions, resolve_options
 from bmsync.ports import RemoteStore
+from bmsync.progress import ProgressFn
 from bmsync.project import PathArg, locked, open_project, open_store, remote_for
-from bmsync.report import FileError, ProgressFn, SyncReport
+from bmsync.report import FileError, SyncReport
 from bmsync.s3.config import S3Config
 from bmsync.sync.run import Run, run_sync
 

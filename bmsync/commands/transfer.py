@@ -30,8 +30,9 @@ from bmsync.commands.blocking import blocking
 from bmsync.commands.sync import Pair, SyncedFn, run_pair
 from bmsync.options import Mode, OneWayConflictName, resolve_options
 from bmsync.ports import RemoteStore
+from bmsync.progress import ProgressFn
 from bmsync.project import PathArg
-from bmsync.report import ProgressFn, SyncReport
+from bmsync.report import SyncReport
 from bmsync.s3.config import S3Config
 
 
@@ -130,6 +131,7 @@ async def prune_project(
     ignore: Sequence[str] = (),
     ignore_files: Sequence[PathArg] = (),
     transfers: int = 8,
+    progress: ProgressFn | None = None,
     remote: RemoteStore | None = None,
     now: datetime | None = None,
     on_synced: SyncedFn | None = None,
@@ -141,7 +143,7 @@ async def prune_project(
         mode=Mode.PRUNE, max_delete=max_delete, force=force, dry_run=not yes, transfers=transfers
     )
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
-    return await run_pair(pair, options, now=now, on_synced=on_synced)
+    return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
 
 
 push_project_blocking = blocking(push_project)

@@ -32,6 +32,7 @@ from typing import Any
 from bmsync.commands.blocking import blocking
 from bmsync.commands.schedule import Schedule, Timing, Trigger
 from bmsync.commands.sync import sync_project
+from bmsync.display import counted
 from bmsync.errors import BmsyncError, ConfigError
 from bmsync.local.changes import changed_paths
 from bmsync.names import canonical
@@ -173,14 +174,7 @@ def _log_report(name: str, trigger: Trigger, report: SyncReport) -> None:
     if report.status == "aborted":
         log.warning("%s: sync (%s) aborted: %s", name, trigger, report.abort_reason)
         return
-    counts = {
-        "uploaded": len(report.uploaded),
-        "downloaded": len(report.downloaded),
-        "deleted locally": len(report.deleted_local),
-        "deleted remotely": len(report.deleted_remote),
-        "conflicts": len(report.conflicts),
-    }
-    done = ", ".join(f"{n} {what}" for what, n in counts.items() if n) or "no change"
+    done = counted(report.counts(), empty="no change")
     if report.errors:
         first = report.errors[0]
         log.warning(

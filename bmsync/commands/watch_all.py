@@ -11,9 +11,11 @@ apply to each.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bmsync.commands.all import ProjectProgressFn
 from bmsync.commands.projects import CloudSource, find_projects
 from bmsync.commands.schedule import Timing
 from bmsync.commands.sync import sync_project
@@ -44,10 +46,12 @@ async def watch_all(
     s3: S3Config | None = None,
     state_dir: PathArg | None = None,
     ignore: Sequence[str] = (),
+    progress: ProjectProgressFn | None = None,
     **sync_options: Any,
 ) -> None:
     """Keep every project of `root` and `remote_url` in sync until `stop` is set (or the task
-    is cancelled); see the module docstring. `on_synced(name, report)` after each run."""
+    is cancelled); see the module docstring. `on_synced(name, report)` after each run,
+    `progress(name, event)` with each run's progress events (`bmsync.progress`)."""
     check_watch_options(sync_options)
     timing = Timing(interval=interval, debounce=debounce)
     pairs = (
@@ -96,11 +100,13 @@ async def watch_all(
                         url: str = pair.remote_url,
                         given: S3Config | None = pair.s3,
                         watched: WatchedFolder = watched,
+                        name: str = pair.name,
                     ) -> SyncReport:
+                        told = functools.partial(progress, name) if progress else None
                         async with gate:
                             report = await sync_project(
                                 local, url, s3=s3 if given is None else given,
-                                state_dir=state_dir, ignore=ignore,
+                                state_dir=state_dir, ignore=ignore, progress=told,
                                 **sync_options,
                             )  # fmt: skip
                         await watched.reload()

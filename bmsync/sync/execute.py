@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 
 from bmsync.errors import BmsyncError
@@ -24,15 +26,14 @@ from bmsync.failures import FileActionError, RemoteMissing, TransientError
 from bmsync.local import ops
 from bmsync.local.source import FileSource
 from bmsync.local.trash import Trash
-from bmsync.ports import RemoteStore
+from bmsync.ports import ByteSink, LocalSource, RemoteStore
+from bmsync.progress import PhaseEvent, ProgressEvent, ProgressFn
 from bmsync.report import (
     ChangeKind,
     ConflictReport,
     FileError,
     LocalChange,
     MoveReport,
-    ProgressEvent,
-    ProgressFn,
     SyncReport,
 )
 from bmsync.sync.actions import (
@@ -51,6 +52,14 @@ from bmsync.sync.actions import (
 )
 from bmsync.sync.commit import SnapshotBatcher
 from bmsync.sync.folders import FolderPlan
+from bmsync.sync.progress import (
+    Meter,
+    MeteredSink,
+    MeteredSource,
+    action_name,
+    metered,
+    planned_bytes,
+)
 from bmsync.types import (
     Create,
     FolderMarker,
@@ -64,6 +73,12 @@ from bmsync.types import (
 )
 
 TRANSIENT_ATTEMPTS = 3
+
+log = logging.getLogger(__name__)
+
+_meter: ContextVar[Meter | None] = ContextVar("bmsync_action_meter", default=None)
+"""The bytes meter of the action the current task carries out. Each action runs in a task of
+its own, so this is per action without handing a meter down through every step of it."""
 
 
 def _entry(path: str, local: LocalFile, etag: str) -> SnapshotEntry:
@@ -98,6 +113,9 @@ class Executor:
 
     async def run(self, actions: Sequence[Action]) -> None:
         self._total = len(actions)
+        if self.progress is not None:
+            moving = sum(planned_bytes(a) for a in actions)
+            self.progress(PhaseEvent("transferring", len(actions), moving))
         quiet = [a for a in actions if isinstance(a, Record | Forget)]
         deletes = [a for a in actions if isinstance(a, DeleteLocal | DeleteRemote)]
         transfers = [
@@ -124,10 +142,14 @@ class Executor:
 
     async def _guarded(self, action: Action) -> None:
         async with self._gate:
+            meter = Meter(self.progress, action) if self.progress is not None else None
+            _meter.set(metered(meter))
+            log.debug("%s %s", action_name(action), action.path)
             try:
                 await self._perform_with_retry(action)
             except (FileActionError, OSError) as err:
                 self.report.errors.append(FileError(action.path, _describe(err)))
+                log.info("%s %s failed: %s", action_name(action), action.path, _describe(err))
                 self._tick(action, ok=False)
                 return
         self._tick(action, ok=True)
@@ -136,19 +158,27 @@ class Executor:
         """Start an action again after a connection cut mid-body; every step of an action is
         conditional or re-checked, so a repeat after a partial attempt is safe."""
         for attempt in range(TRANSIENT_ATTEMPTS):
+            if (meter := _meter.get()) is not None:
+                meter.restart()
             try:
                 await self._perform(action)
                 return
-            except TransientError:
+            except TransientError as err:
                 if attempt == TRANSIENT_ATTEMPTS - 1:
                     raise
+                log.debug("%s %s: %s; trying again", action_name(action), action.path, err)
                 await asyncio.sleep(0.2 * 2**attempt)
 
     def _tick(self, action: Action, *, ok: bool) -> None:
         self._done += 1
         if self.progress is not None:
-            kind = type(action).__name__
-            self.progress(ProgressEvent(kind, action.path, self._done, self._total, ok))
+            size = planned_bytes(action)
+            self.progress(
+                ProgressEvent(
+                    action_name(action), action.path, self._done, self._total, ok,
+                    size if ok else 0, size,
+                )
+            )  # fmt: skip
 
     async def _perform(self, action: Action) -> None:
         match action:
@@ -192,7 +222,9 @@ class Executor:
     async def _send(self, local: LocalFile, relkey: str, mode: PutMode) -> RemoteMeta:
         """Upload one local file as `relkey`, re-checking the file around the transfer."""
         await asyncio.to_thread(ops.check_unchanged, self.root, local.os_relpath, local)
-        source = FileSource.scanned(self.root, local)
+        source: LocalSource = FileSource.scanned(self.root, local)
+        if (meter := _meter.get()) is not None:
+            source = MeteredSource(source, meter)
         meta = await self.remote.upload(relkey, source, mode=mode, verify=self.verify)
         # Changed while being read: what was stored may be a mix; the next run sees it changed.
         await asyncio.to_thread(ops.check_unchanged, self.root, local.os_relpath, local)
@@ -204,10 +236,11 @@ class Executor:
     ) -> tuple[LocalFile, RemoteMeta]:
         """Download `relkey` to the local path `target` through a temporary file."""
         writer = await _made_in_thread(ops.AtomicDownload, self.root, target)
+        sink: ByteSink = writer.sink
+        if (meter := _meter.get()) is not None:
+            sink = MeteredSink(sink, meter)
         try:
-            meta = await self.remote.download(
-                relkey, writer.sink, if_match=etag, verify=self.verify
-            )
+            meta = await self.remote.download(relkey, sink, if_match=etag, verify=self.verify)
             if writer.sink.size != meta.size:
                 raise FileActionError(
                     f"received {writer.sink.size} bytes, the object has {meta.size};"

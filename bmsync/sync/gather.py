@@ -26,6 +26,7 @@ from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import LocalScan, scan_local
 from bmsync.names import is_internal
 from bmsync.ports import RemoteStore
+from bmsync.progress import PhaseEvent, ProgressFn, no_progress
 from bmsync.report import FileError
 from bmsync.sync.folders import FolderTrees, parents
 from bmsync.types import LocalFile, RemoteListing, RemoteObject, Snapshot, SnapshotEntry
@@ -70,19 +71,31 @@ async def gather(
     load_snapshot: Awaitable[dict[str, SnapshotEntry]],
     rules: IgnoreRules,
     load_folders: Awaitable[set[str]] | None = None,
+    progress: ProgressFn | None = None,
 ) -> Gathered:
     """List the prefix while loading the snapshot and scanning the folder; restrict all three.
-    `load_folders`, the folder baseline, is given by runs that keep folder markers."""
+    `load_folders`, the folder baseline, is given by runs that keep folder markers; `progress`
+    hears when the scan and the listing start and what each found."""
+    tell = progress or no_progress
     root_exists = await asyncio.to_thread(folder_exists, root)
 
     async def load_and_scan() -> tuple[dict[str, SnapshotEntry], set[str], LocalScan]:
+        tell(PhaseEvent("scanning"))
         snapshot = await load_snapshot
         baseline = await load_folders if load_folders is not None else set()
-        if not root_exists:
-            return snapshot, baseline, LocalScan()
-        return snapshot, baseline, await asyncio.to_thread(scan_local, root, rules, snapshot)
+        scan = LocalScan()
+        if root_exists:
+            scan = await asyncio.to_thread(scan_local, root, rules, snapshot)
+        tell(PhaseEvent("scanning", len(scan.files), finished=True))
+        return snapshot, baseline, scan
 
-    listing, (snapshot, baseline, scan) = await _both(remote.list_objects(), load_and_scan())
+    async def list_prefix() -> RemoteListing:
+        tell(PhaseEvent("listing"))
+        listing = await remote.list_objects()
+        tell(PhaseEvent("listing", len(listing.objects), finished=True))
+        return listing
+
+    listing, (snapshot, baseline, scan) = await _both(list_prefix(), load_and_scan())
     gathered = Gathered(Inputs({}, {}, {}, [], []), root_exists, scan.temp_files)
     inputs, untouchable = await _restrict_all(root, scan, listing, snapshot, rules, gathered)
     if load_folders is not None:

@@ -14,6 +14,7 @@ caller (`bmsync.commands`) holds the project lock and opened the store and the r
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from bmsync.local.ignore import IgnoreRules
 from bmsync.local.trash import Trash
 from bmsync.options import Mode, SyncOptions
 from bmsync.ports import RemoteStore, SnapshotStore
-from bmsync.report import Guard, ProgressFn, SyncReport
+from bmsync.progress import PhaseEvent, ProgressFn, no_progress
+from bmsync.report import Guard, SyncReport
 from bmsync.runs import new_run_id
 from bmsync.sync import commit, housekeeping, report
 from bmsync.sync.adopt import adopt_kept_copies
@@ -37,6 +39,8 @@ from bmsync.sync.guards import conflicts_reason, empty_side_reason, max_delete_r
 from bmsync.sync.moves import detect_moves
 from bmsync.sync.plan import Plan, paths_to_compare, plan_sync
 from bmsync.types import Comparison, SnapshotEntry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,26 +62,45 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
     started, now = time.monotonic(), now or datetime.now(UTC)
     options, run_id = run.options, new_run_id(now)
     result = report.start_report(run_id, dry_run=options.dry_run)
+    dry = " (dry run)" if options.dry_run else ""
+    log.debug("%s %s <-> %s: run %s%s", options.mode.value, run.root, run.remote.url, run_id, dry)
     found = await gather(
-        run.root, run.remote, _load(run.store), run.rules, _load_folders(run.store, options)
-    )
+        run.root, run.remote, _load(run.store), run.rules,
+        load_folders=_load_folders(run.store, options), progress=run.progress,
+    )  # fmt: skip
     report.add_warnings(result, found.warnings)
     if reason := _empty_side(found, options):
-        return report.abort(result, "empty_side", reason, started)
+        return _logged(report.abort(result, "empty_side", reason, started))
     comparisons = await _compare(run, found.inputs, result)
     plan, folders = _plan(found.inputs, comparisons, options, now)
+    (run.progress or no_progress)(PhaseEvent("planning", len(plan.actions), finished=True))
     report.report_direction(plan, options, result)
     guard, reason = _plan_guard(plan, options)
     if options.dry_run:
         report.report_plan(plan, result)
         report.report_folders(folders, result)
     if guard is not None and reason is not None:
-        return report.abort(result, guard, reason, started)
+        return _logged(report.abort(result, guard, reason, started))
     if options.dry_run:
-        return report.finish(result, started)
+        return _logged(report.finish(result, started))
     assert run.store is not None, "only a dry run goes without a snapshot"
     await _check_markers_kept(run, folders)
     await _carry_out(run, run.store, plan, folders, found, result, run_id, now, started)
+    return _logged(result)
+
+
+def _logged(result: SyncReport) -> SyncReport:
+    """How the run ended, in one line of the log (the report's repr: status and counts): INFO
+    when it changed something or did not end well, DEBUG when there was nothing to do (a
+    watch's poll every minute)."""
+    quiet = result.status == "ok" and not result.changed
+    log.log(
+        logging.DEBUG if quiet else logging.INFO,
+        "run %s: %r%s",
+        result.run_id,
+        result,
+        f": {result.abort_reason}" if result.abort_reason else "",
+    )
     return result
 
 
@@ -93,6 +116,8 @@ async def _compare(run: Run, trees: Inputs, result: SyncReport) -> dict[str, Com
     """Comparisons for the paths modified on both sides; those that fail are reported."""
     options = run.options
     to_compare = paths_to_compare(trees.local, trees.remote, trees.snapshot, resync=options.resync)
+    if to_compare:
+        (run.progress or no_progress)(PhaseEvent("comparing", len(to_compare)))
     comparisons, failed = await compare_paths(
         run.root, run.remote, to_compare, trees.local, trees.remote, concurrency=options.transfers
     )
@@ -158,7 +183,8 @@ async def _carry_out(
             await store.apply_folders(*await executor.run_folders(folders))
         retention = run.options.trash_retention_days
         await housekeeping.purge_daily(store, run.remote, run.trash_root, retention, now, result)
-    except BaseException:
+    except BaseException as err:
+        log.info("run %s stopped (%s); recorded as interrupted", run_id, type(err).__name__)
         await commit.record_interrupted(store, report.finish(result, started))
         await housekeeping.remove_leftovers(run.root, run.rules)
         raise
