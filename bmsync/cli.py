@@ -548,24 +548,31 @@ GUARD_HINTS: dict[Guard, str] = {
 flags, says it in words)."""
 
 
+def _pair_options(args: argparse.Namespace, terminal: Terminal) -> dict[str, Any]:
+    """What every command that syncs a (folder, remote) pair takes from its command line."""
+    return {
+        "s3": _s3_config(args),
+        "state_dir": args.state_dir,
+        "ignore_files": args.ignore_file,
+        "transfers": args.transfers,
+        "progress": terminal.progress(),
+    }
+
+
 async def _sync(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.sync import sync_project
 
     report = await sync_project(
         args.local,
         args.remote,
-        s3=_s3_config(args),
-        state_dir=args.state_dir,
         profile=args.profile,
         conflict=args.conflict,
         max_delete=args.max_delete,
         dry_run=args.dry_run,
         resync=args.resync,
         force=args.force,
-        ignore_files=args.ignore_file,
-        transfers=args.transfers,
-        progress=terminal.progress(),
         dir_markers=args.dir_markers,
+        **_pair_options(args, terminal),
     )
     return _report_outcome(report)
 
@@ -643,15 +650,7 @@ def _report_outcome(report: SyncReport) -> Outcome:
 async def _push_or_pull(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands import transfer
 
-    common: dict[str, Any] = {
-        "conflict": args.conflict,
-        "dry_run": args.dry_run,
-        "s3": _s3_config(args),
-        "state_dir": args.state_dir,
-        "ignore_files": args.ignore_file,
-        "transfers": args.transfers,
-        "progress": terminal.progress(),
-    }
+    common = {"conflict": args.conflict, "dry_run": args.dry_run} | _pair_options(args, terminal)
     if args.command == "push":
         report = await transfer.push_project(
             args.local, args.remote, dir_markers=args.dir_markers, **common
@@ -671,12 +670,8 @@ async def _mirror(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         max_delete=args.max_delete,
         force=args.force,
         dry_run=args.dry_run,
-        s3=_s3_config(args),
-        state_dir=args.state_dir,
-        ignore_files=args.ignore_file,
-        transfers=args.transfers,
-        progress=terminal.progress(),
         dir_markers=args.dir_markers,
+        **_pair_options(args, terminal),
     )
     return _report_outcome(report)
 
@@ -690,11 +685,7 @@ async def _prune(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         yes=args.yes,
         max_delete=args.max_delete,
         force=args.force,
-        s3=_s3_config(args),
-        state_dir=args.state_dir,
-        ignore_files=args.ignore_file,
-        transfers=args.transfers,
-        progress=terminal.progress(),
+        **_pair_options(args, terminal),
     )
     outcome = _report_outcome(report)
     if report.dry_run and report.deleted_remote and not report.guard:
