@@ -20,7 +20,7 @@ run did.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -93,7 +93,7 @@ def project_bisync(
     version: tuple[int, int, int] | None = None,
     filter_path: Path | None = None,
     state_path: Path | None = None,
-    is_initialized: Any = bisync_initialized,
+    is_initialized: Callable[[str], bool] = bisync_initialized,
     force: bool = False,
 ) -> bool:
     """Two-way sync (`sync_project`, the balanced profile: the newer version wins a conflict
