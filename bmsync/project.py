@@ -131,12 +131,18 @@ async def open_project(
     )
 
 
-@contextlib.asynccontextmanager
-async def locked(project: Project) -> AsyncIterator[ProjectLock]:
+def locked(project: Project) -> contextlib.AbstractAsyncContextManager[ProjectLock]:
     """Hold the project's lock (creating its state folder, user-only); `LockedError` at once
     when another process holds it."""
-    await asyncio.to_thread(project.paths.ensure)
-    lock = ProjectLock(project.paths.lock)
+    return lock_state(project.paths)
+
+
+@contextlib.asynccontextmanager
+async def lock_state(paths: ProjectPaths) -> AsyncIterator[ProjectLock]:
+    """`locked` for a state folder found without its pair (basic-memory's `bisync-reset NAME`
+    knows only the project's name)."""
+    await asyncio.to_thread(paths.ensure)
+    lock = ProjectLock(paths.lock)
     lock.acquire()  # one non-blocking syscall: in a thread, a cancel could leak the held lock
     try:
         yield lock
