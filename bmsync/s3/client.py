@@ -30,13 +30,15 @@ from botocore.exceptions import ProfileNotFound
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
 from bmsync.errors import ConfigError
+from bmsync.options import MAX_REQUESTS_IN_FLIGHT
 from bmsync.s3.config import S3Config
 
 MAX_ATTEMPTS = 6
 """Retries after the first attempt (botocore's client-config `max_attempts`)."""
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 60
-MAX_POOL_CONNECTIONS = 32
+MAX_POOL_CONNECTIONS = MAX_REQUESTS_IN_FLIGHT
+"""As many connections as the executor has small transfers in flight (`options`)."""
 
 
 def make_client_config(config: S3Config, *, total_attempts: int | None = None) -> AioConfig:

@@ -164,4 +164,3 @@ class ConditionalWrites:
                             self._bucket.location.url,
                         )
                 self._probed = True
-

@@ -80,9 +80,7 @@ class ExistenceChecks:
 
 async def list_folder(bucket: Bucket, folder: str) -> FolderPage:
     """One delimiter listing page of `folder` (a key prefix ending in `/`, or `""`)."""
-    response = await bucket.client.list_objects_v2(
-        Bucket=bucket.name, Prefix=folder, Delimiter="/"
-    )
+    response = await bucket.client.list_objects_v2(Bucket=bucket.name, Prefix=folder, Delimiter="/")
     keys = frozenset(entry["Key"] for entry in response.get("Contents") or ())
     if not response.get("IsTruncated"):
         return FolderPage(keys, None)
