@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from bmsync import S3Config, SyncReport, sync_project
+from bmsync.s3 import listing
 from tests.faultproxy import FaultProxy, Record
 from tests.servers import S3TestServer
 
@@ -144,3 +145,26 @@ async def test_a_first_sync_sends_one_put_per_file_and_few_listings(
         assert found["folder listing"] == 0, found
     else:
         assert FOLDERS <= found["folder listing"] <= NEW_FILES // 10, found
+
+
+async def test_a_large_prefix_is_listed_by_folder_with_a_stated_count(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `SPLIT_AFTER_PAGES` pages (one here, 5 by default) the rest of the prefix is
+    listed by top-level folder: one delimiter page of the top level, then each folder not yet
+    fully listed, once. Nothing is missed or doubled: the no-change sync finds no change."""
+    monkeypatch.setattr(listing, "SPLIT_AFTER_PAGES", 1)
+    keys = []
+    for i in range(FILES):
+        rel = f"d{i % 10}/{i:04d}.md" if i % 100 else f"top-{i:04d}.md"
+        path = project.root / rel
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(f"note {i}\n")
+        keys.append(f"{PREFIX}/{rel}")
+    first = await project.sync(project.direct, now=NOW)
+    assert len(first.uploaded) == FILES
+    report, sent = await project.counted_sync(now=NOW + timedelta(hours=1))
+    assert not report.changed and not report.errors
+    after = sorted(keys)[PAGE - 1]
+    rest = {key.rpartition("/")[0] + "/" for key in keys if key > after and key.count("/") == 2}
+    assert kinds(sent) == {"listing": 1 + len(rest), "folder listing": 1}, kinds(sent)
