@@ -2,10 +2,10 @@
 
 Parts are read from the `LocalSource` one at a time and sent in order (rclone streams parts in
 order and buffers the rest): memory holds one part (8 MiB) per large upload, and the part's
-MD5s are computed in a worker thread. The source checks the file's length and hash after the last part,
-so a file changed since the scan fails before the upload is completed, and an upload that fails
-is aborted. A run killed mid-upload leaves its parts stored (and billed) until aborted, which
-`abort_stale_uploads` does for uploads begun long before any live run.
+MD5s are computed in a worker thread. The source checks the file's length and hash after the
+last part, so a file changed since the scan fails before the upload is completed, and an upload
+that fails is aborted. A run killed mid-upload leaves its parts stored (and billed) until
+aborted, which `abort_stale_uploads` does for uploads begun long before any live run.
 """
 
 from __future__ import annotations
