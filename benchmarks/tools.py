@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -54,6 +54,8 @@ class RunResult:
     problem: str | None = None
     load1: float = 0.0
     """The 1-minute load average just before the run: how busy the machine already was."""
+    peak_rss_mib: float = 0.0
+    """The process's peak resident memory (`ru_maxrss`)."""
 
 
 @dataclass
@@ -86,21 +88,30 @@ class Tool:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = self.command(first)
         load1 = os.getloadavg()[0]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        proc = subprocess.run(
-            argv,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-            check=False,
-            cwd=self.home,  # not the repository, whose bmsync/ could shadow the frozen copy
+        out_path, err_path = log_path.with_suffix(".out"), log_path.with_suffix(".err")
+        with out_path.open("w") as out, err_path.open("w") as err:
+            start = time.perf_counter()
+            child = subprocess.Popen(
+                argv,
+                env=self.env(),
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                cwd=self.home,  # not the repository, whose bmsync/ could shadow the frozen copy
+            )
+            timer = threading.Timer(RUN_TIMEOUT_S, child.kill)
+            timer.start()
+            # wait4, not wait: the child's own rusage (CPU and peak RSS), not all children's.
+            _pid, status, usage = os.wait4(child.pid, 0)
+            wall = time.perf_counter() - start
+            timer.cancel()
+        child.returncode = os.waitstatus_to_exitcode(status)
+        cpu = usage.ru_utime + usage.ru_stime
+        proc = subprocess.CompletedProcess(
+            argv, child.returncode, out_path.read_text(), err_path.read_text()
         )
-        wall = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        out_path.unlink()
+        err_path.unlink()
         log_path.write_text(
             f"$ {' '.join(argv)}\nexit {proc.returncode}\n--- stdout ---\n{proc.stdout}"
             f"\n--- stderr ---\n{proc.stderr}"
@@ -109,7 +120,14 @@ class Tool:
         if problem is not None:
             problem = f"{problem} (log: {log_path})\n{proc.stderr[-2000:]}"
         return RunResult(
-            wall, cpu, proc.returncode, log_path, summary=summary, problem=problem, load1=load1
+            wall,
+            cpu,
+            proc.returncode,
+            log_path,
+            summary=summary,
+            problem=problem,
+            load1=load1,
+            peak_rss_mib=usage.ru_maxrss / 1024,  # KiB on Linux
         )
 
 
