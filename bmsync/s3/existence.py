@@ -63,6 +63,7 @@ class ExistenceChecks:
         now = self._clock()
         listing = self._listings.get(folder)
         if listing is None or now - listing.sent_at > self._max_age_s:
+            self._forget_stale(now)
             listing = _Listing(now, asyncio.ensure_future(list_folder(self._bucket, folder)))
             listing.task.add_done_callback(_retrieve)
             self._listings[folder] = listing
@@ -76,6 +77,13 @@ class ExistenceChecks:
         if page.covers(key):
             return key in page.keys
         return await key_exists(self._bucket, key)
+
+    def _forget_stale(self, now: float) -> None:
+        """Drop the pages too old to answer anything: memory stays that of the folders listed
+        in the last second, not of every folder the run touched."""
+        stale = [f for f, kept in self._listings.items() if now - kept.sent_at > self._max_age_s]
+        for folder in stale:
+            del self._listings[folder]
 
 
 async def list_folder(bucket: Bucket, folder: str) -> FolderPage:
