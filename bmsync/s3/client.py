@@ -13,6 +13,9 @@ Client settings and why:
   multipart parts included, and signed with it: `rclone serve s3` (like AWS) refuses an
   `x-amz-*` header that is not in the signature with AccessDenied.
 - timestamps are parsed by `parse_timestamp` (a fast path for the ISO form of listings).
+- a fixed `User-Agent` (`USER_AGENT`): botocore otherwise rebuilds its own, with feature ids,
+  twice per request (about 0.3 ms of CPU each time here, a tenth of a small PUT's cost); given
+  one, it uses it as it is. It also tells a store's logs that the requests are bmsync's.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ MAX_ATTEMPTS = 6
 """Retries after the first attempt (botocore's client-config `max_attempts`)."""
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 60
+USER_AGENT = "bmsync"
+"""botocore appends its own name and version to it."""
 MAX_POOL_CONNECTIONS = MAX_REQUESTS_IN_FLIGHT
 """As many connections as the executor has small transfers in flight (`options`)."""
 
@@ -57,6 +62,7 @@ def make_client_config(config: S3Config, *, total_attempts: int | None = None) -
         connect_timeout=CONNECT_TIMEOUT_S,
         read_timeout=READ_TIMEOUT_S,
         max_pool_connections=MAX_POOL_CONNECTIONS,
+        user_agent=USER_AGENT,
         s3=s3_options or None,
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
