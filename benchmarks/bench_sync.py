@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chart import draw_chart
 from counting_proxy import CountingProxy, RequestParser
+from latency_relay import LatencyRelay
 from results import RunMeta, SizeResult, render_section, write_results
 from s3server import S3Server, free_port, make_client, running_server
-from scenarios import Outcome, World, new_world, run_scenarios
+from scenarios import NO_CHANGE_RUNS, Outcome, World, new_world, run_scenarios
 from source import BmsyncSource, pythonpath_env, snapshot
 from tools import Bmsync, RcloneBisync, Tool
 
@@ -51,6 +53,8 @@ class Context:
     workdir: Path
     bmsync_env: dict[str, str]
     """PYTHONPATH to the frozen copy of bmsync (see source.py)."""
+    latencies: list[float] = field(default_factory=lambda: [0.0])
+    repeat: int = 1
     client: Any = None
     proxy: CountingProxy | None = None
     tools_seen: list[Tool] = field(default_factory=list)
@@ -68,6 +72,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="benchmark the working tree's bmsync/ (copied at the start) instead of HEAD",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        nargs="+",
+        default=[0.0],
+        metavar="MS",
+        help="round-trip times to add through the latency relay (0: loopback, no relay)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="timed passes per N and latency, on fresh copies (medians over all of them)",
+    )
+    parser.add_argument(
+        "--chart", type=Path, default=None, help="the PNG chart (default: next to --out)"
+    )
     args = parser.parse_args(argv)
     if min(args.files) < MIN_FILES:
         parser.error(f"--files must be at least {MIN_FILES}")
@@ -213,21 +234,36 @@ def make_tools(
 
 
 def run_pass(
-    ctx: Context, count: int, name: str, endpoint: str, proxy: CountingProxy | None
+    ctx: Context,
+    count: int,
+    name: str,
+    endpoint: str,
+    proxy: CountingProxy | None,
+    no_change_runs: int = NO_CHANGE_RUNS,
 ) -> tuple[World, dict[tuple[str, str], Outcome], list[Tool]]:
     print(f"N={count}, {name} pass", flush=True)
     base = ctx.workdir / f"n{count}-{name}"
     tools = make_tools(base, endpoint, ctx.bmsync, ctx.bmsync_env, ctx.rclone)
     world = new_world(count, ctx.seed, ctx.client, [t.local for t in tools])
-    return world, run_scenarios(world, tools, proxy), tools
+    return world, run_scenarios(world, tools, proxy, no_change_runs), tools
 
 
-def run_size(ctx: Context, count: int, server: S3Server) -> SizeResult:
+def run_size(ctx: Context, count: int, endpoint: str, latency_ms: float) -> SizeResult:
+    """`repeat` timed passes (fresh copies each; with several, one no-change run per pass),
+    their runs merged so the tables show medians over all; then one counted pass on loopback."""
     load_before = loadavg()
-    world, timed, tools = run_pass(ctx, count, "timed", server.endpoint, None)
-    ctx.tools_seen = ctx.tools_seen or tools
+    timed: dict[tuple[str, str], Outcome] = {}
+    no_change_runs = NO_CHANGE_RUNS if ctx.repeat == 1 else 1
+    for rep in range(ctx.repeat):
+        name = f"timed{rep + 1}-rtt{latency_ms:g}"
+        world, outcomes, tools = run_pass(ctx, count, name, endpoint, None, no_change_runs)
+        ctx.tools_seen = ctx.tools_seen or tools
+        for key, outcome in outcomes.items():
+            merged = timed.setdefault(key, Outcome())
+            merged.runs += outcome.runs
+            merged.problem = merged.problem or outcome.problem
     counted = None
-    if ctx.proxy is not None:
+    if ctx.proxy is not None and latency_ms == 0:
         relay = f"http://127.0.0.1:{ctx.proxy.port}"
         _, counted, _ = run_pass(ctx, count, "counted", relay, ctx.proxy)
     return SizeResult(
@@ -237,6 +273,8 @@ def run_size(ctx: Context, count: int, server: S3Server) -> SizeResult:
         counted=counted,
         load_before=load_before,
         load_after=loadavg(),
+        latency_ms=latency_ms,
+        repeat=ctx.repeat,
     )
 
 
@@ -263,7 +301,19 @@ def run(ctx: Context, server: S3Server, count_requests: bool) -> list[SizeResult
     try:
         if ctx.proxy is not None:
             check_counting(ctx.proxy, server)
-        return [run_size(ctx, count, server) for count in ctx.files]
+        results = []
+        for latency in ctx.latencies:
+            if latency == 0:
+                results += [run_size(ctx, count, server.endpoint, 0) for count in ctx.files]
+                continue
+            relay = LatencyRelay(free_port(), server.port, latency)
+            relay.start()
+            try:
+                endpoint = f"http://127.0.0.1:{relay.port}"
+                results += [run_size(ctx, count, endpoint, latency) for count in ctx.files]
+            finally:
+                relay.stop()
+        return results
     finally:
         if ctx.proxy is not None:
             ctx.proxy.stop()
@@ -280,8 +330,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    chart = args.chart or args.out.with_name(f"chart-{time.strftime('%Y%m%d-%H%M')}.png")
+    if draw_chart(sizes, chart):
+        meta.notes.append(f"![sync time against project size]({chart.name})")
     write_results(args.out, render_section(meta, sizes))
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} and {chart}")
     failed = any(not o.ok for s in sizes for o in s.timed.values())
     return 1 if failed else 0
 
@@ -292,6 +345,8 @@ def run_all(args: argparse.Namespace, workdir: Path) -> tuple[RunMeta, list[Size
     ctx = Context(
         files=args.files,
         seed=args.seed,
+        latencies=args.latency_ms,
+        repeat=args.repeat,
         bmsync=venv_bin("bmsync"),
         rclone=venv_bin("rclone"),
         workdir=workdir,

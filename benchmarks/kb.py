@@ -86,15 +86,22 @@ def write_notes(root: Path, notes: dict[str, bytes]) -> None:
         os.utime(path, (mtime, mtime))
 
 
+def edits_per_side(count: int) -> int:
+    """1 % of the notes edited on each side (the issue's "1% edited on each side"), at least 10."""
+    return max(10, count // 100)
+
+
 def choose_edits(paths: list[str], seed: int) -> Edits:
-    """20 local edits, 20 remote edits, 5 local deletes and 100 touches, all different paths."""
+    """1 % local edits, 1 % remote edits, 5 local deletes and 100 touches, all different
+    paths."""
     rng = random.Random(seed + 1)
-    picked = rng.sample(sorted(paths), 145)
+    e = edits_per_side(len(paths))
+    picked = rng.sample(sorted(paths), 2 * e + 105)
     return Edits(
-        local_edits=tuple(picked[:20]),
-        remote_edits=tuple(picked[20:40]),
-        local_deletes=tuple(picked[40:45]),
-        touches=tuple(picked[45:145]),
+        local_edits=tuple(picked[:e]),
+        remote_edits=tuple(picked[e : 2 * e]),
+        local_deletes=tuple(picked[2 * e : 2 * e + 5]),
+        touches=tuple(picked[2 * e + 5 :]),
     )
 
 

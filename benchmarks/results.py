@@ -26,6 +26,9 @@ class SizeResult:
     counted: dict[tuple[str, str], Outcome] | None
     load_before: str
     load_after: str
+    latency_ms: float = 0.0
+    """Round-trip time added by the latency relay; 0 for loopback."""
+    repeat: int = 1
 
 
 @dataclass
@@ -53,6 +56,12 @@ def cpu_cell(outcome: Outcome | None) -> str:
     if outcome is None or not outcome.ok:
         return "—"
     return f"{statistics.median(r.cpu_s for r in outcome.runs):.2f}"
+
+
+def rss_cell(outcome: Outcome | None) -> str:
+    if outcome is None or not outcome.runs:
+        return "—"
+    return f"{max(r.peak_rss_mib for r in outcome.runs):.0f}"
 
 
 def ratio_cell(bm: Outcome | None, rc: Outcome | None) -> str:
@@ -83,15 +92,15 @@ def requests_cell(outcome: Outcome | None) -> str:
 def timing_table(result: SizeResult) -> list[str]:
     lines = [
         "| scenario | bmsync wall s | rclone bisync wall s | bmsync ÷ rclone "
-        "| bmsync CPU s | rclone CPU s | bmsync did |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| bmsync CPU s | rclone CPU s | peak RSS MiB (bmsync / rclone) | bmsync did |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for sc in SCENARIOS:
         bm, rc = result.timed.get((sc.key, "bmsync")), result.timed.get((sc.key, "rclone bisync"))
         did = bm.runs[-1].summary if bm is not None and bm.runs else "—"
         lines.append(
             f"| {sc.key}. {sc.title} | {wall_cell(bm)} | {wall_cell(rc)} | {ratio_cell(bm, rc)} "
-            f"| {cpu_cell(bm)} | {cpu_cell(rc)} | {did} |"
+            f"| {cpu_cell(bm)} | {cpu_cell(rc)} | {rss_cell(bm)} / {rss_cell(rc)} | {did} |"
         )
     return lines
 
@@ -142,15 +151,19 @@ def load_samples(outcomes: dict[tuple[str, str], Outcome]) -> str:
 
 def render_size(result: SizeResult) -> list[str]:
     mib = result.total_bytes / (1 << 20)
+    link = f"{result.latency_ms:g} ms RTT relay" if result.latency_ms else "loopback"
+    runs = f", {result.repeat} timed passes" if result.repeat > 1 else ""
     lines = [
-        f"### N = {result.count} notes ({mib:.1f} MiB)",
+        f"### N = {result.count} notes ({mib:.1f} MiB), {link}{runs}",
         "",
         f"Load average (1/5/15 min): {result.load_before} before this N, {result.load_after} "
         "after (this includes the benchmark's own tool, server and relay processes; anything "
         "above about 2 on these 2 cores means runs waited for a CPU). "
         f"Sampled just before each timed run: {load_samples(result.timed)}.",
         "",
-        "Timed pass (tools talk to the server directly):",
+        "Timed pass (medians; walls in brackets are min–max; peak RSS is the largest):"
+        if result.latency_ms
+        else "Timed pass (tools talk to the server directly):",
         "",
         *timing_table(result),
         "",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -54,6 +54,8 @@ class RunResult:
     problem: str | None = None
     load1: float = 0.0
     """The 1-minute load average just before the run: how busy the machine already was."""
+    peak_rss_mib: float = 0.0
+    """The process's peak resident memory (`ru_maxrss`)."""
 
 
 @dataclass
@@ -86,21 +88,32 @@ class Tool:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = self.command(first)
         load1 = os.getloadavg()[0]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        proc = subprocess.run(
-            argv,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-            check=False,
-            cwd=self.home,  # not the repository, whose bmsync/ could shadow the frozen copy
+        out_path, err_path = log_path.with_suffix(".out"), log_path.with_suffix(".err")
+        with out_path.open("w") as out, err_path.open("w") as err:
+            start = time.perf_counter()
+            child = subprocess.Popen(
+                argv,
+                env=self.env(),
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                cwd=self.home,  # not the repository, whose bmsync/ could shadow the frozen copy
+            )
+            timer = threading.Timer(RUN_TIMEOUT_S, child.kill)
+            timer.start()
+            peak = PeakRss(child.pid)
+            # wait4, not wait: the child's own CPU time, not all children's.
+            _pid, status, usage = os.wait4(child.pid, 0)
+            wall = time.perf_counter() - start
+            timer.cancel()
+            peak.stop()
+        child.returncode = os.waitstatus_to_exitcode(status)
+        cpu = usage.ru_utime + usage.ru_stime
+        proc = subprocess.CompletedProcess(
+            argv, child.returncode, out_path.read_text(), err_path.read_text()
         )
-        wall = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        out_path.unlink()
+        err_path.unlink()
         log_path.write_text(
             f"$ {' '.join(argv)}\nexit {proc.returncode}\n--- stdout ---\n{proc.stdout}"
             f"\n--- stderr ---\n{proc.stderr}"
@@ -109,8 +122,45 @@ class Tool:
         if problem is not None:
             problem = f"{problem} (log: {log_path})\n{proc.stderr[-2000:]}"
         return RunResult(
-            wall, cpu, proc.returncode, log_path, summary=summary, problem=problem, load1=load1
+            wall,
+            cpu,
+            proc.returncode,
+            log_path,
+            summary=summary,
+            problem=problem,
+            load1=load1,
+            peak_rss_mib=peak.kib / 1024,
         )
+
+
+class PeakRss:
+    """The child's peak resident memory, from `VmHWM` in /proc/PID/status, sampled every 20 ms
+    until it exits (the last sample is the peak but for its last 20 ms).
+
+    Not `ru_maxrss`: between fork and exec the child still maps the benchmark's own memory, and
+    ru_maxrss keeps that, so every tool smaller than the benchmark process showed its size.
+    VmHWM belongs to the address space, which exec replaces."""
+
+    def __init__(self, pid: int) -> None:
+        self.kib = 0
+        self._path = f"/proc/{pid}/status"
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            try:
+                for line in open(self._path).read().splitlines():  # noqa: SIM115
+                    if line.startswith("VmHWM:"):
+                        self.kib = max(self.kib, int(line.split()[1]))
+            except (OSError, ValueError):
+                pass
+            self._done.wait(0.02)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 class Bmsync(Tool):

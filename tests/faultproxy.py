@@ -113,6 +113,12 @@ class Request:
         return self.method
 
     @property
+    def list_prefix(self) -> str:
+        """A listing's `prefix` parameter ("" for other requests)."""
+        pairs = parse_qsl(urlsplit(self.target).query, keep_blank_values=True)
+        return next((value for name, value in pairs if name == "prefix"), "")
+
+    @property
     def identity(self) -> str:
         """Stable across runs with the same data, whatever the interleaving of requests."""
         return f"{self.method} {self.path}?{'&'.join(self.query_names)}"
@@ -204,6 +210,8 @@ class Record:
     identity: str
     key: str
     fault: Fault
+    list_prefix: str = ""
+    """A listing's `prefix` parameter ("" for other requests)."""
 
 
 @dataclass(frozen=True)
@@ -413,7 +421,12 @@ class FaultProxy:
         rng = random.Random(f"{self.seed}|{request.identity}|{occurrence}")
         decision = policy(request, rng)
         record = Record(
-            time.monotonic(), request.operation, request.identity, request.key, decision.fault
+            time.monotonic(),
+            request.operation,
+            request.identity,
+            request.key,
+            decision.fault,
+            request.list_prefix,
         )
         with self._lock:
             self._counters.count(request, decision)

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from bmsync import S3Config, SyncReport, sync_project
+from bmsync.s3 import listing
 from tests.faultproxy import FaultProxy, Record
 from tests.servers import S3TestServer
 
@@ -67,14 +68,17 @@ def project(tmp_path: Path, s3_server: S3TestServer, proxy: FaultProxy) -> Proje
 
 def kinds(records: list[Record]) -> Counter[str]:
     """Requests by what they ask: the project listing, the trash listing (by run folder, so
-    with a delimiter), the multipart-upload listing, or any other operation."""
+    with a delimiter), a folder listing (with a delimiter too, outside the trash: the existence
+    checks of new keys where the store ignores conditions), the multipart-upload listing, or
+    any other operation."""
     found: Counter[str] = Counter()
     for record in records:
         query = record.identity.partition("?")[2].split("&")
         if "uploads" in query:
             found["multipart listing"] += 1
         elif record.operation == "LIST" and "delimiter" in query:
-            found["trash listing"] += 1
+            trash = record.list_prefix.startswith(".bmsync-trash/")
+            found["trash listing" if trash else "folder listing"] += 1
         elif record.operation == "LIST":
             found["listing"] += 1
         else:
@@ -112,3 +116,55 @@ async def test_trash_purge_and_upload_cleanup_run_once_a_day(project: Project) -
         if purges:
             expected |= {"trash listing": 1, "multipart listing": 1}
         assert kinds(sent) == expected, (later, kinds(sent))
+
+
+NEW_FILES = 300
+FOLDERS = 3
+
+
+async def test_a_first_sync_sends_one_put_per_file_and_few_listings(
+    project: Project, s3_server: S3TestServer
+) -> None:
+    """On a store that honours conditions (moto) a new file costs its PUT and nothing else;
+    on one that ignores them (`rclone serve s3`) the existence checks share one listing of
+    each folder (per second at most), not one LIST per key: about N PUTs, not 2N requests.
+    Both pay the one-time probe: 2 PUTs and a DELETE."""
+    for i in range(NEW_FILES):
+        path = project.root / f"d{i % FOLDERS}" / f"{i:04d}.md"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(f"note {i}\n")
+    report, sent = await project.counted_sync(now=NOW)
+    assert len(report.uploaded) == NEW_FILES
+    found = kinds(sent)
+    assert found["PUT"] == NEW_FILES + 2, found
+    assert found["DELETE"] == 1, found
+    housekeeping = {"listing": 1, "trash listing": 1, "multipart listing": 1}
+    others = {k: n for k, n in found.items() if k not in {"PUT", "DELETE", "folder listing"}}
+    assert others == housekeeping, found
+    if s3_server.honours_conditions:
+        assert found["folder listing"] == 0, found
+    else:
+        assert FOLDERS <= found["folder listing"] <= NEW_FILES // 10, found
+
+
+async def test_a_large_prefix_is_listed_by_folder_with_a_stated_count(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `SPLIT_AFTER_PAGES` pages (one here, 5 by default) the rest of the prefix is
+    listed by top-level folder: one delimiter page of the top level, then each folder not yet
+    fully listed, once. Nothing is missed or doubled: the no-change sync finds no change."""
+    monkeypatch.setattr(listing, "SPLIT_AFTER_PAGES", 1)
+    keys = []
+    for i in range(FILES):
+        rel = f"d{i % 10}/{i:04d}.md" if i % 100 else f"top-{i:04d}.md"
+        path = project.root / rel
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(f"note {i}\n")
+        keys.append(f"{PREFIX}/{rel}")
+    first = await project.sync(project.direct, now=NOW)
+    assert len(first.uploaded) == FILES
+    report, sent = await project.counted_sync(now=NOW + timedelta(hours=1))
+    assert not report.changed and not report.errors
+    after = sorted(keys)[PAGE - 1]
+    rest = {key.rpartition("/")[0] + "/" for key in keys if key > after and key.count("/") == 2}
+    assert kinds(sent) == {"listing": 1 + len(rest), "folder listing": 1}, kinds(sent)

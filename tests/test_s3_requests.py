@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import bmsync
+from bmsync.s3.client import USER_AGENT
 from bmsync.s3.remote import open_remote
 from tests.servers import S3TestServer
 
@@ -31,3 +32,6 @@ async def test_no_request_waits_for_100_continue(
     assert len(report.uploaded) == 5
     puts = [headers for method, headers in sent if method == "PUT"]
     assert len(puts) >= 5 and not [h for h in puts if "expect" in h]
+    # A fixed User-Agent: botocore then stops rebuilding its own twice per request.
+    agents = {bytes(headers.get("user-agent", b"")).decode() for _, headers in sent}
+    assert len(agents) == 1 and agents.pop().startswith(f"{USER_AGENT} "), agents

@@ -5,9 +5,9 @@ Conditional requests guard against writers the listing did not see: `Create` sen
 some ignore them silently (`rclone serve s3` writes through), which no error reveals. So before
 the first conditional write of a run the store is probed once (two conditional PUTs of an empty
 object under `.bmsync-trash/`, then a DELETE). Where conditions are not enforced, they are
-checked just before the write instead, by HEAD (or, for "must not exist", a one-key LIST): a
-narrower guard (a race stays possible between the check and the write) but far better than
-none.
+checked just before the write instead, by HEAD (or, for "must not exist", a listing of the
+key's folder shared by the checks of its neighbours, `existence`): a narrower guard (a race
+stays possible between the check and the write) but far better than none.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from bmsync.s3.errors import (
     is_precondition_failed,
     rejects_condition,
 )
+from bmsync.s3.existence import ExistenceChecks
 from bmsync.s3.keys import TRASH_PREFIX, normalise_etag, quote_etag
 from bmsync.s3.reads import head_key
 from bmsync.types import Create, Overwrite, PutMode, Update
@@ -63,6 +64,7 @@ class ConditionalWrites:
         self.enforced = enforced
         self._probed = enforced is not None
         self._probe_lock = asyncio.Lock()
+        self._existence = ExistenceChecks(bucket)
 
     async def send(
         self,
@@ -101,7 +103,7 @@ class ConditionalWrites:
         if isinstance(mode, Overwrite):
             return
         if isinstance(mode, Create):
-            if await key_exists(self._bucket, key):
+            if await self._existence.exists(key):
                 raise appeared(self._bucket.url(key))
             return
         meta = await head_key(self._bucket, key)
@@ -162,12 +164,3 @@ class ConditionalWrites:
                             self._bucket.location.url,
                         )
                 self._probed = True
-
-
-async def key_exists(bucket: Bucket, key: str) -> bool:
-    """Whether `key` exists, asked as a one-key listing rather than a HEAD: a HEAD answered
-    404 makes aiohttp drop the connection, so checking N new keys opened N connections (a
-    first sync was several times slower); a listing answers 200 either way."""
-    response = await bucket.client.list_objects_v2(Bucket=bucket.name, Prefix=key, MaxKeys=1)
-    contents = response.get("Contents") or []
-    return bool(contents) and contents[0].get("Key") == key

@@ -1,14 +1,16 @@
 """Multipart uploads: large files sent in parts, and the unfinished uploads a killed run left.
 
 Parts are read from the `LocalSource` one at a time and sent in order (rclone streams parts in
-order and buffers the rest). The source checks the file's length and hash after the last part,
-so a file changed since the scan fails before the upload is completed, and an upload that fails
-is aborted. A run killed mid-upload leaves its parts stored (and billed) until aborted, which
-`abort_stale_uploads` does for uploads begun long before any live run.
+order and buffers the rest): memory holds one part (8 MiB) per large upload, and the part's
+MD5s are computed in a worker thread. The source checks the file's length and hash after the
+last part, so a file changed since the scan fails before the upload is completed, and an upload
+that fails is aborted. A run killed mid-upload leaves its parts stored (and billed) until
+aborted, which `abort_stale_uploads` does for uploads begun long before any live run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import logging
@@ -98,7 +100,8 @@ async def _upload_parts(
     parts: list[dict[str, Any]] = []
     async with contextlib.aclosing(source.chunks(part_bytes)) as chunks:
         async for data in chunks:
-            part_md5 = digester.add_part(data)
+            # Two MD5s of a whole part (tens of milliseconds): off the event loop.
+            part_md5 = await asyncio.to_thread(digester.add_part, data)
             response = await bucket.client.upload_part(
                 Bucket=bucket.name,
                 Key=key,

@@ -3,6 +3,7 @@ and ETag."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,8 @@ from bmsync.s3.responses import meta_from_response
 from bmsync.types import RemoteMeta
 
 CHUNK_BYTES = 1 << 20
+OFF_LOOP_BYTES = 256 << 10
+"""Chunks at least this large are hashed and written off the event loop."""
 
 
 async def head(bucket: Bucket, relkey: str) -> RemoteMeta | None:
@@ -74,12 +77,22 @@ async def _get_object(bucket: Bucket, key: str, if_match: str | None) -> Mapping
 
 
 async def _stream_into(body: Any, sink: ByteSink) -> tuple[str, int]:
+    """Copy the body into `sink` a chunk at a time (memory: one chunk per download). A large
+    chunk is hashed and written in a worker thread: MD5 and the sink's write and xxh3 of 1 MiB
+    take milliseconds, which on the event loop would stall every other transfer's requests."""
     md5 = new_md5()
     count = 0
-    while chunk := await body.read(CHUNK_BYTES):
+
+    def absorb(chunk: bytes) -> None:
         md5.update(chunk)
-        count += len(chunk)
         sink.write(chunk)
+
+    while chunk := await body.read(CHUNK_BYTES):
+        count += len(chunk)
+        if len(chunk) >= OFF_LOOP_BYTES:
+            await asyncio.to_thread(absorb, chunk)
+        else:
+            absorb(chunk)
     return md5.hexdigest(), count
 
 

@@ -10,6 +10,7 @@ conditions):
     markers.py     folder markers: put, delete, and whether the store keeps them
     multipart.py   large uploads, abort_stale_uploads
     conditions.py  If-Match / If-None-Match, and checking them where the store ignores them
+    existence.py   whether new keys exist, one folder listing for many (for conditions.py)
     trash.py       preserve, purge_trash, list_trash, download_trashed
     errors.py      what each botocore and aiohttp error means (run-stopping or one file's)
 """

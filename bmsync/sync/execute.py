@@ -7,6 +7,13 @@ commit leaves a path whose two sides agree but whose snapshot row is stale, whic
 finds equal and records without transferring anything. Per-file failures are reported and their
 rows left as they were; a `BmsyncError` (an auth failure) stops the run.
 
+Concurrency: a small file's transfer (under `SMALL_BYTES`) is one or two round trips with
+little to send, so at tens of milliseconds per round trip `transfers` of them at once leave the
+link idle. Small actions (deletes, moves and records included) run up to `SMALL_FACTOR` times
+`transfers` at once, capped at `options.MAX_REQUESTS_IN_FLIGHT` (the client's connection pool);
+large ones keep to `transfers`. Memory stays bounded: a small upload holds at most
+`SMALL_BYTES` (32 MiB in all at the cap), and a large one streams (`s3/multipart.py`).
+
 Runs that keep folder markers then carry out the folder plan (`run_folders`), once every file
 is where it goes: empty local folders removed (children first), local folders made, markers
 put and deleted.
@@ -26,6 +33,7 @@ from bmsync.failures import FileActionError, RemoteMissing, TransientError
 from bmsync.local import ops
 from bmsync.local.source import FileSource
 from bmsync.local.trash import Trash
+from bmsync.options import MAX_REQUESTS_IN_FLIGHT
 from bmsync.ports import ByteSink, LocalSource, RemoteStore
 from bmsync.progress import PhaseEvent, ProgressEvent, ProgressFn
 from bmsync.report import (
@@ -73,6 +81,15 @@ from bmsync.types import (
 )
 
 TRANSIENT_ATTEMPTS = 3
+SMALL_BYTES = 1 << 20
+"""Actions moving less than this many bytes share the wider gate (see the module docstring)."""
+SMALL_FACTOR = 4
+
+
+def small_transfers(transfers: int) -> int:
+    """How many small actions run at once next to `transfers` large ones."""
+    return max(transfers, min(SMALL_FACTOR * transfers, MAX_REQUESTS_IN_FLIGHT))
+
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +125,7 @@ class Executor:
         self.verify = verify
         self.progress = progress
         self._gate = asyncio.Semaphore(transfers)
+        self._small_gate = asyncio.Semaphore(small_transfers(transfers))
         self._done = 0
         self._total = 0
 
@@ -141,7 +159,8 @@ class Executor:
         self._tick(action, ok=True)
 
     async def _guarded(self, action: Action) -> None:
-        async with self._gate:
+        gate = self._small_gate if planned_bytes(action) < SMALL_BYTES else self._gate
+        async with gate:
             meter = Meter(self.progress, action) if self.progress is not None else None
             _meter.set(metered(meter))
             log.debug("%s %s", action_name(action), action.path)
@@ -372,7 +391,7 @@ class Executor:
 
     async def _marker(self, folder: str, marker: FolderMarker | None, failed: set[str]) -> None:
         """Put the marker of `folder`, or delete `marker` (only if it is still as listed)."""
-        async with self._gate:
+        async with self._small_gate:
             try:
                 if marker is None:
                     await self.remote.put_marker(folder)
