@@ -90,6 +90,9 @@ environment:
   XDG_CONFIG_HOME             see BASIC_MEMORY_CONFIG_DIR
   BASIC_MEMORY_CLOUD_API_KEY  the Basic Memory Cloud API key (sync-all --cloud)
   BASIC_MEMORY_CLOUD_HOST     the Cloud API's address when --cloud names none
+  RCLONE_CONFIG               the rclone config file where the basic-memory drop-in
+                              (bmsync.integrations.basic_memory) finds the keys `bm cloud
+                              setup` wrote (default: rclone's own place)
 
 On a terminal, commands that transfer files show their progress on stderr; with --json, -q or
 output into a pipe or a file, only the result is printed. 'bmsync COMMAND --help' for each."""
