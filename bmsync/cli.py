@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import dataclasses
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -895,5 +897,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(COMMANDS[args.command], args)
 
 
+def entry() -> int:
+    """The `bmsync` command: `main`, then an exit that skips the interpreter's teardown.
+
+    Tearing down the ~800 modules and ~110,000 objects a sync loads (botocore's S3 model,
+    SQLAlchemy, aiohttp) took 0.15-0.3 s here, after the work was done: a fifth of a small
+    project's whole run. By the time `main` returns there is nothing left for it to do: every
+    snapshot transaction is committed and the database closed, the event loop has finished and
+    joined its worker threads. So the standard streams are flushed, the `atexit` handlers run
+    (logging's flush among them) and the process leaves with `os._exit`. When another thread is
+    still alive, or `main` is used as a library call, the usual exit is kept.
+    """
+    code = main()
+    if threading.active_count() == 1:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> NoReturn:
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: what Python itself exits with when its final flush fails
+        os._exit(120)
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -320,6 +320,7 @@ class FaultProxy:
         self._server: asyncio.Server | None = None
         self._startup_error: BaseException | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._accepted = 0
 
     # -- control (any thread) ------------------------------------------------------------------
 
@@ -347,6 +348,18 @@ class FaultProxy:
         """Faults injected so far, by type."""
         with self._lock:
             return Counter(self._counters.faults)
+
+    @property
+    def connections_accepted(self) -> int:
+        """Client connections opened so far (a client reusing its connections opens few)."""
+        with self._lock:
+            return self._accepted
+
+    @property
+    def connections_open(self) -> int:
+        """Client connections open now (the client has not closed them)."""
+        with self._lock:
+            return len(self._connections)
 
     def stats(self) -> ProxyStats:
         with self._lock:
@@ -441,7 +454,9 @@ class FaultProxy:
         server callback would otherwise log the CancelledError of every connection left open."""
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        with self._lock:
+            self._connections.add(task)
+            self._accepted += 1
         try:
             while await self._exchange(reader, writer):
                 pass
@@ -457,7 +472,8 @@ class FaultProxy:
             pass  # the client went away, or spoke something this proxy cannot relay
         finally:
             writer.close()
-            self._connections.discard(task)
+            with self._lock:
+                self._connections.discard(task)
 
     async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Serve one request; False when the connection is done (closed, reset or to close)."""

@@ -5,7 +5,13 @@ scan described, or the object would carry the old content's `xxh3`. So each read
 file against the scan: it must still be a regular file (opened with `open_regular`, which never
 follows a link swapped in or blocks on a FIFO), exactly `size` bytes long, and its bytes must
 hash to the scanned `xxh3`. A file that fails is `LocalChanged`, left for the next run.
-Reads run off the event loop.
+A source made by `scanned` also checks, before it opens the file, that its size and mtime are
+still the scan's (`ops.check_unchanged`), so a file touched since is left alone too.
+
+Reads run off the event loop, in as few hand-offs to a thread as possible: each costs about as
+much CPU as a small file's read itself, and a first sync of notes uploads thousands of small
+files. A whole-file read (`read_all`, every file below the multipart threshold) is one: check,
+open, read, hash, close. A chunked read is one for the check and the open, then one per chunk.
 """
 
 from __future__ import annotations
@@ -15,10 +21,12 @@ import contextlib
 from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from bmsync.digests import new_hasher
 from bmsync.failures import FileActionError, LocalChanged
 from bmsync.local.hashing import open_regular
+from bmsync.local.ops import check_unchanged
 from bmsync.types import LocalFile
 
 
@@ -28,11 +36,14 @@ class FileSource:
     size: int
     mtime_ns: int
     xxh3: str
+    scan: tuple[Path, LocalFile] | None = None
+    """The project root and the scan's record, when the file must still match it (`scanned`)."""
 
     @classmethod
     def scanned(cls, root: Path, local: LocalFile) -> FileSource:
-        """The file the scan found at `local` below `root`."""
-        return cls(root / local.os_relpath, local.size, local.mtime_ns, local.xxh3)
+        """The file the scan found at `local` below `root`; it must still have the scan's size
+        and mtime when it is read."""
+        return cls(root / local.os_relpath, local.size, local.mtime_ns, local.xxh3, (root, local))
 
     @property
     def path(self) -> str:
@@ -41,8 +52,7 @@ class FileSource:
     async def chunks(self, chunk_bytes: int) -> AsyncGenerator[bytes, None]:
         """See `LocalSource.chunks`: `size` bytes in order, then the length and hash checks."""
         hasher = new_hasher()
-        with _read_errors(self.file):
-            handle = await asyncio.to_thread(open_regular, self.file)
+        handle = await asyncio.to_thread(self._open)
         try:
             remaining = self.size
             while remaining > 0:
@@ -60,20 +70,50 @@ class FileSource:
                 more = await asyncio.to_thread(handle.read, 1)
         finally:
             handle.close()
+        self._check_end(more, hasher.hexdigest())
+
+    async def read_all(self) -> bytes:
+        """The whole content, read and checked in one hand-off to a thread."""
+        return await asyncio.to_thread(self._read_all)
+
+    def _open(self) -> BinaryIO:
+        if self.scan is not None:
+            root, local = self.scan
+            check_unchanged(root, local.os_relpath, local)
+        with _read_errors(self.file):
+            return open_regular(self.file)
+
+    def _read_all(self) -> bytes:
+        with self._open() as handle, _read_errors(self.file):
+            parts, remaining = [], self.size
+            while remaining > 0:
+                data = handle.read(remaining)
+                if not data:
+                    raise LocalChanged(
+                        f"{self.file} is shorter than the {self.size} bytes scanned; it will be "
+                        "uploaded on the next run."
+                    )
+                parts.append(data)
+                remaining -= len(data)
+            more = handle.read(1)
+        content = b"".join(parts)
+        hasher = new_hasher()
+        hasher.update(content)
+        self._check_end(more, hasher.hexdigest())
+        return content
+
+    def _check_end(self, more: bytes, digest: str) -> None:
+        """After `size` bytes: the file must end there, and they must be the scanned ones."""
         if more:
             raise LocalChanged(
                 f"{self.file} grew past the {self.size} bytes scanned; it will be uploaded on "
                 "the next run."
             )
-        if hasher.hexdigest() != self.xxh3.lower():
+        if digest != self.xxh3.lower():
             raise LocalChanged(
                 f"{self.file} changed since the scan (its content hash differs); it will be "
                 "uploaded on the next run."
             )
-
-    async def read_all(self) -> bytes:
-        """The whole content in one read (plus the one byte that tells whether it grew)."""
-        return b"".join([chunk async for chunk in self.chunks(max(self.size, 1))])
 
 
 @contextlib.contextmanager

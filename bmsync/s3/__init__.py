@@ -3,6 +3,8 @@
     url.py          `s3://BUCKET/PREFIX` -> `RemoteLocation`
     config.py       `S3Config`: endpoint, region, credentials, extra headers
     client.py       the aiobotocore client: retries, timeouts, headers, timestamp parsing
+    aio.py          aiobotocore imported without its unused httpx backend (start-up time)
+    pool.py         clients kept open between runs of one process, with their connections
     keys.py         pure key <-> path and metadata translations
     integrity.py    what an ETag proves about the bytes behind it
     remote.py       `S3Remote`, the pipeline's `RemoteStore` (a facade over the modules below),

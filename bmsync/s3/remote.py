@@ -25,10 +25,10 @@ from typing import Any
 from bmsync.ports import ByteSink, LocalSource
 from bmsync.s3 import listing, markers, multipart, reads, trash, writes
 from bmsync.s3.bucket import Bucket
-from bmsync.s3.client import open_s3_client
 from bmsync.s3.conditions import ConditionalWrites
 from bmsync.s3.config import S3Config
 from bmsync.s3.multipart import MULTIPART_THRESHOLD, PART_BYTES, PartSizes
+from bmsync.s3.pool import pooled_s3_client
 from bmsync.s3.url import RemoteLocation, parse_remote_url
 from bmsync.types import PutMode, RemoteListing, RemoteMeta, TrashedObject
 
@@ -37,9 +37,10 @@ from bmsync.types import PutMode, RemoteListing, RemoteMeta, TrashedObject
 async def open_remote(
     remote: str | RemoteLocation, config: S3Config | None = None
 ) -> AsyncIterator[S3Remote]:
-    """An `S3Remote` for an `s3://bucket/prefix` URL (or a parsed location), with its client."""
+    """An `S3Remote` for an `s3://bucket/prefix` URL (or a parsed location), with a client
+    kept open between runs of this process (`bmsync.s3.pool`)."""
     location = parse_remote_url(remote) if isinstance(remote, str) else remote
-    async with open_s3_client(config or S3Config()) as client:
+    async with pooled_s3_client(config or S3Config()) as client:
         yield S3Remote(client, location)
 
 

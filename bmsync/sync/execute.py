@@ -239,8 +239,8 @@ class Executor:
                 await self._record_quietly(action)
 
     async def _send(self, local: LocalFile, relkey: str, mode: PutMode) -> RemoteMeta:
-        """Upload one local file as `relkey`, re-checking the file around the transfer."""
-        await asyncio.to_thread(ops.check_unchanged, self.root, local.os_relpath, local)
+        """Upload one local file as `relkey`, re-checking the file around the transfer (the
+        source checks it before reading)."""
         source: LocalSource = FileSource.scanned(self.root, local)
         if (meter := _meter.get()) is not None:
             source = MeteredSource(source, meter)
