@@ -1,0 +1,118 @@
+"""What the `bmsync` command does to start and to stop quickly, and that nothing is lost by it.
+
+- aiobotocore is imported with httpx hidden (`bmsync/s3/aio.py`): httpx stays importable and
+  works afterwards, and a process that imported httpx first is left as it was.
+- the command leaves with `os._exit` once its work is done (`cli.entry`): its output must still
+  be complete, its exit code kept, and the `atexit` handlers run.
+Each runs in a fresh interpreter: what is imported, and how a process ends, is the point.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.servers import S3TestServer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def python(
+    code: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=False,
+        env=env,
+    )
+
+
+def test_the_s3_client_loads_without_httpx_which_still_works_afterwards() -> None:
+    done = python(
+        "import sys\n"
+        "import bmsync.s3.client\n"
+        "assert 'aiobotocore.session' in sys.modules\n"
+        "assert 'httpx' not in sys.modules and 'rich' not in sys.modules, 'httpx was loaded'\n"
+        "import httpx\n"
+        "assert httpx.URL('https://example.org/a').path == '/a'\n"
+        "from bmsync.cloud.client import CloudClient\n"
+        "print('ok')\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_a_process_that_imported_httpx_first_is_left_alone() -> None:
+    done = python(
+        "import httpx\n"
+        "import bmsync.s3.client\n"
+        "import aiobotocore._httpx as backend\n"
+        "assert backend.httpx is not None\n"
+        "print('ok')\n"
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_command_runs_atexit_handlers_and_keeps_its_exit_code() -> None:
+    done = python(
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('atexit ran'))\n"
+        "from bmsync.cli import entry\n"
+        "sys.argv = ['bmsync', 'sync', '/nonexistent/folder', 's3://b/p', '--json']\n"
+        "entry()\n"
+        "print('not reached: entry leaves the process')\n"
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "atexit ran", done.stdout
+    report = json.loads("\n".join(lines[:-1]))
+    assert report["status"] == "error"
+    assert done.returncode == report["exit_code"] != 0
+
+
+@pytest.mark.moto_only("one server is enough for how the process ends")
+def test_a_long_report_is_written_whole_before_the_quick_exit(
+    tmp_path: Path, s3_server: S3TestServer
+) -> None:
+    """300 uploaded names make a report larger than the pipe's 8 KiB buffer: the last part sits
+    in the buffer when the work ends, and must not be lost by leaving without the teardown."""
+    notes = tmp_path / "notes"
+    for i in range(300):
+        (notes / f"folder-{i % 7}").mkdir(parents=True, exist_ok=True)
+        (notes / f"folder-{i % 7}" / f"a-fairly-long-note-name-{i:04}.md").write_text(f"{i}\n")
+    config = s3_server.config
+    url = f"s3://{s3_server.create_bucket()}/p"
+    argv = [
+        sys.executable,
+        "-m",
+        "bmsync.cli",
+        "sync",
+        str(notes),
+        url,
+        "--endpoint-url",
+        str(config.endpoint_url),
+        "--region",
+        str(config.region),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--json",
+    ]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AWS_ACCESS_KEY_ID": str(config.access_key_id),
+        "AWS_SECRET_ACCESS_KEY": str(config.secret_access_key),
+        "BASIC_MEMORY_CONFIG_DIR": str(tmp_path / "bm"),
+    }
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout) > 8192
+    report = json.loads(done.stdout)
+    assert len(report["uploaded"]) == 300
