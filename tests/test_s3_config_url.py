@@ -4,7 +4,8 @@ translation of botocore errors into bmsync's."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from bmsync.errors import (
     RemoteError,
     RemoteUrlError,
 )
+from bmsync.s3 import client as s3_client
 from bmsync.s3.client import open_s3_client, parse_timestamp
 from bmsync.s3.config import S3Config
 from bmsync.s3.errors import translate_client_error
@@ -259,6 +261,16 @@ async def test_unknown_profile_is_a_config_error(
 )
 def test_timestamps_parse_as_botocore_parses_them(value: object) -> None:
     assert parse_timestamp(value) == botocore_parse_timestamp(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1)))
+def test_http_dates_match_botocore(moment: datetime) -> None:
+    """Last-Modified of GET and HEAD answers (RFC 9110's IMF-fixdate), through the fast path."""
+    text = format_datetime(moment.replace(microsecond=0, tzinfo=UTC), usegmt=True)
+    assert s3_client._HTTP_DATE.match(text), text
+    ours = parse_timestamp(text)
+    assert ours == botocore_parse_timestamp(text) and ours.utcoffset() is not None
 
 
 @settings(max_examples=300, deadline=None)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
+import random
 import stat
 from pathlib import Path
 from typing import BinaryIO
@@ -256,7 +256,7 @@ class AtomicDownload:
             # Refused before any byte is fetched; `commit` checks again in case one appears.
             if stat.S_ISDIR(os.lstat(self.target).st_mode):
                 raise _folder_in_the_way(relpath)
-        token = secrets.token_hex(4)
+        token = _temp_token()
         self.temp = self.target.with_name(temp_name(self.target.name, token))
         if path_length_problem(str(self.temp), folder=False, max_path=max_path):
             # Near Windows' path limit: the temporary name without the target's still fits.
@@ -388,3 +388,16 @@ def remove_temp_files(root: Path, relpaths: list[str]) -> None:
     for relpath in relpaths:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(_disk(root, relpath))
+
+
+_TOKENS = random.Random()
+"""Seeded once from the OS: `secrets.token_hex` asks the kernel for every token (0.1 ms here,
+once per downloaded file), and a temporary name needs to be unlikely to collide, not secret.
+`O_EXCL` makes a collision an error, never an overwrite. Reseeded in a forked child, which
+would otherwise draw its parent's sequence."""
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_TOKENS.seed)
+
+
+def _temp_token() -> str:
+    return f"{_TOKENS.getrandbits(32):08x}"

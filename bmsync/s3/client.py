@@ -161,18 +161,39 @@ async def open_s3_client(config: S3Config) -> AsyncIterator[Any]:
 
 
 _ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
+# RFC 9110's IMF-fixdate, what GET and HEAD answers carry in Last-Modified.
+_HTTP_DATE = re.compile(
+    r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"(\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$"
+)
+_MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"
+_MONTHS = {name: n for n, name in enumerate(_MONTH_NAMES.split(), 1)}
 
 
 def parse_timestamp(value: Any) -> datetime.datetime:
-    """botocore's timestamp parser, with a fast path for the ISO-8601 form listings use.
+    """botocore's timestamp parser, with fast paths for the two forms S3 answers use.
 
     botocore hands every timestamp to dateutil, about 0.35 ms each: a third of the CPU time
-    of listing 5,000 keys, all of it for LastModified. `datetime.fromisoformat` gives the same
-    answer in a hundredth of that; anything else (HTTP dates in HEAD answers, epochs) still
-    goes to botocore.
+    of listing 5,000 keys (LastModified of each key), and a tenth of a small download's (the
+    Last-Modified header of each GET). The ISO-8601 form of listings goes to
+    `datetime.fromisoformat` and the HTTP date of headers to a pattern, each about a hundredth
+    of that, with the same answer; anything else (epochs, other date forms) still goes to
+    botocore.
     """
-    if isinstance(value, str) and _ISO_UTC.match(value):
-        return datetime.datetime.fromisoformat(value)
+    if isinstance(value, str):
+        if _ISO_UTC.match(value):
+            return datetime.datetime.fromisoformat(value)
+        if match := _HTTP_DATE.match(value):
+            day, month, year, hour, minute, second = match.groups()
+            return datetime.datetime(
+                int(year),
+                _MONTHS[month],
+                int(day),
+                int(hour),
+                int(minute),
+                int(second),
+                tzinfo=datetime.UTC,
+            )
     parsed: datetime.datetime = botocore_parse_timestamp(value)
     return parsed
 
