@@ -1,4 +1,4 @@
-"""aiobotocore's session and config, imported without its optional httpx backend.
+"""aiobotocore's session, config and parsers, imported without its optional httpx backend.
 
 aiobotocore 3 imports httpx (or httpx2) whenever it is installed, to offer an httpx session
 next to the aiohttp one, and httpx in turn imports its command-line tool's click, rich and
@@ -44,6 +44,7 @@ def _import_without_httpx() -> None:
 _import_without_httpx()
 
 from aiobotocore.config import AioConfig  # noqa: E402
+from aiobotocore.parsers import AioResponseParserFactory, AioRestXMLParser  # noqa: E402
 from aiobotocore.session import AioSession  # noqa: E402
 
-__all__ = ["AioConfig", "AioSession"]
+__all__ = ["AioConfig", "AioResponseParserFactory", "AioRestXMLParser", "AioSession"]

@@ -12,7 +12,9 @@ Client settings and why:
 - `config.headers` are added on `before-sign`, so they are on every request, listings and
   multipart parts included, and signed with it: `rclone serve s3` (like AWS) refuses an
   `x-amz-*` header that is not in the signature with AccessDenied.
-- timestamps are parsed by `parse_timestamp` (a fast path for the ISO form of listings).
+- timestamps are parsed by `parse_timestamp` (fast paths for the ISO form of listings and the
+  HTTP date of headers), listings by `fastparse` (the same answer as botocore's parse, planned
+  once from the model), and a listing's "is this 200 an error?" check reads its two ends.
 - one botocore data loader per process (`shared_loader`): each new session otherwise reads and
   parses the S3 service model, its endpoint rules and the partitions again, about 0.1 s a run,
   which a process syncing again and again (basic-memory, `bmsync watch`) paid every time.
@@ -39,6 +41,7 @@ from bmsync.errors import ConfigError
 from bmsync.options import MAX_REQUESTS_IN_FLIGHT
 from bmsync.s3.aio import AioConfig, AioSession
 from bmsync.s3.config import S3Config
+from bmsync.s3.fastparse import FastParserFactory, install_200_check
 
 MAX_ATTEMPTS = 6
 """Retries after the first attempt (botocore's client-config `max_attempts`)."""
@@ -119,9 +122,9 @@ async def open_s3_client(config: S3Config) -> AsyncIterator[Any]:
     """An aiobotocore S3 client for `config`; credentials not given come from the AWS chain."""
     session = AioSession()
     session.register_component("data_loader", shared_loader(session))
-    session.get_component("response_parser_factory").set_parser_defaults(
-        timestamp_parser=parse_timestamp
-    )
+    parsers = FastParserFactory()
+    parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
+    session.register_component("response_parser_factory", parsers)
     if config.aws_profile is not None and config.access_key_id is None:
         session.set_config_variable("profile", config.aws_profile)
     async with contextlib.AsyncExitStack() as stack:
@@ -150,6 +153,7 @@ async def open_s3_client(config: S3Config) -> AsyncIterator[Any]:
             raise ConfigError(
                 f"Invalid S3 endpoint URL {config.endpoint_url!r}: use http(s)://host[:port]."
             ) from err
+        install_200_check(client.meta.events)
         if config.headers:
             client.meta.events.register("before-sign.s3", add_headers_hook(config.headers))
         # botocore asks for `Expect: 100-continue` on every PUT with a body, so each upload
