@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import unicodedata
@@ -22,6 +23,7 @@ from bmsync.errors import BucketNotFoundError, RemoteAuthError
 from bmsync.failures import FileActionError, LocalChanged, RemoteChanged, RemoteMissing
 from bmsync.local.source import FileSource
 from bmsync.s3 import client as s3_client
+from bmsync.s3 import multipart
 from bmsync.s3.client import open_s3_client
 from bmsync.s3.keys import normalise_etag
 from bmsync.s3.remote import S3Remote, open_remote
@@ -271,6 +273,59 @@ async def test_multipart_upload_of_24_mib_verifies(
     got = await remote.head("big.bin")
     assert got is not None
     assert (got.mtime_ns, got.xxh3) == (MTIME_NS, xxh3_of(data))
+
+
+async def test_parts_go_up_several_at_once_and_no_more(
+    s3_server: S3TestServer, bucket: str, tmp_path: Path
+) -> None:
+    """Up to PARTS_IN_FLIGHT parts in flight (a long link stays busy), never more (memory),
+    and the object is still the file, whatever order the parts finished in."""
+    data = os.urandom(9 * 5 * MiB + 123)
+    in_flight, most = 0, 0
+    async with open_s3_client(s3_server.config) as client:
+        send = client.upload_part
+
+        async def counted(**kwargs: Any) -> Any:
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            try:
+                await asyncio.sleep(0.5)  # a slow link: later parts are read meanwhile
+                return await send(**kwargs)
+            finally:
+                in_flight -= 1
+
+        client.upload_part = counted
+        remote = S3Remote(
+            client, RemoteLocation(bucket, PREFIX), multipart_threshold=5 * MiB, part_bytes=5 * MiB
+        )
+        meta = await put(remote, tmp_path, "big.bin", data, mode=Create())
+        assert meta.size == len(data)
+        assert await get(remote, "big.bin") == data
+    assert most == multipart.PARTS_IN_FLIGHT
+
+
+async def test_a_failed_part_fails_the_upload_with_its_own_error(
+    s3_server: S3TestServer, bucket: str, tmp_path: Path
+) -> None:
+    """A part refused while others are in flight: the upload raises that refusal (not a group
+    of errors) and nothing is stored."""
+    data = os.urandom(4 * 5 * MiB)
+    async with open_s3_client(s3_server.config) as client:
+        send = client.upload_part
+
+        async def third_fails(**kwargs: Any) -> Any:
+            if kwargs["PartNumber"] == 3:
+                raise FileActionError("part 3 refused")
+            return await send(**kwargs)
+
+        client.upload_part = third_fails
+        remote = S3Remote(
+            client, RemoteLocation(bucket, PREFIX), multipart_threshold=5 * MiB, part_bytes=5 * MiB
+        )
+        with pytest.raises(FileActionError, match="part 3 refused"):
+            await put(remote, tmp_path, "big.bin", data, mode=Create())
+    assert no_object_at(s3_server.client, bucket, "p/big.bin")
 
 
 async def test_upload_of_a_file_that_changed_size(remote: S3Remote, tmp_path: Path) -> None:

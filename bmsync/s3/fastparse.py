@@ -23,6 +23,7 @@ the same question is answered from the document's first element and its end
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,12 +134,10 @@ def _scalar(kind: str, text: str | None, timestamp: Callable[[str], Any]) -> Any
 
 
 class FastListingParser(AioRestXMLParser):  # type: ignore[misc]  # botocore is untyped
-    """aiobotocore's rest-xml parser, with listings read by a plan (module docstring). One
-    parser serves one client, so its plans are those of that client's model."""
+    """aiobotocore's rest-xml parser, with listings read by a plan (module docstring).
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._plans: dict[str, Plan | None] = {}
+    botocore makes a parser for every answer, so plans are kept by shape, for as long as the
+    client's model that holds the shape lives."""
 
     def _parse_payload(
         self, response: Any, shape: Any, member_shapes: Any, final_parsed: dict[str, Any]
@@ -155,9 +154,14 @@ class FastListingParser(AioRestXMLParser):  # type: ignore[misc]  # botocore is 
         super()._parse_payload(response, shape, member_shapes, final_parsed)
 
     def _plan(self, shape: Any) -> Plan | None:
-        if shape.name not in self._plans:
-            self._plans[shape.name] = make_plan(shape)
-        return self._plans[shape.name]
+        try:
+            return _PLANS[shape]
+        except KeyError:
+            plan = _PLANS[shape] = make_plan(shape)
+            return plan
+
+
+_PLANS: weakref.WeakKeyDictionary[Any, Plan | None] = weakref.WeakKeyDictionary()
 
 
 def _parse_xml(body: bytes) -> Any:

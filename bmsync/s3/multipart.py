@@ -1,8 +1,8 @@
 """Multipart uploads: large files sent in parts, and the unfinished uploads a killed run left.
 
-Parts are read from the `LocalSource` one at a time and sent in order (rclone streams parts in
-order and buffers the rest): memory holds one part (8 MiB) per large upload, and the part's
-MD5s are computed in a worker thread. The source checks the file's length and hash after the
+Parts are read from the `LocalSource` in order, and up to `PARTS_IN_FLIGHT` are sent at once:
+memory holds at most that many parts (8 MiB each) per large upload, and the parts' MD5s are
+computed in a worker thread, in order. The source checks the file's length and hash after the
 last part, so a file changed since the scan fails before the upload is completed, and an upload
 that fails is aborted. A run killed mid-upload leaves its parts stored (and billed) until
 aborted, which `abort_stale_uploads` does for uploads begun long before any live run.
@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 MULTIPART_THRESHOLD = 16 << 20
 PART_BYTES = 8 << 20
+PARTS_IN_FLIGHT = 4
+"""Parts of one upload sent at once: one stream of a few MiB in flight leaves a long link idle
+between parts (a round trip each, and TCP's slow start again on every part). Memory: this many
+parts per large upload."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,22 +99,47 @@ async def put_multipart(
 async def _upload_parts(
     bucket: Bucket, key: str, upload_id: str, source: LocalSource, part_bytes: int
 ) -> tuple[list[dict[str, Any]], ContentDigest]:
-    """Send `source` in parts of `part_bytes`, in order, reading one part at a time."""
+    """Send `source` in parts of `part_bytes`, read in order, up to `PARTS_IN_FLIGHT` sent at
+    once; a part is read only when there is room for it, so memory holds at most that many."""
     digester = PartDigester()
-    parts: list[dict[str, Any]] = []
-    async with contextlib.aclosing(source.chunks(part_bytes)) as chunks:
-        async for data in chunks:
-            # Two MD5s of a whole part (tens of milliseconds): off the event loop.
-            part_md5 = await asyncio.to_thread(digester.add_part, data)
+    etags: dict[int, str] = {}
+    room = asyncio.Semaphore(PARTS_IN_FLIGHT)
+
+    async def send(number: int, data: bytes, md5: bytes) -> None:
+        try:
             response = await bucket.client.upload_part(
                 Bucket=bucket.name,
                 Key=key,
                 UploadId=upload_id,
-                PartNumber=len(parts) + 1,
+                PartNumber=number,
                 Body=data,
-                ContentMD5=base64.b64encode(part_md5).decode("ascii"),
+                ContentMD5=base64.b64encode(md5).decode("ascii"),
             )
-            parts.append({"ETag": response["ETag"], "PartNumber": len(parts) + 1})
+            etags[number] = response["ETag"]
+        finally:
+            room.release()
+
+    try:
+        async with (
+            asyncio.TaskGroup() as group,
+            contextlib.aclosing(source.chunks(part_bytes)) as chunks,
+        ):
+            number = 0
+            while True:
+                await room.acquire()
+                try:
+                    data = await anext(chunks)
+                except StopAsyncIteration:
+                    room.release()
+                    break
+                # Two MD5s of a whole part (tens of milliseconds): off the event loop, and in
+                # order, as the whole file's digest needs.
+                md5 = await asyncio.to_thread(digester.add_part, data)
+                number += 1
+                group.create_task(send(number, data, md5))
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None  # the first failure, as a plain upload raises it
+    parts = [{"ETag": etags[n], "PartNumber": n} for n in sorted(etags)]
     return parts, digester.digest()
 
 
