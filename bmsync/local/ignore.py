@@ -7,11 +7,14 @@ project's own `.gitignore`, and patterns the caller passes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pathspec
+from pathspec.pattern import RegexPattern
+from pathspec.util import normalize_file
 
 from bmsync.bmhome import basic_memory_dir
 from bmsync.errors import ConfigError
@@ -53,16 +56,23 @@ class IgnoreRules:
         except Exception as err:  # pathspec raises several types for a bad pattern
             raise ConfigError(f"invalid ignore pattern: {err}") from err
         object.__setattr__(self, "_spec", spec)
+        object.__setattr__(self, "_any", any_pattern(spec))
 
     def is_ignored(self, path: str) -> bool:
         """`path` is project-relative POSIX; any ignored parent folder hides it too."""
         name = path.rsplit("/", 1)[-1]
         if is_internal(name):
             return True
-        return bool(self._spec.match_file(path))  # type: ignore[attr-defined]
+        return self._matches(path)
 
     def is_ignored_dir(self, path: str) -> bool:
-        return bool(self._spec.match_file(path + "/"))  # type: ignore[attr-defined]
+        return self._matches(path + "/")
+
+    def _matches(self, path: str) -> bool:
+        combined: re.Pattern[str] | None = self._any  # type: ignore[attr-defined]
+        if combined is not None:
+            return combined.search(normalize_file(path)) is not None
+        return bool(self._spec.match_file(path))  # type: ignore[attr-defined]
 
     @classmethod
     def load(
@@ -99,3 +109,33 @@ class IgnoreRules:
             patterns += extra
             sources.append("caller patterns")
         return cls(tuple(patterns), tuple(sources))
+
+
+def any_pattern(spec: pathspec.GitIgnoreSpec) -> re.Pattern[str] | None:
+    """One regular expression matching what `spec` ignores, when it has no `!` pattern.
+
+    pathspec tries every pattern's expression in turn for each path, about 9 us for the 35
+    default patterns: a quarter of a no-change scan's time per file. Without a negation, the
+    last-match-wins rule reduces to "ignored if any pattern matches", which one alternation of
+    the same expressions answers in one search. The named group pathspec puts in each (to tell
+    a folder match from a file match, which only matters when negations compete) is made
+    anonymous, since an alternation cannot repeat a name. None (use pathspec itself) when a
+    pattern negates, or the expressions cannot be joined."""
+    active = [p for p in spec.patterns if p.include is not None]
+    if any(p.include is False or not isinstance(p, RegexPattern) for p in active):
+        return None
+    expressions = [p.regex for p in active if p.regex is not None]
+    if not expressions:
+        return re.compile(r"(?!)")  # ignores nothing
+    flags = {e.flags for e in expressions}
+    if len(flags) != 1 or any(not isinstance(e.pattern, str) for e in expressions):
+        return None
+    source = "|".join(f"(?:{_anonymous(e.pattern)})" for e in expressions)
+    try:
+        return re.compile(source, flags.pop())
+    except re.error:
+        return None
+
+
+def _anonymous(expression: str) -> str:
+    return re.sub(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>", "(?:", expression)

@@ -41,8 +41,11 @@ from typing import Any
 from bmsync.s3.client import open_s3_client
 from bmsync.s3.config import S3Config
 
-IDLE_S = 30.0
-"""How long an unused client stays open."""
+IDLE_S = 90.0
+"""How long an unused client stays open: longer than `bmsync watch` waits between two polls of
+the remote (60 s by default), so a watch keeps its client. Its connections themselves close
+sooner when idle (aiobotocore's keep-alive, 12 s); reopening one costs a handshake, not a new
+client."""
 MAX_AGE_S = 300.0
 """A client older than this is closed when it is returned rather than kept."""
 log = logging.getLogger(__name__)
