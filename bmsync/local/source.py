@@ -28,6 +28,7 @@ from bmsync.failures import FileActionError, LocalChanged
 from bmsync.local.hashing import open_regular
 from bmsync.local.ops import check_unchanged
 from bmsync.types import LocalFile
+from bmsync.workers import run_blocking
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +53,12 @@ class FileSource:
     async def chunks(self, chunk_bytes: int) -> AsyncGenerator[bytes, None]:
         """See `LocalSource.chunks`: `size` bytes in order, then the length and hash checks."""
         hasher = new_hasher()
-        handle = await asyncio.to_thread(self._open)
+        handle = await run_blocking(self._open)
         try:
             remaining = self.size
             while remaining > 0:
                 with _read_errors(self.file):
-                    data = await asyncio.to_thread(handle.read, min(chunk_bytes, remaining))
+                    data = await run_blocking(handle.read, min(chunk_bytes, remaining))
                 if not data:
                     raise LocalChanged(
                         f"{self.file} is shorter than the {self.size} bytes scanned; it will be "
@@ -67,7 +68,7 @@ class FileSource:
                 hasher.update(data)
                 yield data
             with _read_errors(self.file):
-                more = await asyncio.to_thread(handle.read, 1)
+                more = await run_blocking(handle.read, 1)
         finally:
             handle.close()
         self._check_end(more, hasher.hexdigest())

@@ -36,12 +36,13 @@ from bmsync.s3.keys import list_prefix
 from bmsync.s3.reads import head_key
 from bmsync.s3.responses import Stored, stored_from_response
 from bmsync.types import PutMode
+from bmsync.workers import own_thread, run_blocking
 
 log = logging.getLogger(__name__)
 
 MULTIPART_THRESHOLD = 16 << 20
 PART_BYTES = 8 << 20
-PARTS_IN_FLIGHT = 4
+PARTS_IN_FLIGHT = 2
 """Parts of one upload sent at once: one stream of a few MiB in flight leaves a long link idle
 between parts (a round trip each, and TCP's slow start again on every part). Memory: this many
 parts per large upload."""
@@ -74,7 +75,8 @@ async def put_multipart(
     )
     upload_id: str = created["UploadId"]
     try:
-        parts, digest = await _upload_parts(bucket, key, upload_id, source, sizes.part_bytes)
+        with own_thread("bmsync-upload"):  # reads and digests: one memory arena (`workers`)
+            parts, digest = await _upload_parts(bucket, key, upload_id, source, sizes.part_bytes)
 
         async def send(cond: Condition) -> Mapping[str, Any]:
             response: Mapping[str, Any] = await bucket.client.complete_multipart_upload(
@@ -134,7 +136,7 @@ async def _upload_parts(
                     break
                 # Two MD5s of a whole part (tens of milliseconds): off the event loop, and in
                 # order, as the whole file's digest needs.
-                md5 = await asyncio.to_thread(digester.add_part, data)
+                md5 = await run_blocking(digester.add_part, data)
                 number += 1
                 group.create_task(send(number, data, md5))
     except BaseExceptionGroup as failed:
