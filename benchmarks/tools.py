@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -74,6 +75,10 @@ class Tool:
         raise NotImplementedError
 
     def env(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def forget_state(self) -> None:
+        """Remove what the tool remembers of earlier runs, as on a machine that never synced."""
         raise NotImplementedError
 
     def judge(self, proc: subprocess.CompletedProcess[str]) -> tuple[str, str | None]:
@@ -199,6 +204,9 @@ class Bmsync(Tool):
             }
         )
 
+    def forget_state(self) -> None:
+        shutil.rmtree(self.home / "state", ignore_errors=True)
+
     def judge(self, proc: subprocess.CompletedProcess[str]) -> tuple[str, str | None]:
         try:
             report = json.loads(proc.stdout)
@@ -256,6 +264,9 @@ class RcloneBisync(Tool):
 
     def env(self) -> dict[str, str]:
         return clean_env({})
+
+    def forget_state(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def rclone_config(endpoint: str) -> str:
