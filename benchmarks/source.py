@@ -116,7 +116,13 @@ def check_imported(source: BmsyncSource) -> None:
     and the repository's own `bmsync/` would shadow the copy from there.
     """
     env = {**os.environ, **pythonpath_env(source)}
-    subprocess.run([str(source.launcher), "--version"], env=env, cwd=source.path.parent, check=True)
+    subprocess.run(
+        [str(source.launcher), "--version"],
+        env=env,
+        cwd=source.path.parent,
+        check=True,
+        capture_output=True,
+    )
     found = subprocess.run(
         [sys.executable, "-c", "import bmsync.cli; print(bmsync.cli.__file__)"],
         env=env,
