@@ -56,6 +56,8 @@ class FloorResult:
     """{mode: [plain_client.py's JSON for each round]}."""
     floor_walls: dict[str, list[float]] = field(default_factory=dict)
     """{mode: the plain client's process wall for each round}."""
+    floor_cpus: dict[str, list[float]] = field(default_factory=dict)
+    """{mode: the plain client's process CPU (user + sys) for each round}."""
     loads: list[str] = field(default_factory=list)
     """The load average before each round, and once after the last."""
     problem: str | None = None
@@ -154,6 +156,7 @@ def measure_size(
                     raise SystemExit(f"floor {step} saw {found} for N={count}")
                 result.floors.setdefault(step, []).append(found)
                 result.floor_walls.setdefault(step, []).append(measured.wall_s)
+                result.floor_cpus.setdefault(step, []).append(measured.cpu_s)
                 print(
                     f"  floor {step}: list {found['list_s']:.2f}s ({found['pages']} pages) "
                     f"stat {found['stat_s']:.2f}s, process {measured.wall_s:.2f}s",
@@ -227,7 +230,7 @@ def render(result: FloorResult, startup_s: float) -> list[str]:
         lines.append(
             f"| floor listing, {label} | {spread([f['list_s'] for f in fl])} | "
             f"{fl[0]['pages']} page(s); the plain client's whole process "
-            f"{spread(result.floor_walls[mode])} s |"
+            f"{spread(result.floor_walls[mode])} s, CPU {spread(result.floor_cpus[mode])} s |"
         )
     lines += [
         f"| floor `stat` of every local file | "
