@@ -347,7 +347,7 @@ def run_all(args: argparse.Namespace, workdir: Path) -> tuple[RunMeta, list[Size
         seed=args.seed,
         latencies=args.latency_ms,
         repeat=args.repeat,
-        bmsync=venv_bin("bmsync"),
+        bmsync=source.launcher,
         rclone=venv_bin("rclone"),
         workdir=workdir,
         bmsync_env=pythonpath_env(source),

@@ -11,7 +11,8 @@ from scenarios import SCENARIOS, Outcome
 
 TITLE = (
     "# bmsync benchmark results\n\n"
-    "Produced by `benchmarks/bench_sync.py`; see `benchmarks/README.md`.\n"
+    "Produced by `benchmarks/bench_sync.py`, `bench_floor.py` and `bench_bigfile.py`; see "
+    "`benchmarks/README.md`. Start-up sections come from `benchmarks/startup.py`.\n"
 )
 OP_ORDER = ("LIST", "HEAD", "GET", "PUT", "COPY", "DELETE", "POST")
 

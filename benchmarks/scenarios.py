@@ -1,4 +1,4 @@
-"""The four scenarios, run side by side for both tools on identical data, each result checked.
+"""The five scenarios, run side by side for both tools on identical data, each result checked.
 
 A pass builds both tools' worlds from the same seed, then for each scenario applies the same
 edits to both and runs each tool's sync. After every run, the local folder and the remote
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ class Scenario:
     """Changes one tool's world before its runs (called once per tool)."""
     expect: Callable[[World], dict[str, str]]
     """The expected state after the scenario (called once, before the tools run)."""
+    first: bool = False
+    """A first sync: the tool has no state (rclone bisync needs `--resync`)."""
 
 
 @dataclass
@@ -99,13 +102,29 @@ def _touch(world: World, tool: Tool) -> None:
         os.utime(tool.local / path)
 
 
+def _new_machine(world: World, tool: Tool) -> None:
+    """A second machine: an empty local folder and no sync state; the remote holds every note
+    (written by the same tool in the scenarios before, as another machine of the user would)."""
+    shutil.rmtree(tool.local)
+    tool.local.mkdir()
+    tool.forget_state()
+
+
 SCENARIOS = (
-    Scenario("a", "first sync (N local files, empty remote)", 1, _nothing, _same),
+    Scenario("a", "first sync (N local files, empty remote)", 1, _nothing, _same, first=True),
     Scenario("b", "no-change sync", NO_CHANGE_RUNS, _nothing, _same),
     Scenario(
         "c", "1% edited locally + 1% remotely, 5 local deletes", 1, _edit_both_sides, _expect_edits
     ),
     Scenario("d", "touch 100 local files (same content)", 1, _touch, _same),
+    Scenario(
+        "e",
+        "first sync, download all (empty local folder, N remote files)",
+        1,
+        _new_machine,
+        _same,
+        first=True,
+    ),
 )
 
 
@@ -158,7 +177,7 @@ def run_one(
         if proxy is not None:  # drop anything counted before this run
             proxy.take()
             proxy.take_connections()
-        result = tool.run(first=scenario.key == "a", label=f"{scenario.key}{i + 1}")
+        result = tool.run(first=scenario.first, label=f"{scenario.key}{i + 1}")
         if proxy is not None:
             result.requests = by_operation(proxy.take())
             result.connections = proxy.take_connections()

@@ -4,8 +4,9 @@ heavy libraries they load, for one or more commits side by side.
     .venv/bin/python benchmarks/startup.py HEAD~3 HEAD          # print the table
     .venv/bin/python benchmarks/startup.py 1135a33 HEAD --out benchmarks/RESULTS.md
 
-Each commit's `bmsync/` is unpacked (`git archive`) into a temporary folder and put first on
-PYTHONPATH, so the editable install does not decide which code runs. Each command runs
+Each commit's `bmsync/` is unpacked (`git archive`) into a temporary folder, compiled to bytecode
+once (as `pip install` does), and put first on PYTHONPATH, so the editable install does not decide
+which code runs. Each command runs
 `--runs` times, alternating between the commits, and the median is reported: a process start
 on this machine varies by tens of milliseconds with what else runs.
 """
@@ -13,6 +14,7 @@ on this machine varies by tens of milliseconds with what else runs.
 from __future__ import annotations
 
 import argparse
+import compileall
 import io
 import os
 import platform
@@ -47,6 +49,10 @@ def unpack(rev: str, dest: Path) -> str:
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
         archive.extractall(dest, filter="data")
+    # Bytecode once, as `pip install` does: with PYTHONDONTWRITEBYTECODE=1 every run would
+    # otherwise compile bmsync's modules from source, a cost an installed bmsync never pays.
+    if not compileall.compile_dir(dest / "bmsync", quiet=1):
+        raise SystemExit(f"could not compile {rev}'s bmsync/")
     return subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", rev],
         capture_output=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -55,7 +56,7 @@ class RunResult:
     load1: float = 0.0
     """The 1-minute load average just before the run: how busy the machine already was."""
     peak_rss_mib: float = 0.0
-    """The process's peak resident memory (`ru_maxrss`)."""
+    """The process's peak resident memory (`VmHWM`, see PeakRss)."""
 
 
 @dataclass
@@ -76,6 +77,10 @@ class Tool:
     def env(self) -> dict[str, str]:
         raise NotImplementedError
 
+    def forget_state(self) -> None:
+        """Remove what the tool remembers of earlier runs, as on a machine that never synced."""
+        raise NotImplementedError
+
     def judge(self, proc: subprocess.CompletedProcess[str]) -> tuple[str, str | None]:
         """(a short summary of what the run did, a problem or None)."""
         if proc.returncode != 0:
@@ -85,52 +90,69 @@ class Tool:
     def run(self, first: bool, label: str) -> RunResult:
         """Run one sync; wall clock and CPU (user+sys of the child) around the subprocess."""
         log_path = self.home / "logs" / f"{label}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        argv = self.command(first)
-        load1 = os.getloadavg()[0]
-        out_path, err_path = log_path.with_suffix(".out"), log_path.with_suffix(".err")
-        with out_path.open("w") as out, err_path.open("w") as err:
-            start = time.perf_counter()
-            child = subprocess.Popen(
-                argv,
-                env=self.env(),
-                stdout=out,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-                cwd=self.home,  # not the repository, whose bmsync/ could shadow the frozen copy
-            )
-            timer = threading.Timer(RUN_TIMEOUT_S, child.kill)
-            timer.start()
-            peak = PeakRss(child.pid)
-            # wait4, not wait: the child's own CPU time, not all children's.
-            _pid, status, usage = os.wait4(child.pid, 0)
-            wall = time.perf_counter() - start
-            timer.cancel()
-            peak.stop()
-        child.returncode = os.waitstatus_to_exitcode(status)
-        cpu = usage.ru_utime + usage.ru_stime
-        proc = subprocess.CompletedProcess(
-            argv, child.returncode, out_path.read_text(), err_path.read_text()
-        )
-        out_path.unlink()
-        err_path.unlink()
-        log_path.write_text(
-            f"$ {' '.join(argv)}\nexit {proc.returncode}\n--- stdout ---\n{proc.stdout}"
-            f"\n--- stderr ---\n{proc.stderr}"
-        )
-        summary, problem = self.judge(proc)
+        # cwd: not the repository, whose bmsync/ could shadow the frozen copy.
+        measured = run_measured(self.command(first), self.env(), self.home, log_path)
+        summary, problem = self.judge(measured.proc)
         if problem is not None:
-            problem = f"{problem} (log: {log_path})\n{proc.stderr[-2000:]}"
+            problem = f"{problem} (log: {log_path})\n{measured.proc.stderr[-2000:]}"
         return RunResult(
-            wall,
-            cpu,
-            proc.returncode,
+            measured.wall_s,
+            measured.cpu_s,
+            measured.proc.returncode,
             log_path,
             summary=summary,
             problem=problem,
-            load1=load1,
-            peak_rss_mib=peak.kib / 1024,
+            load1=measured.load1,
+            peak_rss_mib=measured.peak_rss_mib,
         )
+
+
+@dataclass
+class Measured:
+    """One subprocess: its output, wall clock, CPU (user+sys), peak RSS, the load before it."""
+
+    proc: subprocess.CompletedProcess[str]
+    wall_s: float
+    cpu_s: float
+    peak_rss_mib: float
+    load1: float
+
+
+def run_measured(argv: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> Measured:
+    """Run `argv` to completion (killed after RUN_TIMEOUT_S); its output also goes to
+    `log_path`, with the command line and exit status."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    load1 = os.getloadavg()[0]
+    out_path, err_path = log_path.with_suffix(".out"), log_path.with_suffix(".err")
+    with out_path.open("w") as out, err_path.open("w") as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            argv, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd
+        )
+        timer = threading.Timer(RUN_TIMEOUT_S, child.kill)
+        timer.daemon = True
+        timer.start()
+        peak = PeakRss(child.pid)
+        try:
+            # wait4, not wait: the child's own CPU time, not all children's.
+            _pid, status, usage = os.wait4(child.pid, 0)
+        except BaseException:  # SIGTERM or Ctrl-C on the benchmark: take the child with it
+            child.kill()
+            child.wait()
+            raise
+        finally:
+            timer.cancel()
+            peak.stop()
+        wall = time.perf_counter() - start
+    returncode = os.waitstatus_to_exitcode(status)
+    proc = subprocess.CompletedProcess(argv, returncode, out_path.read_text(), err_path.read_text())
+    out_path.unlink()
+    err_path.unlink()
+    log_path.write_text(
+        f"$ {' '.join(argv)}\nexit {proc.returncode}\n--- stdout ---\n{proc.stdout}"
+        f"\n--- stderr ---\n{proc.stderr}"
+    )
+    return Measured(proc, wall, usage.ru_utime + usage.ru_stime, peak.kib / 1024, load1)
 
 
 class PeakRss:
@@ -199,6 +221,9 @@ class Bmsync(Tool):
             }
         )
 
+    def forget_state(self) -> None:
+        shutil.rmtree(self.home / "state", ignore_errors=True)
+
     def judge(self, proc: subprocess.CompletedProcess[str]) -> tuple[str, str | None]:
         try:
             report = json.loads(proc.stdout)
@@ -256,6 +281,9 @@ class RcloneBisync(Tool):
 
     def env(self) -> dict[str, str]:
         return clean_env({})
+
+    def forget_state(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def rclone_config(endpoint: str) -> str:

@@ -1,0 +1,183 @@
+"""The reference clients the benchmarks hold bmsync against: plain aiobotocore, no sync logic.
+
+Run as a subprocess (like bmsync, so neither shares a process, or the GIL, with the benchmark's
+latency relay); prints one JSON object on stdout:
+
+    python benchmarks/plain_client.py list --endpoint URL --bucket B --prefix P --mode seq|split
+        [--local DIR]
+    python benchmarks/plain_client.py upload --endpoint URL --bucket B --key K --file F
+        [--part-mib 8]
+    python benchmarks/plain_client.py download --endpoint URL --bucket B --key K --file F
+        [--chunk-kib 1024]
+
+`list` is the floor of a no-change sync: every key below `prefix/`, either page after page
+(`seq`) or one delimiter page of the top-level folders and then each folder's pages, all folders
+at once (`split`); then, with `--local`, one `stat` of every file below DIR. `upload` is a
+multipart upload with parts sent one after the other (bmsync's `PART_BYTES` and its one part in
+flight per file); `download` one GET streamed to the file a chunk at a time (bmsync's
+`CHUNK_BYTES`). The client is configured as bmsync's is where that changes the work per request
+(checksums only when required, a fixed User-Agent, 32 pooled connections); otherwise
+aiobotocore's defaults. The times exclude the interpreter's start, the imports and building the
+client, but include opening connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+
+REGION = "us-east-1"
+ACCESS_KEY = "bmsync-bench-key"
+SECRET_KEY = "bmsync-bench-secret"
+POOL = 32
+PAGE_KEYS = 1000
+
+
+def client_config() -> AioConfig:
+    return AioConfig(
+        s3={"addressing_style": "path"},
+        retries={"mode": "standard"},
+        max_pool_connections=POOL,
+        user_agent="bmsync-bench-plain",
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+
+
+async def list_pages(client: Any, bucket: str, prefix: str) -> tuple[int, int]:
+    """(keys, pages) below `prefix`, page after page."""
+    keys = pages = 0
+    paginator = client.get_paginator("list_objects_v2")
+    async for page in paginator.paginate(Bucket=bucket, Prefix=prefix, MaxKeys=PAGE_KEYS):
+        keys += len(page.get("Contents", ()))
+        pages += 1
+    return keys, pages
+
+
+async def list_split(client: Any, bucket: str, prefix: str) -> tuple[int, int]:
+    """(keys, pages): one delimiter listing of the top level, then every folder at once."""
+    folders: list[str] = []
+    keys = pages = 0
+    paginator = client.get_paginator("list_objects_v2")
+    async for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        folders += [p["Prefix"] for p in page.get("CommonPrefixes", ())]
+        keys += len(page.get("Contents", ()))
+        pages += 1
+    found = await asyncio.gather(*(list_pages(client, bucket, f) for f in folders))
+    return keys + sum(k for k, _ in found), pages + sum(p for _, p in found)
+
+
+def stat_all(root: Path) -> int:
+    """One `stat` of every file below `root` (what a sync's scan must do at least)."""
+    count = 0
+    stack = [str(root)]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    entry.stat(follow_symlinks=False)
+                    count += 1
+    return count
+
+
+async def do_list(client: Any, args: argparse.Namespace) -> dict[str, Any]:
+    lister = list_pages if args.mode == "seq" else list_split
+    start = time.perf_counter()
+    keys, pages = await lister(client, args.bucket, args.prefix.rstrip("/") + "/")
+    list_s = time.perf_counter() - start
+    result: dict[str, Any] = {"list_s": list_s, "keys": keys, "pages": pages}
+    if args.local is not None:
+        start = time.perf_counter()
+        result["files"] = stat_all(args.local)
+        result["stat_s"] = time.perf_counter() - start
+    return result
+
+
+async def do_upload(client: Any, args: argparse.Namespace) -> dict[str, Any]:
+    part_bytes = args.part_mib << 20
+    start = time.perf_counter()
+    created = await client.create_multipart_upload(Bucket=args.bucket, Key=args.key)
+    upload_id = created["UploadId"]
+    parts: list[dict[str, Any]] = []
+    with args.file.open("rb") as handle:
+        while data := handle.read(part_bytes):
+            response = await client.upload_part(
+                Bucket=args.bucket,
+                Key=args.key,
+                UploadId=upload_id,
+                PartNumber=len(parts) + 1,
+                Body=data,
+            )
+            parts.append({"ETag": response["ETag"], "PartNumber": len(parts) + 1})
+    await client.complete_multipart_upload(
+        Bucket=args.bucket, Key=args.key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+    )
+    return {"transfer_s": time.perf_counter() - start, "parts": len(parts)}
+
+
+async def do_download(client: Any, args: argparse.Namespace) -> dict[str, Any]:
+    chunk = args.chunk_kib << 10
+    start = time.perf_counter()
+    response = await client.get_object(Bucket=args.bucket, Key=args.key)
+    size = 0
+    with args.file.open("wb") as handle:
+        async with response["Body"] as body:
+            while data := await body.read(chunk):
+                handle.write(data)
+                size += len(data)
+    return {"transfer_s": time.perf_counter() - start, "bytes": size}
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    session = get_session()
+    async with session.create_client(
+        "s3",
+        endpoint_url=args.endpoint,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        config=client_config(),
+    ) as client:
+        action = {"list": do_list, "upload": do_upload, "download": do_download}[args.command]
+        result: dict[str, Any] = await action(client, args)
+        return result
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("list", "upload", "download"):
+        cmd = sub.add_parser(name)
+        cmd.add_argument("--endpoint", required=True)
+        cmd.add_argument("--bucket", required=True)
+        if name == "list":
+            cmd.add_argument("--prefix", required=True)
+            cmd.add_argument("--mode", choices=("seq", "split"), default="seq")
+            cmd.add_argument("--local", type=Path, default=None)
+        else:
+            cmd.add_argument("--key", required=True)
+            cmd.add_argument("--file", type=Path, required=True)
+    sub.choices["upload"].add_argument("--part-mib", type=int, default=8)
+    sub.choices["download"].add_argument("--chunk-kib", type=int, default=1024)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(json.dumps(asyncio.run(main_async(args))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
