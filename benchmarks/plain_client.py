@@ -6,15 +6,15 @@ latency relay); prints one JSON object on stdout:
     python benchmarks/plain_client.py list --endpoint URL --bucket B --prefix P --mode seq|split
         [--local DIR]
     python benchmarks/plain_client.py upload --endpoint URL --bucket B --key K --file F
-        [--part-mib 8]
+        [--part-mib 8] [--parts-in-flight 2]
     python benchmarks/plain_client.py download --endpoint URL --bucket B --key K --file F
         [--chunk-kib 1024]
 
 `list` is the floor of a no-change sync: every key below `prefix/`, either page after page
 (`seq`) or one delimiter page of the top-level folders and then each folder's pages, all folders
 at once (`split`); then, with `--local`, one `stat` of every file below DIR. `upload` is a
-multipart upload with parts sent one after the other (bmsync's `PART_BYTES` and its one part in
-flight per file); `download` one GET streamed to the file a chunk at a time (bmsync's
+multipart upload with bmsync's `PART_BYTES` and `PARTS_IN_FLIGHT` (parts read in order, that
+many sent at once); `download` one GET streamed to the file a chunk at a time (bmsync's
 `CHUNK_BYTES`). The client is configured as bmsync's is where that changes the work per request
 (checksums only when required, a fixed User-Agent, 32 pooled connections); otherwise
 aiobotocore's defaults. The times exclude the interpreter's start, the imports and building the
@@ -109,17 +109,30 @@ async def do_upload(client: Any, args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     created = await client.create_multipart_upload(Bucket=args.bucket, Key=args.key)
     upload_id = created["UploadId"]
-    parts: list[dict[str, Any]] = []
-    with args.file.open("rb") as handle:
-        while data := handle.read(part_bytes):
+    etags: dict[int, str] = {}
+    room = asyncio.Semaphore(args.parts_in_flight)
+
+    async def send(number: int, data: bytes) -> None:
+        try:
             response = await client.upload_part(
-                Bucket=args.bucket,
-                Key=args.key,
-                UploadId=upload_id,
-                PartNumber=len(parts) + 1,
-                Body=data,
+                Bucket=args.bucket, Key=args.key, UploadId=upload_id, PartNumber=number, Body=data
             )
-            parts.append({"ETag": response["ETag"], "PartNumber": len(parts) + 1})
+            etags[number] = response["ETag"]
+        finally:
+            room.release()
+
+    async with asyncio.TaskGroup() as group:
+        with args.file.open("rb") as handle:
+            number = 0
+            while True:
+                await room.acquire()
+                data = handle.read(part_bytes)
+                if not data:
+                    room.release()
+                    break
+                number += 1
+                group.create_task(send(number, data))
+    parts = [{"ETag": etags[n], "PartNumber": n} for n in sorted(etags)]
     await client.complete_multipart_upload(
         Bucket=args.bucket, Key=args.key, UploadId=upload_id, MultipartUpload={"Parts": parts}
     )
@@ -169,6 +182,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             cmd.add_argument("--key", required=True)
             cmd.add_argument("--file", type=Path, required=True)
     sub.choices["upload"].add_argument("--part-mib", type=int, default=8)
+    sub.choices["upload"].add_argument("--parts-in-flight", type=int, default=2)
     sub.choices["download"].add_argument("--chunk-kib", type=int, default=1024)
     return parser.parse_args(argv)
 
