@@ -24,8 +24,6 @@ round trip (the floor).
 from __future__ import annotations
 
 import argparse
-import compileall
-import io
 import json
 import os
 import platform
@@ -33,16 +31,17 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import startup
 from kb import generate
 from latency_relay import LatencyRelay
 from s3server import ACCESS_KEY, REGION, SECRET_KEY, free_port, make_client, running_server
+from source import compile_and_freeze
 
 REPO = Path(__file__).resolve().parents[1]
 BUCKET = "bench-small"
@@ -90,28 +89,12 @@ class Copy:
 
 def unpack(rev: str, dest: Path) -> str:
     """`bmsync/` of `rev` into `dest`, compiled; returns the short commit id (or WORKTREE)."""
+    if rev != WORKTREE:
+        return startup.unpack(rev, dest)
     dest.mkdir(parents=True)
-    if rev == WORKTREE:
-        shutil.copytree(
-            REPO / "bmsync", dest / "bmsync", ignore=shutil.ignore_patterns("__pycache__")
-        )
-        label = WORKTREE
-    else:
-        tar = subprocess.run(
-            ["git", "-C", str(REPO), "archive", "--format=tar", rev, "bmsync"],
-            capture_output=True,
-            check=True,
-        ).stdout
-        with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-            archive.extractall(dest, filter="data")
-        label = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", rev],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    compileall.compile_dir(dest / "bmsync", quiet=1)
-    return label
+    shutil.copytree(REPO / "bmsync", dest / "bmsync", ignore=shutil.ignore_patterns("__pycache__"))
+    compile_and_freeze(dest / "bmsync")
+    return WORKTREE
 
 
 def child_env(pythonpath: Path) -> dict[str, str]:

@@ -121,6 +121,8 @@ def test_bmsyncs_first_run_after_rclone_bisync_transfers_nothing(
     object_reads = [r for r in seen if r.method == "GET" and r.key]
     moved = [(r.method, r.target) for r in writes + object_reads]
     assert moved == []
+    # rclone's uploads carry their MD5 as ETag: the local MD5 proves them equal, no HEAD needed.
+    assert [r.target for r in seen if r.method == "HEAD"] == []
 
     # Adopted, not just left alone: the snapshot knows every file, so a second run asks
     # nothing but the listing, and an edit afterwards is one upload.

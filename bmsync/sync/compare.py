@@ -1,8 +1,12 @@
 """Cross-side equality for the few paths modified on both sides.
 
-Cheapest evidence first: the object's `xxh3` metadata (written by bmsync) against the local
-hash; for objects written by other tools, the local MD5 against a single-part ETag; only when
-neither decides (a multipart upload by another tool) are the bytes read and hashed. This is
+Cheapest evidence first. A small local file whose MD5 is the listed single-part ETag is equal
+with no request at all: the common case when a pair synced by another tool (rclone bisync) is
+adopted, where a HEAD per file cost most of the run (100,000 notes: 183 s on loopback). Else a
+HEAD: the object's `xxh3` metadata (written by bmsync) against the local hash; for objects
+written by other tools, the local MD5 against a single-part ETag; only when neither decides (a
+multipart upload by another tool) are the bytes read and hashed. Versions that differ always
+get their HEAD: its modification time decides the `newer`/`older` strategies. This is
 also how a run that was killed after transferring a file but before recording it finds both
 sides equal and simply records them (Unison's "copied but not recorded" case).
 """
@@ -18,7 +22,7 @@ from bmsync.failures import FileActionError
 from bmsync.local.hashing import md5_file
 from bmsync.names import copy_names
 from bmsync.ports import RemoteStore
-from bmsync.types import Comparison, LocalFile, RemoteObject
+from bmsync.types import Comparison, LocalFile, RemoteMeta, RemoteObject
 
 
 class _HashSink:
@@ -41,6 +45,8 @@ async def compare_path(
     `copies`: local conflict copies of this path; those holding the remote version's bytes
     are named in the answer when the two versions differ.
     """
+    if await _equal_by_listed_md5(root, local, listed):
+        return Comparison(True, _listed_meta(listed))
     meta = await remote.head(listed.relkey)
     if meta is None:
         return None
@@ -61,6 +67,25 @@ async def compare_path(
     equal = meta.size == local.size and digest == local.xxh3
     same = [c.path for c in copies if (c.size, c.xxh3) == (fetched.size, digest)]
     return Comparison(equal, fetched, () if equal else tuple(same))
+
+
+MD5_FIRST_BYTES = 8 << 20
+"""Up to this size the local MD5 is tried before any request (reading a note is cheaper than a
+round trip); a larger file is hashed only when the HEAD leaves no cheaper evidence."""
+
+
+async def _equal_by_listed_md5(root: Path, local: LocalFile, listed: RemoteObject) -> bool:
+    etag = listed.etag.lower()
+    return (
+        listed.size == local.size <= MD5_FIRST_BYTES
+        and etag_shape(etag) is EtagShape.MD5
+        and await _md5_matches(root, local, etag)
+    )
+
+
+def _listed_meta(listed: RemoteObject) -> RemoteMeta:
+    """What the listing itself says of the object (no user metadata: none was fetched)."""
+    return RemoteMeta(listed.etag, listed.size, listed.last_modified_ns, None, None)
 
 
 async def _md5_matches(root: Path, local: LocalFile, etag: str) -> bool:
