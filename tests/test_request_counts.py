@@ -168,3 +168,21 @@ async def test_a_large_prefix_is_listed_by_folder_with_a_stated_count(
     after = sorted(keys)[PAGE - 1]
     rest = {key.rpartition("/")[0] + "/" for key in keys if key > after and key.count("/") == 2}
     assert kinds(sent) == {"listing": 1 + len(rest), "folder listing": 1}, kinds(sent)
+
+
+async def test_the_folder_listed_in_part_is_listed_from_where_it_stopped(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder holding the last key of the first pages is listed again after that key
+    (`StartAfter`), not from its start: 1,800 keys in `a/`, 700 in `b/`, one page first, then
+    one page each for the rest of `a/` and for `b/` (2 for `a/` without it)."""
+    monkeypatch.setattr(listing, "SPLIT_AFTER_PAGES", 1)
+    for folder, count in (("a", 1800), ("b", 700)):
+        (project.root / folder).mkdir()
+        for i in range(count):
+            (project.root / folder / f"{i:04d}.md").write_text(f"{folder} {i}\n")
+    first = await project.sync(project.direct, now=NOW)
+    assert len(first.uploaded) == 2500
+    report, sent = await project.counted_sync(now=NOW + timedelta(hours=1))
+    assert not report.changed and not report.errors
+    assert kinds(sent) == {"listing": 3, "folder listing": 1}, kinds(sent)

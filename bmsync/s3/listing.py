@@ -88,8 +88,11 @@ async def _rest(bucket: Bucket, start: str, after: str, token: str | None) -> li
     gate = asyncio.Semaphore(FOLDER_LISTINGS_AT_ONCE)
 
     async def folder(prefix: str) -> list[Any]:
+        # The folder holding `after` was partly listed already: the server may skip that part
+        # (a server ignoring StartAfter still only adds keys that `after` filters out).
+        skip = {"StartAfter": after} if after.startswith(prefix) else {}
         async with gate:
-            return await _all_pages(bucket, prefix, None, after)
+            return await _all_pages(bucket, prefix, None, after, **skip)
 
     files = [_slim(entry) for entry in top.get("Contents", ()) if entry["Key"] > after]
     try:
@@ -100,12 +103,15 @@ async def _rest(bucket: Bucket, start: str, after: str, token: str | None) -> li
     return sorted([*files, *(entry for task in listed for entry in task.result())], key=_key)
 
 
-async def _all_pages(bucket: Bucket, prefix: str, token: str | None, after: str) -> list[Any]:
+async def _all_pages(
+    bucket: Bucket, prefix: str, token: str | None, after: str, **extra: str
+) -> list[Any]:
     """Every entry below `prefix` from `token` on (or from the start), keeping keys past
-    `after` (those up to it are listed already)."""
+    `after` (those up to it are listed already). `extra` goes with the first page only (a
+    continuation token carries the rest)."""
     entries: list[Any] = []
     while True:
-        page = await _page(bucket, prefix, token)
+        page = await _page(bucket, prefix, token, **({} if token else extra))
         entries.extend(_slim(entry) for entry in page.get("Contents", ()) if entry["Key"] > after)
         if not page.get("IsTruncated"):
             return entries
