@@ -34,13 +34,23 @@ class LatencyRelay:
         asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(timeout=10)
 
     def stop(self) -> None:
+        """Close the listener and every connection still relayed (a tool keeps idle
+        connections open), then stop the loop: no task is left pending when it ends."""
+
         async def close() -> None:
             if self._server is not None:
                 self._server.close()
+            current = asyncio.current_task()
+            pending = [task for task in asyncio.all_tasks() if task is not current]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
