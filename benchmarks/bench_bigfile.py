@@ -21,15 +21,13 @@ import json
 import os
 import random
 import shutil
-import signal
 import statistics
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench_sync import REPO, command_output, loadavg, machine_lines, venv_bin
+from bench_sync import REPO, in_workdir, loadavg, section_start, venv_bin
 from latency_relay import LatencyRelay
 from results import write_results
 from s3server import free_port, make_client, running_server
@@ -273,15 +271,7 @@ def render(result: LinkResult, size: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    workdir = Path(tempfile.mkdtemp(prefix="bmsync-bigfile-"))
-    try:
-        text, failed = run_all(args, workdir)
-    finally:
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    text, failed = in_workdir("bmsync-bigfile-", args.keep, lambda work: run_all(args, work))
     write_results(args.out, text)
     print(f"wrote {args.out}")
     return 1 if failed else 0
@@ -294,16 +284,7 @@ def run_all(args: argparse.Namespace, workdir: Path) -> tuple[str, bool]:
     big = workdir / "source" / FILE_NAME
     md5 = write_random(big, args.size_mib, args.seed)
     size = big.stat().st_size
-    lines = [
-        f"## {command_output(['date', '-u'])}: one {args.size_mib} MiB file each way",
-        "",
-        "Machine:",
-        "",
-        *(f"- {m}" for m in machine_lines(rclone, source)),
-        "",
-        f"Invoked as: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
-        "",
-    ]
+    lines = section_start(f"one {args.size_mib} MiB file each way", rclone, source)
     results = []
     with running_server(rclone, workdir) as server:
         make_client(server.endpoint).create_bucket(Bucket=BUCKET)
@@ -332,10 +313,6 @@ def run_all(args: argparse.Namespace, workdir: Path) -> tuple[str, bool]:
     for result in results:
         lines += render(result, size)
     return "\n".join(lines), any(r.problem is not None for r in results)
-
-
-def _exit_on_signal(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -19,17 +19,15 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench_sync import REPO, command_output, loadavg, machine_lines, venv_bin
+from bench_sync import REPO, in_workdir, loadavg, section_start, venv_bin
 from kb import generate, md5_hex
 from latency_relay import LatencyRelay
 from results import write_results
@@ -260,15 +258,7 @@ def startup_s(launcher: Path, env: dict[str, str]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    workdir = Path(tempfile.mkdtemp(prefix="bmsync-floor-"))
-    try:
-        text, failed = run_all(args, workdir)
-    finally:
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    text, failed = in_workdir("bmsync-floor-", args.keep, lambda work: run_all(args, work))
     write_results(args.out, text)
     print(f"wrote {args.out}")
     return 1 if failed else 0
@@ -278,16 +268,7 @@ def run_all(args: argparse.Namespace, workdir: Path) -> tuple[str, bool]:
     source = snapshot(REPO, workdir / "bmsync-src", worktree=False)
     env = pythonpath_env(source)
     rclone = venv_bin("rclone")
-    lines = [
-        f"## {command_output(['date', '-u'])}: no-change sync against the floor",
-        "",
-        "Machine:",
-        "",
-        *(f"- {m}" for m in machine_lines(rclone, source)),
-        "",
-        f"Invoked as: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
-        "",
-    ]
+    lines = section_start("no-change sync against the floor", rclone, source)
     started = time.perf_counter()
     for count in args.files:
         print(f"N={count}: writing the notes and seeding the remote", flush=True)
@@ -310,10 +291,6 @@ def run_all(args: argparse.Namespace, workdir: Path) -> tuple[str, bool]:
     for result in results:
         lines += render(result, start_s)
     return "\n".join(lines), any(r.problem is not None for r in results)
-
-
-def _exit_on_signal(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

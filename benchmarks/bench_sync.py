@@ -21,9 +21,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from chart import draw_chart
 from counting_proxy import CountingProxy, RequestParser
@@ -40,6 +41,9 @@ RCLONE_BUCKET = "bench-rclone"
 SELFCHECK_BUCKET = "bench-selfcheck"
 STARTUP_RUNS = 3
 MIN_FILES = 145  # the scenarios edit, delete and touch 145 distinct notes
+
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -319,17 +323,37 @@ def run(ctx: Context, server: S3Server, count_requests: bool) -> list[SizeResult
             ctx.proxy.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_signal)  # so the server is stopped on `kill`
-    workdir = Path(tempfile.mkdtemp(prefix="bmsync-bench-"))
+def section_start(title: str, rclone: Path, source: BmsyncSource) -> list[str]:
+    """The opening lines of a RESULTS.md section: heading with the date, machine, command."""
+    return [
+        f"## {command_output(['date', '-u'])}: {title}",
+        "",
+        "Machine:",
+        "",
+        *(f"- {m}" for m in machine_lines(rclone, source)),
+        "",
+        f"Invoked as: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
+        "",
+    ]
+
+
+def in_workdir(prefix: str, keep: bool, work: Callable[[Path], _T]) -> _T:
+    """`work` in a fresh temporary folder, removed afterwards unless `keep`. A SIGTERM ends it
+    through the same `finally`s, so the server and the tool being timed are stopped on `kill`."""
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        meta, sizes = run_all(args, workdir)
+        return work(workdir)
     finally:
-        if args.keep:
+        if keep:
             print(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    meta, sizes = in_workdir("bmsync-bench-", args.keep, lambda work: run_all(args, work))
     chart = args.chart or args.out.with_name(f"chart-{time.strftime('%Y%m%d-%H%M')}.png")
     if draw_chart(sizes, chart):
         meta.notes.append(f"![sync time against project size]({chart.name})")
