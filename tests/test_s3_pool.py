@@ -103,6 +103,12 @@ async def test_other_settings_or_aws_variables_get_another_client(
         pass
     async with pool.pooled_s3_client(dataclasses.replace(counted, region="eu-west-1")) as other:
         assert other is not first
+    headed = dataclasses.replace(counted, headers={"X-Tigris-Consistent": "true"})
+    async with pool.pooled_s3_client(headed) as with_headers:
+        assert with_headers is not first
+    assert pool.client_key(headed) == pool.client_key(
+        dataclasses.replace(counted, headers={"X-Tigris-Consistent": "true"})
+    )
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
     async with pool.pooled_s3_client(counted) as changed_env:
         assert changed_env is not first

@@ -60,10 +60,7 @@ class FileSource:
                 with _read_errors(self.file):
                     data = await run_blocking(handle.read, min(chunk_bytes, remaining))
                 if not data:
-                    raise LocalChanged(
-                        f"{self.file} is shorter than the {self.size} bytes scanned; it will be "
-                        "uploaded on the next run."
-                    )
+                    raise self._shorter()
                 remaining -= len(data)
                 hasher.update(data)
                 yield data
@@ -90,10 +87,7 @@ class FileSource:
             while remaining > 0:
                 data = handle.read(remaining)
                 if not data:
-                    raise LocalChanged(
-                        f"{self.file} is shorter than the {self.size} bytes scanned; it will be "
-                        "uploaded on the next run."
-                    )
+                    raise self._shorter()
                 parts.append(data)
                 remaining -= len(data)
             more = handle.read(1)
@@ -102,6 +96,12 @@ class FileSource:
         hasher.update(content)
         self._check_end(more, hasher.hexdigest())
         return content
+
+    def _shorter(self) -> LocalChanged:
+        return LocalChanged(
+            f"{self.file} is shorter than the {self.size} bytes scanned; it will be uploaded on "
+            "the next run."
+        )
 
     def _check_end(self, more: bytes, digest: str) -> None:
         """After `size` bytes: the file must end there, and they must be the scanned ones."""

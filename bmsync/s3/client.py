@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import os
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from botocore import handlers as botocore_handlers
 from botocore.exceptions import ProfileNotFound
-from botocore.loaders import Loader
+from botocore.loaders import Loader, create_loader
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
 from bmsync.errors import ConfigError
@@ -108,12 +107,10 @@ def shared_loader(session: AioSession) -> Loader:
     data_path = session.get_config_variable("data_path")
     loader = _LOADERS.get(data_path)
     if loader is None:
-        extra = [
-            os.path.expanduser(os.path.expandvars(p))
-            for p in (data_path or "").split(os.pathsep)
-            if p
-        ]
-        loader = _LOADERS[data_path] = S3OnlyLoader(extra_search_paths=extra)
+        # botocore's own reading of AWS_DATA_PATH, in a loader of the S3-only kind.
+        paths = list(create_loader(data_path).search_paths)
+        loader = S3OnlyLoader(extra_search_paths=paths, include_default_search_paths=False)
+        _LOADERS[data_path] = loader
     return loader
 
 

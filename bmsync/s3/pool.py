@@ -30,16 +30,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
 import weakref
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bmsync.s3.client import open_s3_client
 from bmsync.s3.config import S3Config
+
+log = logging.getLogger(__name__)
 
 IDLE_S = 90.0
 """How long an unused client stays open: longer than `bmsync watch` waits between two polls of
@@ -48,8 +51,6 @@ sooner when idle (aiobotocore's keep-alive, 12 s); reopening one costs a handsha
 client."""
 MAX_AGE_S = 300.0
 """A client older than this is closed when it is returned rather than kept."""
-log = logging.getLogger(__name__)
-
 MAX_IDLE_PER_KEY = 4
 """Idle clients kept per S3 settings and loop (`sync-all` runs a few projects at once)."""
 
@@ -96,20 +97,18 @@ async def pooled_s3_client(config: S3Config) -> AsyncIterator[Any]:
 
 
 def client_key(config: S3Config) -> Hashable:
-    """What decides which client a run may borrow: the config and the AWS environment."""
-    fields = (
-        config.endpoint_url,
-        config.region,
-        config.access_key_id,
-        config.secret_access_key,
-        config.session_token,
-        config.aws_profile,
-        tuple(sorted(config.headers.items())),
-        config.verify_tls,
-        config.addressing_style,
-    )
+    """What decides which client a run may borrow: every field of the config (a field added
+    later counts too) and the AWS environment."""
+    fields = tuple((f.name, _hashable(getattr(config, f.name))) for f in dataclasses.fields(config))
     environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
     return fields, environment
+
+
+def _hashable(value: Any) -> Hashable:
+    if isinstance(value, Mapping):  # the extra headers
+        return tuple(sorted(value.items()))
+    hashable: Hashable = value
+    return hashable
 
 
 async def close_idle() -> None:
@@ -147,13 +146,11 @@ def _take(pool: _LoopPool, key: Hashable) -> _Kept | None:
 def _give_back(
     loop: asyncio.AbstractEventLoop, pool: _LoopPool, key: Hashable, kept: _Kept
 ) -> None:
-    clients = pool.idle.setdefault(key, [])
-    if time.monotonic() - kept.born > MAX_AGE_S or len(clients) >= MAX_IDLE_PER_KEY:
+    too_old = time.monotonic() - kept.born > MAX_AGE_S
+    if too_old or len(pool.idle.get(key, ())) >= MAX_IDLE_PER_KEY:
         _close_later(pool, kept)
-        if not clients:
-            del pool.idle[key]
         return
-    clients.append(kept)
+    pool.idle.setdefault(key, []).append(kept)
     kept.timer = loop.call_later(IDLE_S, _expire, pool, key, kept)
 
 
