@@ -45,7 +45,8 @@ async def compare_path(
     `copies`: local conflict copies of this path; those holding the remote version's bytes
     are named in the answer when the two versions differ.
     """
-    if await _equal_by_listed_md5(root, local, listed):
+    local_md5 = await _md5_first(root, local, listed)
+    if local_md5 is not None and local_md5 == listed.etag.lower():
         return Comparison(True, _listed_meta(listed))
     meta = await remote.head(listed.relkey)
     if meta is None:
@@ -56,7 +57,9 @@ async def compare_path(
         return Comparison(equal, meta, () if equal else tuple(same))
     etag = meta.etag.lower()
     if etag_shape(etag) is EtagShape.MD5:
-        equal = meta.size == local.size and await _md5_matches(root, local, etag)
+        if meta.size == local.size and local_md5 is None:
+            local_md5 = await _local_md5(root, local)
+        equal = meta.size == local.size and local_md5 == etag
         same = [] if equal else [c.path for c in copies if await _md5_matches(root, c, etag)]
         return Comparison(equal, meta, tuple(same))
     if meta.size != local.size and not copies:
@@ -74,13 +77,13 @@ MD5_FIRST_BYTES = 8 << 20
 round trip); a larger file is hashed only when the HEAD leaves no cheaper evidence."""
 
 
-async def _equal_by_listed_md5(root: Path, local: LocalFile, listed: RemoteObject) -> bool:
-    etag = listed.etag.lower()
-    return (
-        listed.size == local.size <= MD5_FIRST_BYTES
-        and etag_shape(etag) is EtagShape.MD5
-        and await _md5_matches(root, local, etag)
-    )
+async def _md5_first(root: Path, local: LocalFile, listed: RemoteObject) -> str | None:
+    """The local file's MD5 when it is worth reading before any request (a small file listed
+    with a single-part ETag of its size); None otherwise. Kept for the HEAD's ETag if needed."""
+    small = listed.size == local.size <= MD5_FIRST_BYTES
+    if small and etag_shape(listed.etag.lower()) is EtagShape.MD5:
+        return await _local_md5(root, local)
+    return None
 
 
 def _listed_meta(listed: RemoteObject) -> RemoteMeta:
@@ -89,7 +92,12 @@ def _listed_meta(listed: RemoteObject) -> RemoteMeta:
 
 
 async def _md5_matches(root: Path, local: LocalFile, etag: str) -> bool:
-    return await asyncio.to_thread(md5_file, root / local.os_relpath) == etag
+    return await _local_md5(root, local) == etag
+
+
+async def _local_md5(root: Path, local: LocalFile) -> str:
+    digest: str = await asyncio.to_thread(md5_file, root / local.os_relpath)
+    return digest
 
 
 async def compare_paths(
