@@ -24,8 +24,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    insert,
+    select,
+    text,
+)
 
 from bmsync.errors import StateCorruptError, StateTooNewError
 
@@ -72,25 +82,26 @@ runs = Table(
 )
 
 
-async def create_tables(conn: AsyncConnection, local_root: str, remote_url: str) -> None:
-    """Create the tables and bind the file, inside the caller's transaction."""
-    await conn.run_sync(metadata.create_all)
+def create_tables(conn: Connection, local_root: str, remote_url: str) -> None:
+    """Create the tables and bind the file, inside the caller's transaction (these functions are
+    synchronous SQLAlchemy Core: the store runs them in its greenlet bridge)."""
+    metadata.create_all(conn)
     values = {
         "schema_version": str(SCHEMA_VERSION),
         "local_root": local_root,
         "remote_url": remote_url,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    await conn.execute(insert(meta), [{"key": key, "value": values[key]} for key in META_KEYS])
+    conn.execute(insert(meta), [{"key": key, "value": values[key]} for key in META_KEYS])
 
 
-async def read_binding(conn: AsyncConnection, db: Path, tables: set[str]) -> dict[str, str]:
+def read_binding(conn: Connection, db: Path, tables: set[str]) -> dict[str, str]:
     """The binding of a file that has tables; the version is checked first because a newer
     schema may have changed everything else."""
     if "meta" not in tables:
         raise corrupt_error(db, f"it has tables ({', '.join(sorted(tables))}) but no bmsync meta")
     stored: dict[str, str] = {}
-    for key, value in await conn.execute(select(meta.c.key, meta.c.value)):
+    for key, value in conn.execute(select(meta.c.key, meta.c.value)):
         stored[key] = value
     version = stored.get("schema_version", "")
     if not version.isdigit() or int(version) < 1:
@@ -107,31 +118,31 @@ async def read_binding(conn: AsyncConnection, db: Path, tables: set[str]) -> dic
     return stored
 
 
-async def migrate(conn: AsyncConnection, stored: dict[str, str], tables: set[str]) -> None:
+def migrate(conn: Connection, stored: dict[str, str], tables: set[str]) -> None:
     """Bring an older schema up to this one, inside the caller's transaction (all or nothing).
 
     Only additive changes so far, so an interrupted migration simply runs again next time.
     The `folders` table, which needs no bump, is created here where it is missing.
     """
     if folders.name not in tables:
-        await conn.run_sync(folders.create)
+        folders.create(conn)
         tables.add(folders.name)
     version = int(stored["schema_version"])
     if version < 2:
-        await conn.execute(text("ALTER TABLE files ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0"))
+        conn.execute(text("ALTER TABLE files ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0"))
     if version < SCHEMA_VERSION:
-        await conn.execute(
+        conn.execute(
             meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION))
         )
         stored["schema_version"] = str(SCHEMA_VERSION)
 
 
-async def check_tables(conn: AsyncConnection, db: Path, tables: set[str]) -> None:
+def check_tables(conn: Connection, db: Path, tables: set[str]) -> None:
     """Every table and column this version reads is there (extra ones are tolerated)."""
     for table in (files, folders, runs):
         if table.name not in tables:
             raise corrupt_error(db, f"table {table.name} is missing")
-        info = await conn.execute(text(f"PRAGMA table_info({table.name})"))
+        info = conn.execute(text(f"PRAGMA table_info({table.name})"))
         present = {row.name for row in info}
         missing = [c.name for c in table.columns if c.name not in present]
         if missing:

@@ -1,4 +1,10 @@
-"""`SqliteSnapshotStore`: the per-project SQLite snapshot, on SQLAlchemy async + aiosqlite.
+"""`SqliteSnapshotStore`: the per-project SQLite snapshot, on SQLAlchemy Core + aiosqlite.
+
+The engine is SQLAlchemy's own `Engine` on the aiosqlite dialect, and each transaction runs as
+one synchronous function in `greenlet_spawn`, the bridge SQLAlchemy's asyncio extension is built
+on: every statement still goes through aiosqlite's thread and the event loop is never blocked.
+The extension itself is not imported: its session and scoped-session modules load SQLAlchemy's
+ORM, about 60-75 ms of every `bmsync` command's start-up, for classes the store never uses.
 
 Crash safety is SQLite's: every call is one transaction (WAL, synchronous=FULL), so a run killed
 at any moment leaves the snapshot as of its last committed `apply`, never half of one, and a
@@ -30,17 +36,19 @@ import asyncio
 import gc
 import json
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
+    Engine,
     bindparam,
+    create_engine,
     delete,
     event,
     func,
@@ -52,7 +60,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 
 from bmsync.errors import StateCorruptError, StateError, StateMismatchError
 from bmsync.portable import make_private, same_folder
@@ -70,6 +78,8 @@ from bmsync.state.schema import (
     runs,
 )
 from bmsync.types import SnapshotEntry
+
+_T = TypeVar("_T")
 
 DB_FILE_MODE = 0o600
 RUNNING = "running"
@@ -118,9 +128,7 @@ class SqliteSnapshotStore:
     tasks may share the store freely.
     """
 
-    def __init__(
-        self, engine: AsyncEngine, conn: AsyncConnection, db: Path, set_aside: Path | None
-    ) -> None:
+    def __init__(self, engine: Engine, conn: Connection, db: Path, set_aside: Path | None) -> None:
         self._engine = engine
         self._conn = conn
         self._lock = asyncio.Lock()
@@ -154,36 +162,21 @@ class SqliteSnapshotStore:
         _create_private_file(db)
         engine = _make_engine(db)
         try:
-            conn = await engine.connect()
+            conn = await greenlet_spawn(engine.connect)
         except DBAPIError as err:
-            await engine.dispose()
+            await greenlet_spawn(engine.dispose)
             raise _state_error(db, err) from err
         store = cls(engine, conn, db, set_aside)
         try:
-            await store._bind(local_root, remote_url)
+            stored = await store._run(lambda conn: _bind(conn, db, local_root, remote_url))
+            if stored is not None:
+                store._check_binding(stored, local_root, remote_url)
         except BaseException:
             await store.close()
             raise
         return store
 
-    async def _bind(self, local_root: str, remote_url: str) -> None:
-        """Create a never-made snapshot, or check that this one is sound and ours."""
-        async with self._transaction() as conn:
-            tables = set(
-                (await conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'")))
-                .scalars()
-                .all()
-            )
-            if not tables:
-                await create_tables(conn, local_root, remote_url)
-                return
-            stored = await read_binding(conn, self.db, tables)
-            if "files" in tables:
-                await migrate(conn, stored, tables)
-            await check_tables(conn, self.db, tables)
-            problems = (await conn.execute(text("PRAGMA quick_check"))).scalars().all()
-            if problems != ["ok"]:
-                raise corrupt_error(self.db, "integrity check failed: " + "; ".join(problems[:3]))
+    def _check_binding(self, stored: dict[str, str], local_root: str, remote_url: str) -> None:
         if not same_folder(stored["local_root"], local_root) or stored["remote_url"] != remote_url:
             raise StateMismatchError(
                 f"the state folder {self.db.parent} belongs to local folder "
@@ -196,13 +189,7 @@ class SqliteSnapshotStore:
 
     async def load(self) -> dict[str, SnapshotEntry]:
         """The whole snapshot, by path."""
-        async with self._transaction() as conn:
-            result = await conn.execute(_SELECT_FILES)  # all rows fetched, in the driver's thread
-            with _gc_paused():
-                return {
-                    path: SnapshotEntry(path, size, mtime_ns, xxh3, etag, ctime_ns)
-                    for path, size, mtime_ns, xxh3, etag, ctime_ns in result
-                }
+        return await self._run(_load_files)
 
     async def apply(self, upserts: Iterable[SnapshotEntry], deletes: Iterable[str]) -> None:
         """Upsert and delete rows in one transaction: all of it lands, or none.
@@ -215,57 +202,75 @@ class SqliteSnapshotStore:
             raise ValueError(f"paths both upserted and deleted: {sorted(both)[:5]}")
         if not entries and not gone:
             return
-        async with self._transaction() as conn:
+
+        def write(conn: Connection) -> None:
             if entries:
-                await conn.execute(_UPSERT, [_file_row(entry) for entry in entries])
+                conn.execute(_UPSERT, [_file_row(entry) for entry in entries])
             if gone:
-                await conn.execute(_DELETE, [{"gone": path} for path in gone])
+                conn.execute(_DELETE, [{"gone": path} for path in gone])
+
+        await self._run(write)
 
     async def load_folders(self) -> set[str]:
         """The folder baseline (`SnapshotStore.load_folders`)."""
-        async with self._transaction() as conn:
-            return set((await conn.execute(select(folders.c.path))).scalars().all())
+
+        def read(conn: Connection) -> set[str]:
+            return set(conn.execute(select(folders.c.path)).scalars().all())
+
+        return await self._run(read)
 
     async def apply_folders(self, agreed: Iterable[str], gone: Iterable[str]) -> None:
         """Add `agreed` to the folder baseline and drop `gone`, in one transaction."""
         added, dropped = sorted(set(agreed)), sorted(set(gone))
         if not added and not dropped:
             return
-        async with self._transaction() as conn:
+
+        def write(conn: Connection) -> None:
             if added:
                 insert_new = sqlite_insert(folders).on_conflict_do_nothing()
-                await conn.execute(insert_new, [{"path": path} for path in added])
+                conn.execute(insert_new, [{"path": path} for path in added])
             if dropped:
                 gone_row = delete(folders).where(folders.c.path == bindparam("gone"))
-                await conn.execute(gone_row, [{"gone": path} for path in dropped])
+                conn.execute(gone_row, [{"gone": path} for path in dropped])
+
+        await self._run(write)
 
     async def get_meta(self, key: str) -> str | None:
         """A value the engine keeps across runs (`set_meta`), or None if never set."""
-        async with self._transaction() as conn:
-            result = await conn.execute(select(meta.c.value).where(meta.c.key == key))
-            value: str | None = result.scalar_one_or_none()
-        return value
+
+        def read(conn: Connection) -> str | None:
+            value: str | None = conn.execute(
+                select(meta.c.value).where(meta.c.key == key)
+            ).scalar_one_or_none()
+            return value
+
+        return await self._run(read)
 
     async def set_meta(self, key: str, value: str) -> None:
         """Keep `value` under `key` across runs; the snapshot's binding keys are not settable."""
         if key in META_KEYS:
             raise ValueError(f"{key!r} is set when the snapshot is created and never changes")
         upsert = sqlite_insert(meta).values(key=key, value=value)
-        async with self._transaction() as conn:
-            await conn.execute(
-                upsert.on_conflict_do_update(index_elements=[meta.c.key], set_={"value": value})
-            )
+        statement = upsert.on_conflict_do_update(index_elements=[meta.c.key], set_={"value": value})
+
+        def write(conn: Connection) -> None:
+            conn.execute(statement)
+
+        await self._run(write)
 
     async def begin_run(self, run_id: str, started_at: datetime) -> None:
         """Record a run as `RUNNING`; keeps the newest 200 runs."""
-        async with self._transaction() as conn:
-            await conn.execute(
+
+        def write(conn: Connection) -> None:
+            conn.execute(
                 insert(runs).values(
                     id=run_id, started_at=_utc_text(started_at), status=RUNNING, summary="{}"
                 )
             )
             newest = select(runs.c.id).order_by(runs.c.started_at.desc()).limit(_RUNS_KEPT)
-            await conn.execute(delete(runs).where(runs.c.id.not_in(newest)))
+            conn.execute(delete(runs).where(runs.c.id.not_in(newest)))
+
+        await self._run(write)
 
     async def finish_run(
         self,
@@ -281,21 +286,28 @@ class SqliteSnapshotStore:
             "status": status,
             "summary": json.dumps(dict(summary), sort_keys=True),
         }
-        async with self._transaction() as conn:
-            result = await conn.execute(update(runs).where(runs.c.id == run_id).values(values))
-            if result.rowcount != 1:
-                raise ValueError(f"no run {run_id!r} was begun in {self.db}")
+
+        def write(conn: Connection) -> int:
+            return conn.execute(update(runs).where(runs.c.id == run_id).values(values)).rowcount
+
+        if await self._run(write) != 1:
+            raise ValueError(f"no run {run_id!r} was begun in {self.db}")
 
     async def count_files(self) -> int:
         """How many paths the snapshot holds (for `status`, without loading them)."""
-        async with self._transaction() as conn:
-            return int((await conn.execute(select(func.count()).select_from(files))).scalar_one())
+
+        def read(conn: Connection) -> int:
+            return int(conn.execute(select(func.count()).select_from(files)).scalar_one())
+
+        return await self._run(read)
 
     async def last_runs(self, n: int = 10) -> list[RunRecord]:
         """The `n` most recently started runs, newest first."""
         query = select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(n)
-        async with self._transaction() as conn:
-            rows = (await conn.execute(query)).all()
+
+        def read(conn: Connection) -> list[Any]:
+            return list(conn.execute(query).all())
+
         return [
             RunRecord(
                 id=row.id,
@@ -304,7 +316,7 @@ class SqliteSnapshotStore:
                 status=row.status,
                 summary=json.loads(row.summary),
             )
-            for row in rows
+            for row in await self._run(read)
         ]
 
     async def close(self) -> None:
@@ -312,9 +324,9 @@ class SqliteSnapshotStore:
             return
         self._closed = True
         try:
-            await self._conn.close()
+            await greenlet_spawn(self._conn.close)
         finally:
-            await self._engine.dispose()
+            await greenlet_spawn(self._engine.dispose)
 
     async def __aenter__(self) -> SqliteSnapshotStore:
         return self
@@ -327,22 +339,55 @@ class SqliteSnapshotStore:
     ) -> None:
         await self.close()
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
-        """One transaction on the store's connection, SQLite errors raised as `StateError`s."""
+    async def _run(self, work: Callable[[Connection], _T]) -> _T:
+        """`work(connection)` as one transaction on the store's connection, SQLite errors
+        raised as `StateError`s. `work` is synchronous SQLAlchemy Core; `greenlet_spawn` runs it
+        so that each statement awaits aiosqlite's thread without blocking the event loop."""
         async with self._lock:
             try:
-                async with self._conn.begin():
-                    yield self._conn
+                return await greenlet_spawn(_in_transaction, self._conn, work)
             except DBAPIError as err:
                 raise _state_error(self.db, err) from err
 
 
-def _make_engine(db: Path) -> AsyncEngine:
+def _in_transaction(conn: Connection, work: Callable[[Connection], _T]) -> _T:
+    with conn.begin():
+        return work(conn)
+
+
+def _bind(conn: Connection, db: Path, local_root: str, remote_url: str) -> dict[str, str] | None:
+    """Create the tables of a never-made snapshot (None), or check that this one is sound and
+    return its binding (the caller checks that it is ours)."""
+    tables = set(
+        conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'")).scalars().all()
+    )
+    if not tables:
+        create_tables(conn, local_root, remote_url)
+        return None
+    stored = read_binding(conn, db, tables)
+    if "files" in tables:
+        migrate(conn, stored, tables)
+    check_tables(conn, db, tables)
+    problems = conn.execute(text("PRAGMA quick_check")).scalars().all()
+    if problems != ["ok"]:
+        raise corrupt_error(db, "integrity check failed: " + "; ".join(problems[:3]))
+    return stored
+
+
+def _load_files(conn: Connection) -> dict[str, SnapshotEntry]:
+    result = conn.execute(_SELECT_FILES)  # all rows fetched, in the driver's thread
+    with _gc_paused():
+        return {
+            path: SnapshotEntry(path, size, mtime_ns, xxh3, etag, ctime_ns)
+            for path, size, mtime_ns, xxh3, etag, ctime_ns in result
+        }
+
+
+def _make_engine(db: Path) -> Engine:
     # Built, not parsed from a string: a `?` or `#` in the path (or a Windows drive) stays a path.
-    engine = create_async_engine(URL.create("sqlite+aiosqlite", database=str(db)))
-    event.listen(engine.sync_engine, "connect", _on_connect)
-    event.listen(engine.sync_engine, "begin", _on_begin)
+    engine = create_engine(URL.create("sqlite+aiosqlite", database=str(db)))
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
     return engine
 
 
