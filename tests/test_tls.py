@@ -140,3 +140,18 @@ async def test_verify_tls_false_syncs_through_a_self_signed_certificate(
     assert report.status == "ok" and report.uploaded == ["a.md"], report.errors
     stored = moto.client.get_object(Bucket=bucket, Key=f"{PREFIX}/a.md")["Body"].read()
     assert stored == b"a"
+
+
+async def test_a_plain_http_endpoint_reads_no_ca_bundle(
+    moto: S3TestServer, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No TLS connection is ever made to an `http://` endpoint, so the client loads no CA
+    bundle (a new client would otherwise spend ~30 ms reading one): a bundle that does not
+    exist is never opened."""
+    assert str(moto.config.endpoint_url).startswith("http://")
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "no-such-bundle.pem"))
+    bucket = moto.create_bucket()
+    report = await sync_project(
+        root, f"s3://{bucket}/{PREFIX}", s3=moto.config, state_dir=tmp_path / "state"
+    )
+    assert report.status == "ok" and report.uploaded == ["a.md"], report.errors

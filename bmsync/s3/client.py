@@ -30,6 +30,7 @@ import datetime
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore import handlers as botocore_handlers
 from botocore.exceptions import ProfileNotFound
@@ -135,9 +136,7 @@ async def open_s3_client(config: S3Config) -> AsyncIterator[Any]:
                     aws_access_key_id=config.access_key_id,
                     aws_secret_access_key=config.secret_access_key,
                     aws_session_token=config.session_token,
-                    # None, not True: botocore then honours AWS_CA_BUNDLE (or the profile's
-                    # ca_bundle) for an endpoint signed by a private CA; True would ignore it.
-                    verify=None if config.verify_tls else False,
+                    verify=_verify(config),
                     config=make_client_config(config, total_attempts=total_attempts),
                 )
             )
@@ -159,6 +158,20 @@ async def open_s3_client(config: S3Config) -> AsyncIterator[Any]:
         # are a note or one multipart part, already in memory; nothing is gained by asking.
         client.meta.events.unregister("before-call.s3", botocore_handlers.add_expect_header)
         yield client
+
+
+def _verify(config: S3Config) -> bool | None:
+    """The client's `verify`: None, not True, so that botocore honours AWS_CA_BUNDLE (or the
+    profile's ca_bundle) for an endpoint signed by a private CA (True would ignore it); False
+    for a plain `http://` endpoint, where no TLS connection is ever made (botocore does not
+    follow redirects elsewhere), so that the client does not load a CA bundle it cannot use
+    (about 30 ms of a thread per new client, which the first request waits for)."""
+    if not config.verify_tls:
+        return False
+    endpoint = config.endpoint_url
+    if endpoint is not None and urlsplit(endpoint).scheme.lower() == "http":
+        return False
+    return None
 
 
 _ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
