@@ -907,7 +907,13 @@ def entry() -> int:
     joined its worker threads. So the standard streams are flushed, the `atexit` handlers run
     (logging's flush among them) and the process leaves with `os._exit`. When another thread is
     still alive, or `main` is used as a library call, the usual exit is kept.
+
+    The command also lets aiohttp's import leave the CA certificates of its default TLS
+    contexts, which bmsync never uses, to a thread (`s3/cacerts.py`): about 55 ms of start-up.
     """
+    from bmsync.s3 import cacerts
+
+    cacerts.defer_for_this_process()
     code = main()
     if threading.active_count() == 1:
         _exit_now(code)

@@ -2,6 +2,9 @@
 
 - aiobotocore is imported with httpx hidden (`bmsync/s3/aio.py`): httpx stays importable and
   works afterwards, and a process that imported httpx first is left as it was.
+- the command imports aiohttp with the CA certificates of its default TLS contexts loaded on a
+  thread (`bmsync/s3/cacerts.py`): the contexts end up as aiohttp would have made them, the
+  `ssl` module is left as it was, and a library caller is not opted in.
 - the command leaves with `os._exit` once its work is done (`cli.entry`): its output must still
   be complete, its exit code kept, and the `atexit` handlers run.
 Each runs in a fresh interpreter: what is imported, and how a process ends, is the point.
@@ -48,6 +51,39 @@ def test_the_s3_client_loads_without_httpx_which_still_works_afterwards() -> Non
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+_CA_PROBE = """
+import json, ssl, _ssl, sys
+from bmsync.s3 import cacerts
+if sys.argv[1] == "command":
+    cacerts.defer_for_this_process()
+import bmsync.s3.client
+from aiohttp import connector
+deferred = cacerts._loader is not None
+cacerts.wait()
+assert ssl.SSLContext.set_default_verify_paths is _ssl._SSLContext.set_default_verify_paths
+assert ssl.SSLContext.load_default_certs.__qualname__ == "SSLContext.load_default_certs"
+fresh = ssl.create_default_context().cert_store_stats()
+print(json.dumps({
+    "deferred": deferred,
+    "fresh": fresh,
+    "verified": connector._SSL_CONTEXT_VERIFIED.cert_store_stats(),
+    "unverified": connector._SSL_CONTEXT_UNVERIFIED.cert_store_stats(),
+}))
+"""
+
+
+@pytest.mark.parametrize("caller", ["command", "library"])
+def test_aiohttp_default_contexts_get_their_certificates(caller: str) -> None:
+    """The command defers the loading; a library caller (whose own threads may be making TLS
+    contexts meanwhile) does not. Either way the contexts hold what a fresh default has."""
+    done = python(_CA_PROBE, caller)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["deferred"] is (caller == "command")
+    assert seen["verified"] == seen["fresh"], seen
+    assert seen["unverified"]["x509_ca"] == seen["fresh"]["x509_ca"], seen
 
 
 def test_a_process_that_imported_httpx_first_is_left_alone() -> None:

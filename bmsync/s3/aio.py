@@ -11,6 +11,10 @@ So, in a process that has not imported httpx yet, aiobotocore is imported with h
 works as usual. The global import lock is held meanwhile, so no other thread's import can see
 httpx hidden. A process that imported httpx before (basic-memory does) is left alone: there is
 nothing to save.
+
+aiohttp is imported here first, for every other bmsync module (`from bmsync.s3.aio import
+aiohttp`), so that the command line can leave the CA certificates of aiohttp's unused default
+TLS contexts to a thread (`s3/cacerts.py`).
 """
 
 from __future__ import annotations
@@ -19,15 +23,21 @@ import _imp
 import importlib
 import sys
 
+from bmsync.s3 import cacerts
+
 _HIDDEN = ("httpx", "httpx2")
 _MODULES = ("aiobotocore.config", "aiobotocore.session")
 
 
 def _import_without_httpx() -> None:
-    if all(name in sys.modules for name in _MODULES) or any(n in sys.modules for n in _HIDDEN):
+    if all(name in sys.modules for name in _MODULES):
         return
     _imp.acquire_lock()
     try:
+        with cacerts.deferred_ca_loading():
+            importlib.import_module("aiohttp")
+        if any(name in sys.modules for name in _HIDDEN):
+            return
         for name in _HIDDEN:
             sys.modules[name] = None  # type: ignore[assignment]
         try:
@@ -43,8 +53,9 @@ def _import_without_httpx() -> None:
 
 _import_without_httpx()
 
+import aiohttp  # noqa: E402
 from aiobotocore.config import AioConfig  # noqa: E402
 from aiobotocore.parsers import AioResponseParserFactory, AioRestXMLParser  # noqa: E402
 from aiobotocore.session import AioSession  # noqa: E402
 
-__all__ = ["AioConfig", "AioResponseParserFactory", "AioRestXMLParser", "AioSession"]
+__all__ = ["AioConfig", "AioResponseParserFactory", "AioRestXMLParser", "AioSession", "aiohttp"]

@@ -20,8 +20,6 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 
-import aiohttp
-from aiohttp import ClientConnectorError, ClientOSError
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -34,6 +32,7 @@ from botocore.exceptions import (
 
 from bmsync.errors import BmsyncError, BucketNotFoundError, RemoteAuthError, RemoteError
 from bmsync.failures import FileActionError, RemoteChanged, RemoteMissing, TransientError
+from bmsync.s3.aio import aiohttp
 from bmsync.s3.bucket import Bucket
 
 TRANSPORT_ERRORS = (BotoCoreError, aiohttp.ClientError, asyncio.TimeoutError)
@@ -192,7 +191,9 @@ def _reset_after_connecting(err: ConnectionError) -> bool:
     refused connect; telling the user to check the endpoint URL would then send them the wrong
     way, since the endpoint was reached."""
     cause = getattr(err, "kwargs", {}).get("error")
-    return isinstance(cause, ClientOSError) and not isinstance(cause, ClientConnectorError)
+    return isinstance(cause, aiohttp.ClientOSError) and not isinstance(
+        cause, aiohttp.ClientConnectorError
+    )
 
 
 def _endpoint(err: BotoCoreError) -> str:
