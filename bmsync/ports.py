@@ -104,8 +104,13 @@ class RemoteStore(Protocol):
         """Delete; an already missing object is not an error."""
         ...
 
-    async def copy(self, src_relkey: str, dst_relkey: str, *, if_match: str | None) -> RemoteMeta:
-        """Server-side copy keeping the metadata; returns the new object's identity."""
+    async def copy(
+        self, src_relkey: str, dst_relkey: str, *, if_match: str | None, mode: PutMode
+    ) -> RemoteMeta:
+        """Server-side copy keeping the metadata; returns the new object's identity.
+
+        `if_match` is the source's condition, `mode` the destination's, as for an upload (a
+        move's destination must be free: `Create`): `RemoteChanged` when either fails."""
         ...
 
     async def preserve(self, relkey: str, run_id: str, *, if_match: str | None) -> None:

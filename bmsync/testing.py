@@ -155,9 +155,13 @@ class MemoryRemote:
         self.calls.append(f"delete {relkey}")
         self._delete(relkey, if_match)
 
-    async def copy(self, src_relkey: str, dst_relkey: str, *, if_match: str | None) -> RemoteMeta:
+    async def copy(
+        self, src_relkey: str, dst_relkey: str, *, if_match: str | None, mode: PutMode
+    ) -> RemoteMeta:
         self.calls.append(f"copy {src_relkey} {dst_relkey}")
+        self._inject_failure(dst_relkey)
         obj = self._existing(src_relkey, if_match)
+        self._check_put(dst_relkey, mode)
         copied = StoredObject(obj.data, dict(obj.metadata), time.time_ns())
         self.objects[dst_relkey] = copied
         return _meta(copied)

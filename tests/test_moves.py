@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import bmsync
+from bmsync.progress import PhaseEvent
 from bmsync.s3.remote import open_remote
 from bmsync.sync.actions import DeleteLocal, DeleteRemote, Download, MoveLocal, MoveRemote, Upload
 from bmsync.sync.moves import detect_moves
@@ -122,3 +123,31 @@ async def test_a_folder_renamed_in_the_bucket_leaves_no_empty_folder_behind(
     report = await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)
     assert [m.side for m in report.moved] == ["local"]
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == ["new", "new/a.md"]
+
+
+async def test_a_move_leaves_an_object_another_client_put_at_its_destination(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str
+) -> None:
+    """Between the listing and the copy, another client puts an object at the new name: the
+    move keeps it (on a store that enforces conditions and on one that ignores them), reports
+    the path, and deletes nothing; the next run sees both versions and keeps both."""
+    root, state, url = tmp_path / "notes", tmp_path / "state", f"s3://{bucket}/kb"
+    root.mkdir()
+    (root / "old.md").write_text("mine " * 20)
+    await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)
+    (root / "old.md").rename(root / "new.md")
+
+    def another_client_writes(event: Any) -> None:
+        if isinstance(event, PhaseEvent) and event.phase == "transferring":
+            s3_server.client.put_object(Bucket=bucket, Key="kb/new.md", Body=b"theirs")
+
+    report = await bmsync.sync_project(
+        root, url, state_dir=state, s3=s3_server.config, progress=another_client_writes
+    )
+    assert report.status != "ok" and [e.path for e in report.errors] == ["new.md"]
+    assert report.moved == [] and report.deleted_remote == []
+    body = s3_server.client.get_object(Bucket=bucket, Key="kb/new.md")["Body"].read()
+    assert body == b"theirs", "the other client's object was overwritten"
+    assert s3_server.client.head_object(Bucket=bucket, Key="kb/old.md")["ContentLength"] == 100
+    again = await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)
+    assert again.status == "ok" and len(again.conflicts) == 1, again.summary()

@@ -481,7 +481,7 @@ async def test_copy_keeps_the_metadata(
 ) -> None:
     data = b"content"
     meta = await put(remote, tmp_path, "a.md", data)
-    copied = await remote.copy("a.md", "sub/b.md", if_match=meta.etag)
+    copied = await remote.copy("a.md", "sub/b.md", if_match=meta.etag, mode=Create())
     assert (copied.etag, copied.size, copied.mtime_ns, copied.xxh3) == (
         meta.etag,
         len(data),
@@ -500,11 +500,36 @@ async def test_copy_keeps_the_metadata(
 
 async def test_copy_of_a_missing_or_changed_object(remote: S3Remote, tmp_path: Path) -> None:
     with pytest.raises(RemoteMissing):
-        await remote.copy("nope.md", "b.md", if_match=None)
+        await remote.copy("nope.md", "b.md", if_match=None, mode=Create())
     await put(remote, tmp_path, "a.md", b"x")
     with pytest.raises(RemoteChanged):
-        await remote.copy("a.md", "b.md", if_match="0" * 32)
+        await remote.copy("a.md", "b.md", if_match="0" * 32, mode=Create())
     assert await remote.head("b.md") is None
+
+
+async def test_copy_leaves_another_clients_object_at_the_destination_alone(
+    remote: S3Remote, s3_sync_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    """A move's destination must be free (`Create`): an object another client put there after
+    the listing is kept, on a store that enforces conditions and on one that ignores them
+    (checked just before the copy), and the copy fails as a remote change."""
+    meta = await put(remote, tmp_path, "a.md", b"mine")
+    s3_sync_client.put_object(Bucket=bucket, Key="p/b.md", Body=b"theirs")
+    with pytest.raises(RemoteChanged, match="appeared"):
+        await remote.copy("a.md", "b.md", if_match=meta.etag, mode=Create())
+    assert await get(remote, "b.md") == b"theirs"
+    assert await get(remote, "a.md") == b"mine"
+
+
+async def test_a_copy_whose_destination_holds_its_bytes_already_is_ours(
+    remote: S3Remote, tmp_path: Path
+) -> None:
+    """What a retry of a copy that landed finds: its own bytes at the destination."""
+    meta = await put(remote, tmp_path, "a.md", b"mine")
+    first = await remote.copy("a.md", "b.md", if_match=meta.etag, mode=Overwrite())
+    again = await remote.copy("a.md", "b.md", if_match=meta.etag, mode=Create())
+    assert (again.etag, again.size, again.xxh3) == (first.etag, first.size, first.xxh3)
+    assert await get(remote, "b.md") == b"mine"
 
 
 async def test_preserve_copies_into_the_trash(

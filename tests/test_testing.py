@@ -104,12 +104,12 @@ async def test_delete_of_a_missing_object_is_fine(remote: MemoryRemote) -> None:
 
 async def test_copy_of_a_missing_or_changed_object(remote: MemoryRemote, tmp_path: Path) -> None:
     with pytest.raises(RemoteMissing):
-        await remote.copy("nope.md", "b.md", if_match=None)
+        await remote.copy("nope.md", "b.md", if_match=None, mode=Create())
     meta = await put(remote, tmp_path, "a.md", b"x")
     with pytest.raises(RemoteChanged):
-        await remote.copy("a.md", "b.md", if_match=STALE_ETAG)
+        await remote.copy("a.md", "b.md", if_match=STALE_ETAG, mode=Create())
     assert await remote.head("b.md") is None
-    copied = await remote.copy("a.md", "b.md", if_match=meta.etag)
+    copied = await remote.copy("a.md", "b.md", if_match=meta.etag, mode=Create())
     assert (copied.etag, copied.mtime_ns, copied.xxh3) == (meta.etag, MTIME_NS, meta.xxh3)
 
 
@@ -222,7 +222,7 @@ async def test_every_call_is_recorded(remote: MemoryRemote, tmp_path: Path) -> N
     await remote.list_objects()
     await remote.head("a.md")
     await get(remote, "a.md")
-    await remote.copy("a.md", "b.md", if_match=meta.etag)
+    await remote.copy("a.md", "b.md", if_match=meta.etag, mode=Create())
     await remote.preserve("a.md", run_id, if_match=meta.etag)
     await remote.delete("a.md", if_match=meta.etag)
     await remote.list_trash()

@@ -118,8 +118,12 @@ class S3Remote:
     async def delete(self, relkey: str, *, if_match: str | None) -> None:
         await writes.delete(self._bucket, self._conditions, relkey, if_match=if_match)
 
-    async def copy(self, src_relkey: str, dst_relkey: str, *, if_match: str | None) -> RemoteMeta:
-        return await writes.copy(self._bucket, src_relkey, dst_relkey, if_match=if_match)
+    async def copy(
+        self, src_relkey: str, dst_relkey: str, *, if_match: str | None, mode: PutMode
+    ) -> RemoteMeta:
+        return await writes.copy(
+            self._bucket, self._conditions, src_relkey, dst_relkey, if_match=if_match, mode=mode
+        )
 
     async def put_marker(self, folder: str) -> None:
         await markers.put_marker(self._bucket, self._conditions, folder)

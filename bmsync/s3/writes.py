@@ -20,6 +20,7 @@ from bmsync.ports import LocalSource
 from bmsync.s3.bucket import Bucket
 from bmsync.s3.conditions import Condition, ConditionalWrites, put_condition
 from bmsync.s3.errors import (
+    appeared,
     changed,
     corrupt_upload,
     file_errors,
@@ -155,9 +156,22 @@ async def delete_key(
 
 
 async def copy(
-    bucket: Bucket, src_relkey: str, dst_relkey: str, *, if_match: str | None
+    bucket: Bucket,
+    conditions: ConditionalWrites,
+    src_relkey: str,
+    dst_relkey: str,
+    *,
+    if_match: str | None,
+    mode: PutMode,
 ) -> RemoteMeta:
-    """Server-side copy with the metadata; the source's HEAD supplies mtime and xxh3."""
+    """Server-side copy with the metadata; the source's HEAD supplies mtime and xxh3.
+
+    The destination is written under `mode`'s condition: checked just before the copy (by the
+    existence listing `conditions` shares with uploads, or a HEAD), and also sent with it where
+    the store enforces conditions. A copy refused by its destination's condition may be a
+    retry (botocore's, or the executor's after a cut connection) of one that landed: if the
+    destination now holds the source's bytes (size and xxh3), it is ours.
+    """
     src, dst = bucket.key(src_relkey), bucket.key(dst_relkey)
     with file_errors(bucket, f"copy {bucket.url(src)} to", dst):
         source = await head_key(bucket, src)
@@ -165,8 +179,25 @@ async def copy(
             raise missing(bucket.url(src))
         if if_match is not None and source.etag != normalise_etag(if_match):
             raise changed(bucket.url(src))
-        # Pin the copy to the version the HEAD described, so its metadata is the copy's.
-        result = await copy_key(bucket, src, dst, if_match=source.etag)
+
+        async def send(condition: Condition) -> Mapping[str, Any]:
+            # Pinned to the version the HEAD described, so its metadata is the copy's.
+            return await copy_key(bucket, src, dst, if_match=source.etag, condition=condition)
+
+        try:
+            # Checked first on every store: one that honours conditions on a PUT may ignore
+            # them on a copy (moto does, silently). Where the store enforces them, the
+            # condition sent with the copy closes the window the check leaves.
+            await conditions.check(dst, mode)
+            result = await conditions.send(
+                send, put_condition(mode), lambda: conditions.check(dst, mode)
+            )
+        except ClientError as err:
+            if not is_precondition_failed(err):
+                raise
+            return await _own_copy_or_changed(bucket, src, dst, source, err)
+        except RemoteChanged as err:  # checked first, on a store that ignores conditions
+            return await _own_copy_or_changed(bucket, src, dst, source, err)
     return RemoteMeta(
         etag=normalise_etag(result["ETag"]),
         size=source.size,
@@ -176,18 +207,44 @@ async def copy(
     )
 
 
+async def _own_copy_or_changed(
+    bucket: Bucket, src: str, dst: str, source: RemoteMeta, err: Exception
+) -> RemoteMeta:
+    """A copy refused by a condition: ours all the same when the destination holds the source's
+    bytes (a retry of a copy that landed), else the change that refused it."""
+    landed = await head_key(bucket, dst)
+    if landed is None:
+        raise changed(bucket.url(src)) from err  # the source's condition failed
+    if (landed.size, landed.xxh3) != (source.size, source.xxh3) or not source.xxh3:
+        raise appeared(bucket.url(dst)) from err
+    return RemoteMeta(
+        etag=landed.etag,
+        size=source.size,
+        last_modified_ns=landed.last_modified_ns,
+        mtime_ns=source.mtime_ns,
+        xxh3=source.xxh3,
+    )
+
+
 async def copy_key(
-    bucket: Bucket, src: str, dst: str, *, if_match: str | None
+    bucket: Bucket,
+    src: str,
+    dst: str,
+    *,
+    if_match: str | None,
+    condition: Condition | None = None,
 ) -> Mapping[str, Any]:
-    """CopyObject keeping the metadata; `if_match` goes out as CopySourceIfMatch."""
-    condition = {"CopySourceIfMatch": quote_etag(if_match)} if if_match is not None else {}
+    """CopyObject keeping the metadata; `if_match` goes out as CopySourceIfMatch, `condition`
+    (`put_condition`) is the destination's."""
+    source_condition = {"CopySourceIfMatch": quote_etag(if_match)} if if_match is not None else {}
     try:
         response = await bucket.client.copy_object(
             Bucket=bucket.name,
             Key=dst,
             CopySource={"Bucket": bucket.name, "Key": src},
             MetadataDirective="COPY",
-            **condition,
+            **source_condition,
+            **(condition or {}),
         )
     except ClientError as err:
         if is_not_found(err):

@@ -296,10 +296,12 @@ class Executor:
 
     async def _move_remote(self, action: MoveRemote) -> None:
         """Copy the old object to the new key on the server, then delete the old one (no trash:
-        its bytes live on at the new key). The new local file must still be what the plan
-        saw, or the copy is not recorded and the next run looks again."""
+        its bytes live on at the new key). The new key must still be free, as for the upload
+        the move stands for (an object another client put there since the listing is left
+        alone), and the new local file must still be what the plan saw, or the copy is not
+        recorded and the next run looks again."""
         old = action.source
-        meta = await self.remote.copy(old.relkey, action.path, if_match=old.etag)
+        meta = await self.remote.copy(old.relkey, action.path, if_match=old.etag, mode=Create())
         await asyncio.to_thread(
             ops.check_unchanged, self.root, action.local.os_relpath, action.local
         )
@@ -338,7 +340,7 @@ class Executor:
                 self._changed("added", copy)
             if not action.copy_on_remote:
                 copy_meta = await self.remote.copy(
-                    action.remote.relkey, copy, if_match=action.remote.etag
+                    action.remote.relkey, copy, if_match=action.remote.etag, mode=Create()
                 )
                 await self.batcher.add(upserts=[_entry(copy, kept, copy_meta.etag)])
             meta = await self._send(action.local, action.remote.relkey, Update(action.remote.etag))
