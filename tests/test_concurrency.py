@@ -1,5 +1,6 @@
 """How many transfers run at once: small files up to 4x `transfers` (capped by the client's
-connection pool), large ones at `transfers` (bmsync/sync/execute.py)."""
+connection pool), fewer while the store throttles (bmsync/sync/aimd.py), large ones at
+`transfers` (bmsync/sync/execute.py)."""
 
 from __future__ import annotations
 
