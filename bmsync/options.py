@@ -95,7 +95,8 @@ PROFILES: dict[str, Profile] = {
 MAX_REQUESTS_IN_FLIGHT = 32
 """The most requests a run has in flight: the S3 client's connection pool, and the cap on small
 transfers at once (a note's upload is one round trip, so `transfers` of them at once leave a
-high-latency link idle; the executor runs up to 4x `transfers` of them, never more than this)."""
+high-latency link idle; the executor runs up to 4x `transfers` of them, never more than this,
+and fewer, down to `transfers`, while the store answers "slow down": `bmsync/sync/aimd.py`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,15 @@ class RemoteStore(Protocol):
         """`s3://bucket/prefix`, for messages."""
         ...
 
+    @property
+    def throttled(self) -> int:
+        """How many of this remote's requests the store has answered "slow down" (HTTP 503
+        SlowDown, 429, a throttling error code) since the remote was opened, retried or not;
+        it only ever grows. The executor reads it as each small action ends, and runs fewer of
+        them at once while it grows (`bmsync.sync.aimd`). A store that never throttles says 0.
+        """
+        ...
+
     async def list_objects(self) -> RemoteListing: ...
 
     async def list_folders(self) -> list[str]:

@@ -85,7 +85,10 @@ class SyncReport:
     bytes_downloaded: int = 0
     duration_s: float = 0.0
     warnings: list[FileError] = field(default_factory=list)
-    """Paths left alone on purpose (symlinks, devices, invalid remote keys): not errors."""
+    """Paths left alone on purpose (symlinks, devices, invalid remote keys): not errors. A
+    note on the run itself has a name in parentheses for its path: `(lock)`, the lock of a
+    killed run taken over; `(throttled)`, the store asked to slow down and the run ended with
+    fewer transfers at once than it began with."""
     run_id: str | None = None
     mode: str = "bisync"
     """Which workflow ran: bisync, push, pull, mirror or prune."""

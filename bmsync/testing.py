@@ -73,6 +73,9 @@ class MemoryRemote:
     """Relkeys whose uploads/downloads fail (`dir/` for a marker), to test per-file errors."""
     keeps_folder_markers: bool = True
     """What `keeps_markers` answers: False plays a store that maps keys onto a file system."""
+    throttled: int = 0
+    """`RemoteStore.throttled`: nothing here throttles; a test raises it to play a store that
+    asks to slow down."""
 
     @property
     def url(self) -> str:

@@ -16,6 +16,9 @@ of stale keep-alive states; the client's side stays keep-alive, as with a real s
 proxy itself and the header dropped upstream: the proxy needs the whole body before it decides,
 and botocore does not sign `Expect`, so the signature still matches.
 
+The proxy also records how many requests it is answering at once (`Record.in_flight`): how
+many a client has in flight, which is what a test of bmsync's concurrency pins.
+
 Decisions are reproducible: every request gets its own `random.Random` seeded from the proxy's
 seed and the request's identity (method, path, query parameter names, and how many times that
 identity was seen), so which request gets which fault does not depend on how the concurrent
@@ -192,6 +195,34 @@ class PerIdentityBurst:
         return Decision(self.fault if self._seen[request.identity] <= self.count else Fault.NONE)
 
 
+class NumberedFaults:
+    """The requests matching `match`, numbered 1, 2, ... as they arrive (retries included): each
+    gets `latency_s`, and those whose number `faulted` accepts get `fault`. A phase of a run
+    ("every third PUT from the 65th to the 160th") whatever the keys, for a test that looks at
+    what the client does during and after it rather than at which request was hit."""
+
+    def __init__(
+        self,
+        fault: Fault,
+        faulted: Callable[[int], bool],
+        match: Callable[[Request], bool],
+        *,
+        latency_s: float = 0.0,
+    ) -> None:
+        self.fault = fault
+        self.faulted = faulted
+        self.match = match
+        self.latency_s = latency_s
+        self.seen = 0
+
+    def __call__(self, request: Request, _rng: random.Random) -> Decision:
+        if not self.match(request):
+            return Decision()
+        self.seen += 1
+        fault = self.fault if self.faulted(self.seen) else Fault.NONE
+        return Decision(fault, self.latency_s)
+
+
 def always(fault: Fault, operations: Collection[str]) -> Policy:
     """`fault` on every request of these operations: a failure no retry gets through."""
 
@@ -212,6 +243,8 @@ class Record:
     fault: Fault
     list_prefix: str = ""
     """A listing's `prefix` parameter ("" for other requests)."""
+    in_flight: int = 0
+    """Requests the proxy was answering when this one was decided, this one included."""
 
 
 @dataclass(frozen=True)
@@ -314,6 +347,7 @@ class FaultProxy:
         self._counters = _Counters()
         self._records: list[Record] = []
         self._seen: Counter[str] = Counter()
+        self._in_flight = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="fault-proxy", daemon=True)
         self._ready = threading.Event()
@@ -427,10 +461,14 @@ class FaultProxy:
         await self._server.wait_closed()
 
     def _decide(self, request: Request) -> Decision:
+        """The policy's decision for `request`, which counts as in flight from here until
+        `_answered`."""
         with self._lock:
             self._seen[request.identity] += 1
             occurrence = self._seen[request.identity]
             policy = self._policy
+            self._in_flight += 1
+            in_flight = self._in_flight
         rng = random.Random(f"{self.seed}|{request.identity}|{occurrence}")
         decision = policy(request, rng)
         record = Record(
@@ -440,11 +478,16 @@ class FaultProxy:
             request.key,
             decision.fault,
             request.list_prefix,
+            in_flight,
         )
         with self._lock:
             self._counters.count(request, decision)
             self._records.append(record)
         return decision
+
+    def _answered(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One client connection: requests one after the other until either side closes.
@@ -489,9 +532,18 @@ class FaultProxy:
         body = await _read_body(reader, headers)
         request = Request(method, target, headers, body)
         decision = self._decide(request)
+        try:
+            return await self._answer(request, decision, writer)
+        finally:
+            self._answered()
+
+    async def _answer(
+        self, request: Request, decision: Decision, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Answer `request` as `decision` says; False when the connection is done."""
         if decision.latency_s > 0:
             await asyncio.sleep(decision.latency_s)
-        keep_alive = (_header(headers, "connection") or "").lower() != "close"
+        keep_alive = (request.header("connection") or "").lower() != "close"
         fault = decision.fault
         if fault is Fault.RESET_BEFORE:
             _reset(writer)
@@ -505,7 +557,7 @@ class FaultProxy:
             return keep_alive
         try:
             response_head, response_body, upstream_closes = await asyncio.wait_for(
-                self._forward(request, _request_bytes(method, target, headers) + body),
+                self._forward(request, _request_bytes(request) + request.body),
                 UPSTREAM_TIMEOUT_S,
             )
         except (OSError, asyncio.IncompleteReadError, ProtocolError, TimeoutError):
@@ -659,8 +711,10 @@ async def _read_to_eof(reader: asyncio.StreamReader) -> bytes:
     return b"".join(chunks)
 
 
-def _request_bytes(method: str, target: str, headers: Headers) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers), "", ""]
+def _request_bytes(request: Request) -> bytes:
+    """The request's head as sent upstream."""
+    head = f"{request.method} {request.target} HTTP/1.1"
+    lines = [head, *(f"{k}: {v}" for k, v in request.headers), "", ""]
     return "\r\n".join(lines).encode("latin-1")
 
 

@@ -12,6 +12,7 @@ conditions):
     conditions.py  If-Match / If-None-Match, and checking them where the store ignores them
     existence.py   whether new keys exist, one folder listing for many (for conditions.py)
     trash.py       preserve, purge_trash, list_trash, download_trashed
+    throttles.py   throttled: the store's "slow down" answers, counted
     errors.py      what each botocore and aiohttp error means (run-stopping or one file's)
 """
 
@@ -29,6 +30,7 @@ from bmsync.s3.conditions import ConditionalWrites
 from bmsync.s3.config import S3Config
 from bmsync.s3.multipart import MULTIPART_THRESHOLD, PART_BYTES, PartSizes
 from bmsync.s3.pool import pooled_s3_client
+from bmsync.s3.throttles import throttle_counter
 from bmsync.s3.url import RemoteLocation, parse_remote_url
 from bmsync.types import PutMode, RemoteListing, RemoteMeta, TrashedObject
 
@@ -62,6 +64,8 @@ class S3Remote:
         self._bucket = Bucket(client, location)
         self._conditions = ConditionalWrites(self._bucket, conditional_writes)
         self._keeps_markers: bool | None = None
+        self._throttles = throttle_counter(client)
+        self._throttles_before = self._throttles.count
 
     @property
     def location(self) -> RemoteLocation:
@@ -93,6 +97,12 @@ class S3Remote:
     async def probe_conditional_writes(self) -> bool | None:
         """Find out whether the store enforces `If-None-Match: *` on PUT (see `conditions`)."""
         return await self._conditions.probe()
+
+    @property
+    def throttled(self) -> int:
+        """Throttled answers since this remote was made (the client's count is older: it is
+        kept between runs, one run at a time)."""
+        return self._throttles.count - self._throttles_before
 
     async def list_objects(self) -> RemoteListing:
         return await listing.list_objects(self._bucket)

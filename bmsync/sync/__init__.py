@@ -8,6 +8,8 @@ plan.py          the decision table, per mode: trees → actions              (p
 adopt.py         finish conflicts a killed run began                        (pure)
 guards.py        max-delete and empty-side: abort before anything changes   (pure)
 execute.py       carry out the actions, with bounded concurrency
+aimd.py          how many small actions at once while the store throttles   (pure)
+gate.py          a semaphore whose limit moves while it is held
 commit.py        finished actions into the snapshot, in batches; run history
 report.py        the one place a `SyncReport` is filled in from a plan
 housekeeping.py  temp files of killed runs, trash retention, stale multipart uploads

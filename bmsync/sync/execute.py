@@ -14,6 +14,14 @@ link idle. Small actions (deletes, moves and records included) run up to `SMALL_
 large ones keep to `transfers`. Memory stays bounded: a small upload holds at most
 `SMALL_BYTES` (32 MiB in all at the cap), and a large one streams (`s3/multipart.py`).
 
+That width is bmsync's own choice, so it gives it back when the store asks: as each small
+action ends, the executor reads `RemoteStore.throttled` (the store's "slow down" answers so
+far), and the limit on small actions in flight follows `aimd.py`: halved on a throttle, down to
+`transfers` and never below (what the user asked for), one wider per round without one, back
+up to the cap. `gate.py` enforces the moving limit without cancelling an action in flight.
+botocore still retries each throttled request itself; a store that never throttles leaves the
+limit at the cap, as if it were fixed. A run that ends still narrowed says so in its warnings.
+
 Runs that keep folder markers then carry out the folder plan (`run_folders`), once every file
 is where it goes: empty local folders removed (children first), local folders made, markers
 put and deleted.
@@ -24,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -44,6 +52,7 @@ from bmsync.report import (
     MoveReport,
     SyncReport,
 )
+from bmsync.sync import aimd
 from bmsync.sync.actions import (
     Action,
     DeleteLocal,
@@ -60,6 +69,7 @@ from bmsync.sync.actions import (
 )
 from bmsync.sync.commit import SnapshotBatcher
 from bmsync.sync.folders import FolderPlan
+from bmsync.sync.gate import Gate
 from bmsync.sync.progress import (
     Meter,
     MeteredSink,
@@ -125,7 +135,9 @@ class Executor:
         self.verify = verify
         self.progress = progress
         self._gate = asyncio.Semaphore(transfers)
-        self._small_gate = asyncio.Semaphore(small_transfers(transfers))
+        self._width = aimd.opened(floor=transfers, cap=small_transfers(transfers))
+        self._small_gate = Gate(self._width.cap)
+        self._throttles_at_start = self._throttles_seen = remote.throttled
         self._done = 0
         self._total = 0
 
@@ -158,9 +170,43 @@ class Executor:
             await self.batcher.add(deletes=[action.path])
         self._tick(action, ok=True)
 
+    @contextlib.asynccontextmanager
+    async def _small_slot(self) -> AsyncIterator[None]:
+        """A place among the small actions in flight. Its end is an event for the limiter,
+        taken before the place is freed, so that a narrower limit already holds back the
+        next action waiting for it."""
+        async with self._small_gate:
+            try:
+                yield
+            finally:
+                throttles = self.remote.throttled
+                throttled = throttles > self._throttles_seen
+                self._throttles_seen = throttles
+                self._width = aimd.after(self._width, throttled=throttled)
+                self._small_gate.limit = self._width.limit
+
+    def report_throttling(self) -> None:
+        """A warning when the store asked to slow down and the run ended narrower than it
+        began: the store may well be throttling the next run too."""
+        asked = self.remote.throttled - self._throttles_at_start
+        width = self._width
+        if asked:
+            log.info("the store asked to slow down %d times; %d small actions at once at the "
+                     "end (cap %d)", asked, width.limit, width.cap)  # fmt: skip
+        if asked and width.limit < width.cap:
+            self.report.warnings.append(
+                FileError(
+                    "(throttled)",
+                    f"the store asked to slow down {asked} times (botocore retries each such "
+                    f"request after a pause); small transfers were down to {width.limit} at "
+                    f"once by the end, from {width.cap}. If this recurs, a lower --transfers "
+                    "asks less of the store",
+                )
+            )
+
     async def _guarded(self, action: Action) -> None:
-        gate = self._small_gate if planned_bytes(action) < SMALL_BYTES else self._gate
-        async with gate:
+        small = planned_bytes(action) < SMALL_BYTES
+        async with self._small_slot() if small else self._gate:
             meter = Meter(self.progress, action) if self.progress is not None else None
             _meter.set(metered(meter))
             log.debug("%s %s", action_name(action), action.path)
@@ -393,7 +439,7 @@ class Executor:
 
     async def _marker(self, folder: str, marker: FolderMarker | None, failed: set[str]) -> None:
         """Put the marker of `folder`, or delete `marker` (only if it is still as listed)."""
-        async with self._small_gate:
+        async with self._small_slot():
             try:
                 if marker is None:
                     await self.remote.put_marker(folder)

@@ -181,6 +181,7 @@ async def _carry_out(
         await executor.run(plan.actions)
         if not folders.empty:
             await store.apply_folders(*await executor.run_folders(folders))
+        executor.report_throttling()
         retention = run.options.trash_retention_days
         await housekeeping.purge_daily(store, run.remote, run.trash_root, retention, now, result)
     except BaseException as err:
