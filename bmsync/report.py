@@ -67,6 +67,22 @@ class FileError:
     path: str
     message: str
 
+    @property
+    def about_the_run(self) -> bool:
+        """A warning about the run itself (`(lock)`, `(throttled)`), not a path left alone."""
+        return self.path.startswith("(") and self.path.endswith(")")
+
+    def warning_line(self) -> str:
+        """How a person reads it as a warning: a skipped path, or a note on the run."""
+        if self.about_the_run:
+            return f"warning {self.path[1:-1]}: {self.message}"
+        return f"skipped {self.path}: {self.message}"
+
+
+def skipped_paths(warnings: list[FileError]) -> list[FileError]:
+    """The warnings that are paths left alone, without the notes on the run."""
+    return [w for w in warnings if not w.about_the_run]
+
 
 @dataclass(slots=True)
 class SyncReport:
@@ -194,7 +210,7 @@ class SyncReport:
         return "dry run" if self.dry_run else self.status
 
     def __repr__(self) -> str:
-        problems = [(len(self.errors), "errors"), (len(self.warnings), "skipped")]
+        problems = [(len(self.errors), "errors"), (len(skipped_paths(self.warnings)), "skipped")]
         done = counted(self.counts() + problems, empty="nothing to do")
         return short_repr("SyncReport", self.headline, f"{done} in {self.duration_s:.2f} s")
 
@@ -206,7 +222,12 @@ class SyncReport:
             rows.append(("bytes", f"{up} up, {down} down"))
         if self.conflicts:
             rows.append(("conflicts at", first_few([c.path for c in self.conflicts])))
-        for title, problems in (("errors", self.errors), ("skipped", self.warnings)):
+        notes = [w for w in self.warnings if w.about_the_run]
+        for title, problems in (
+            ("errors", self.errors),
+            ("skipped", skipped_paths(self.warnings)),
+            ("warnings", notes),
+        ):
             if problems:
                 rows.append((title, f"{len(problems)}: {first_few([p.path for p in problems])}"))
         if self.abort_reason:
@@ -225,7 +246,7 @@ class SyncReport:
                 + (", …" if len(self.destination_only) > 5 else "")
             )
         lines += [f"error {error.path}: {error.message}" for error in self.errors]
-        lines += [f"skipped {warning.path}: {warning.message}" for warning in self.warnings]
+        lines += [warning.warning_line() for warning in self.warnings]
         return lines
 
     def summary(self) -> str:

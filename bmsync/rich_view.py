@@ -34,7 +34,7 @@ from rich.text import Text
 from bmsync.commands.all import AllReport
 from bmsync.display import human_bytes
 from bmsync.progress import PhaseEvent, Progress, ProgressEvent, TransferEvent
-from bmsync.report import SyncReport
+from bmsync.report import SyncReport, skipped_paths
 
 BAR_WIDTH = 24
 """Narrow enough that bar, counts, rate and time left fit 80 columns."""
@@ -206,7 +206,7 @@ def print_result(result: object) -> bool:
         console.print(all_table(result))
         lines = [f"{name}: {o.details()}" for name, o in sorted(result.projects.items())
                  if o.status in ("aborted", "locked", "error")]  # fmt: skip
-        lines += [f"skipped {w.path}: {w.message}" for w in result.warnings]
+        lines += [w.warning_line() for w in result.warnings]
     else:
         return False
     for line in lines:
@@ -229,7 +229,7 @@ def sync_table(report: SyncReport) -> Table:
         (*down, human_bytes(report.bytes_downloaded)),
         *((number, what, "") for number, what in others),
         (len(report.errors), "errors", ""),
-        (len(report.warnings), "skipped", ""),
+        (len(skipped_paths(report.warnings)), "skipped", ""),
     ]
     shown = [(what, str(number), size) for number, what, size in rows if number]
     for cells in shown or [("nothing to do: both sides agree", "", "")]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 import bmsync
 from bmsync.commands.all import AllReport, ProjectOutcome, ProjectPair
 from bmsync.errors import LockedError
@@ -100,3 +102,28 @@ def test_an_all_report_shows_each_projects_status() -> None:
     assert repr(result) == "<AllReport locked: 2 projects, 1 ok, 1 locked>"
     html = result._repr_html_()
     assert "research" in html and "ok: 1 uploaded" in html and "held by pid 7" in html
+
+
+def test_a_warning_about_the_run_is_no_skipped_path(capsys: pytest.CaptureFixture[str]) -> None:
+    """`(lock)` and `(throttled)` are notes on the run: shown as warnings, never counted or
+    worded as skipped paths, in the summary, the repr, the notebook and the terminal table."""
+    from bmsync.rich_view import print_result
+
+    report = bmsync.SyncReport(
+        uploaded=["a.md"],
+        warnings=[
+            FileError("(throttled)", "the store asked to slow down 3 times"),
+            FileError("link.md", "a symlink, left alone"),
+        ],
+    ).finish(0.5)
+    summary = report.summary()
+    assert "warning throttled: the store asked to slow down 3 times" in summary
+    assert "skipped link.md: a symlink, left alone" in summary
+    assert "skipped (throttled)" not in summary
+    assert repr(report) == "<SyncReport ok: 1 uploaded, 1 skipped in 0.50 s>"
+    html = report._repr_html_()
+    assert "warnings</th>" in html and "1: (throttled)" in html
+    assert print_result(report)
+    shown = capsys.readouterr().out
+    assert "warning throttled:" in shown and "skipped (throttled)" not in shown
+    assert re.search(r"skipped\s+1\b", shown), shown
