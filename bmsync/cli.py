@@ -20,6 +20,8 @@ import argparse
 import asyncio
 import atexit
 import dataclasses
+import gc
+import importlib
 import json
 import os
 import sys
@@ -909,15 +911,50 @@ def entry() -> int:
     still alive, or `main` is used as a library call, the usual exit is kept.
 
     The command also lets aiohttp's import leave the CA certificates of its default TLS
-    contexts, which bmsync never uses, to a thread (`s3/cacerts.py`): about 55 ms of start-up.
+    contexts, which bmsync never uses, to a thread (`s3/cacerts.py`): about 55 ms of start-up;
+    and a syncing command imports its engine with the cyclic collector paused (`_load_engine`).
     """
     from bmsync.s3 import cacerts
 
     cacerts.defer_for_this_process()
+    if _command_of(sys.argv[1:]) in _ENGINE_COMMANDS:
+        _load_engine()
     code = main()
     if threading.active_count() == 1:
         _exit_now(code)
     return code
+
+
+_ENGINE_COMMANDS = frozenset(
+    {"sync", "push", "pull", "mirror", "prune", "check", "sync-all", "watch"}
+)
+"""The commands that open a snapshot and an S3 client, whatever their options."""
+_ENGINE_MODULES = ("bmsync.s3.remote", "bmsync.state.store", "bmsync.commands.sync")
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def _load_engine() -> None:
+    """Import what a syncing command will load anyway, with the cyclic collector paused, then
+    freeze what was loaded.
+
+    Importing SQLAlchemy, botocore, aiohttp and bmsync makes about 250,000 objects that live as
+    long as the process, and the collector, started every 700 allocations, scanned them again
+    and again: 169 collections and 37 ms here, for no garbage at all. Frozen (`gc.freeze`),
+    they are out of every later collection's way too. An import that fails is left for the
+    command to meet, and report, where it needs the module.
+    """
+    gc.disable()
+    try:
+        for name in _ENGINE_MODULES:
+            importlib.import_module(name)
+    except ImportError:
+        pass
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def _exit_now(code: int) -> NoReturn:
