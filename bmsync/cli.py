@@ -933,6 +933,9 @@ _ENGINE_MODULES = ("bmsync.s3.remote", "bmsync.state.store", "bmsync.commands.sy
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` runs; None when it only asks for help."""
+    if "-h" in argv or "--help" in argv:
+        return None
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 

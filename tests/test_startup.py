@@ -173,7 +173,10 @@ def test_a_syncing_command_loads_its_engine_without_collections_and_freezes_it()
     assert seen["frozen"] > 50_000, seen
 
 
-@pytest.mark.parametrize(("argv", "engine"), [(["--help"], False), (["-v", "sync", "x"], True)])
+@pytest.mark.parametrize(
+    ("argv", "engine"),
+    [(["--help"], False), (["sync", "--help"], False), (["-v", "sync", "x"], True)],
+)
 def test_only_a_syncing_command_loads_the_engine_up_front(argv: list[str], engine: bool) -> None:
     from bmsync import cli
 
