@@ -305,6 +305,40 @@ async def test_parts_go_up_several_at_once_and_no_more(
     assert most == multipart.PARTS_IN_FLIGHT
 
 
+async def test_uploads_are_not_hashed_again_for_the_signature(
+    s3_server: S3TestServer, bucket: str, tmp_path: Path
+) -> None:
+    """Each PUT and part carries Content-MD5 (checked by the store, and its ETag by bmsync), so
+    its body is not SHA-256-signed as well, on `http://` as botocore already does on https:
+    both servers take `UNSIGNED-PAYLOAD`, and the objects are the files."""
+    sent: list[tuple[str, str, bool]] = []
+
+    def seen(request: Any, event_name: str, **_: Any) -> None:
+        headers = request.headers
+        if "/p/" not in request.url:  # not the probe of conditional writes (an empty body)
+            return
+        sent.append(
+            (
+                event_name.rsplit(".", 1)[-1],
+                headers.get("x-amz-content-sha256", b"").decode(),
+                "Content-MD5" in headers,
+            )
+        )
+
+    async with open_s3_client(s3_server.config) as client:
+        client.meta.events.register("before-send.s3", seen)
+        remote = S3Remote(
+            client, RemoteLocation(bucket, PREFIX), multipart_threshold=5 * MiB, part_bytes=5 * MiB
+        )
+        small, large = b"a note", os.urandom(2 * 5 * MiB + 7)
+        await put(remote, tmp_path, "a.md", small, mode=Create())
+        await put(remote, tmp_path, "big.bin", large, mode=Create())
+        assert await get(remote, "a.md") == small and await get(remote, "big.bin") == large
+    bodies = [(op, sha, md5) for op, sha, md5 in sent if op in ("PutObject", "UploadPart")]
+    assert {op for op, _, _ in bodies} == {"PutObject", "UploadPart"}, sent
+    assert all(sha == "UNSIGNED-PAYLOAD" and md5 for _, sha, md5 in bodies), bodies
+
+
 async def test_a_failed_part_fails_the_upload_with_its_own_error(
     s3_server: S3TestServer, bucket: str, tmp_path: Path
 ) -> None:
