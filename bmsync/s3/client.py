@@ -12,12 +12,13 @@ Client settings and why:
 - checksums only "when required": botocore >= 1.36 otherwise adds CRC32 trailers (aws-chunked
   uploads) that several S3-compatible stores reject. bmsync sends Content-MD5 itself and checks
   ETags instead, which every store understands.
-- payloads not SHA-256-signed (`payload_signing_enabled=False`, `UNSIGNED-PAYLOAD`): what
-  botocore already does for a PUT or a part with Content-MD5 over `https://`, made the same on
-  `http://` (a local S3 server), where botocore would otherwise hash every byte uploaded once
-  more, on the event loop, for a check Content-MD5 already makes (each PUT and part carries
-  one, and its ETag is checked after): 0.6-0.7 s of CPU per GiB here. Bodies without
-  Content-MD5 are small XML documents (completing an upload) whose effect is checked after.
+- on an `http://` endpoint (a local S3 server), payloads are not SHA-256-signed
+  (`payload_signing_enabled=False`, `UNSIGNED-PAYLOAD`): what botocore already does over
+  `https://` for a PUT or a part with Content-MD5. botocore would otherwise hash every byte
+  uploaded once more, on the event loop, for a check Content-MD5 already makes (each PUT and
+  part carries one, and its ETag is checked after); SHA-256 is 0.6 s of CPU per GiB here. The
+  other bodies are small XML documents (completing an upload) whose effect is checked after.
+  `https://` endpoints keep botocore's defaults.
 - `config.headers` are added on `before-sign`, so they are on every request, listings and
   multipart parts included, and signed with it: `rclone serve s3` (like AWS) refuses an
   `x-amz-*` header that is not in the signature with AccessDenied.
@@ -65,7 +66,9 @@ MAX_POOL_CONNECTIONS = MAX_REQUESTS_IN_FLIGHT
 def make_client_config(config: S3Config, *, total_attempts: int | None = None) -> AioConfig:
     """`total_attempts`, the first attempt included, overrides the default `MAX_ATTEMPTS`
     retries (it is what the AWS configuration's `max_attempts` means)."""
-    s3_options: dict[str, Any] = {"payload_signing_enabled": False}
+    s3_options: dict[str, Any] = {}
+    if _plain_http(config):
+        s3_options["payload_signing_enabled"] = False
     if config.addressing_style is not None:
         s3_options["addressing_style"] = config.addressing_style
     retries: dict[str, Any] = {"mode": "standard"}
@@ -79,7 +82,7 @@ def make_client_config(config: S3Config, *, total_attempts: int | None = None) -
         read_timeout=READ_TIMEOUT_S,
         max_pool_connections=MAX_POOL_CONNECTIONS,
         user_agent=USER_AGENT,
-        s3=s3_options,
+        s3=s3_options or None,
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
@@ -175,12 +178,14 @@ def _verify(config: S3Config) -> bool | None:
     for a plain `http://` endpoint, where no TLS connection is ever made (botocore does not
     follow redirects elsewhere), so that the client does not load a CA bundle it cannot use
     (about 30 ms of a thread per new client, which the first request waits for)."""
-    if not config.verify_tls:
-        return False
-    endpoint = config.endpoint_url
-    if endpoint is not None and urlsplit(endpoint).scheme.lower() == "http":
+    if not config.verify_tls or _plain_http(config):
         return False
     return None
+
+
+def _plain_http(config: S3Config) -> bool:
+    endpoint = config.endpoint_url
+    return endpoint is not None and urlsplit(endpoint).scheme.lower() == "http"
 
 
 _ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
