@@ -3,6 +3,7 @@ translation of botocore errors into bmsync's."""
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -27,7 +28,7 @@ from bmsync.errors import (
     RemoteError,
     RemoteUrlError,
 )
-from bmsync.s3 import client as s3_client
+from bmsync.s3 import dates
 from bmsync.s3.client import open_s3_client, parse_timestamp
 from bmsync.s3.config import S3Config
 from bmsync.s3.errors import translate_client_error
@@ -268,9 +269,11 @@ def test_timestamps_parse_as_botocore_parses_them(value: object) -> None:
 def test_http_dates_match_botocore(moment: datetime) -> None:
     """Last-Modified of GET and HEAD answers (RFC 9110's IMF-fixdate), through the fast path."""
     text = format_datetime(moment.replace(microsecond=0, tzinfo=UTC), usegmt=True)
-    assert s3_client._HTTP_DATE.match(text), text
+    assert dates.HTTP_DATE.match(text), text
     ours = parse_timestamp(text)
     assert ours == botocore_parse_timestamp(text) and ours.utcoffset() is not None
+    # A PUT's `Date` takes the same path (`responses`), where email.utils read it before.
+    assert dates.fast_parse(text) == email.utils.parsedate_to_datetime(text)
 
 
 @settings(max_examples=300, deadline=None)
@@ -286,3 +289,5 @@ def test_iso_timestamps_match_botocore(moment: datetime, zone: str, digits: int)
     text += zone
     ours = parse_timestamp(text)
     assert ours == botocore_parse_timestamp(text) and ours.utcoffset() is not None
+    # A PUT's `Date` takes the same path (`responses`), where email.utils read it before.
+    assert dates.fast_parse(text) == email.utils.parsedate_to_datetime(text)

@@ -6,6 +6,7 @@
     aio.py          aiobotocore imported without its unused httpx backend (start-up time)
     pool.py         clients kept open between runs of one process, with their connections
     keys.py         pure key <-> path and metadata translations
+    dates.py        the two date forms S3 answers carry, read without dateutil
     integrity.py    what an ETag proves about the bytes behind it
     remote.py       `S3Remote`, the pipeline's `RemoteStore` (a facade over the modules below),
                     and `open_remote`

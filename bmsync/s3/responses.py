@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bmsync.s3.dates import fast_parse
 from bmsync.s3.integrity import etag_is_opaque
 from bmsync.s3.keys import normalise_etag, read_user_metadata
 from bmsync.types import RemoteMeta
@@ -53,6 +54,8 @@ def _response_date_ns(response: Mapping[str, Any]) -> int:
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     date = headers.get("date")
     if date:
+        if (fast := fast_parse(date)) is not None:
+            return to_ns(fast)
         with contextlib.suppress(TypeError, ValueError):
             return to_ns(email.utils.parsedate_to_datetime(date))
     return time.time_ns()
