@@ -346,6 +346,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._counters = _Counters()
         self._records: list[Record] = []
+        self._server_errors: list[tuple[str, str]] = []
         self._seen: Counter[str] = Counter()
         self._in_flight = 0
         self._loop = asyncio.new_event_loop()
@@ -403,6 +404,12 @@ class FaultProxy:
         """Every request so far, in arrival order (for timing retries)."""
         with self._lock:
             return list(self._records)
+
+    def server_errors(self) -> list[tuple[str, str]]:
+        """(operation, key) of every request the upstream server itself answered with a 5xx,
+        in order: a client retries those, which a count of requests has to allow for."""
+        with self._lock:
+            return list(self._server_errors)
 
     def start(self) -> FaultProxy:
         self._thread.start()
@@ -576,6 +583,10 @@ class FaultProxy:
             await asyncio.sleep(RESET_GRACE_S)
             _reset(writer)
             return False
+        status, _ = _parse_response_head(response_head)
+        if status >= 500:
+            with self._lock:
+                self._server_errors.append((request.operation, request.key))
         writer.write(response_head + response_body)
         await writer.drain()
         return keep_alive and not upstream_closes

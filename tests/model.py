@@ -28,7 +28,7 @@ import os
 import random
 import re
 import sqlite3
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -268,8 +268,10 @@ def find_losses(before: Inventory, after: Inventory) -> list[Loss]:
     """Versions current on either side in `before` that `after` keeps nowhere.
 
     Kept means: at the same path on either side, in a conflict copy of the path on either side,
-    or in a trash entry for the path that the run(s) between the two inventories created.
-    Contents are compared byte for byte.
+    in a trash entry for the path that the run(s) between the two inventories created, or at
+    the new name of a rename that synced: a path both sides hold those bytes at afterwards, one
+    side held them at already before (the user's `mv`, carried to the other side as a move,
+    which keeps no trash entry since nothing is gone). Contents are compared byte for byte.
     """
     trashed: dict[str, set[bytes]] = defaultdict(set)
     for entries, old in (
@@ -286,10 +288,17 @@ def find_losses(before: Inventory, after: Inventory) -> list[Loss]:
             if is_conflict_copy(name):
                 copies[name].add(data)
 
+    renamed_to = {
+        data
+        for name, data in after.local.items()
+        if after.remote.get(name) == data
+        and data in (before.local.get(name), before.remote.get(name))
+    }
+
     def kept(path: str, data: bytes) -> bool:
         if after.local.get(path) == data or after.remote.get(path) == data:
             return True
-        if data in trashed.get(path, ()):
+        if data in trashed.get(path, ()) or data in renamed_to:
             return True
         return any(
             data in contents and is_conflict_copy_of(name, path)
@@ -396,7 +405,46 @@ def forecast_guards(snapshot: Mapping[str, SnapshotRow], inventory: Inventory) -
         and xxh3_hex(local[path]) == row.xxh3
     )
     empty = bool(snapshot) and (bool(local) != bool(remote))
-    return GuardForecast(local_deletes, remote_deletes, empty, len(snapshot))
+
+    # Renames travel as moves, which are no deletes (`bmsync/sync/moves.py`): a remote delete
+    # whose snapshot row (size, xxh3) is exactly one new local file's, that content unique on
+    # both sides, is a server-side move; likewise a local delete and one new remote object of
+    # the row's (size, ETag) a local rename.
+    def new_here(path: str, here: Mapping[str, object], there: Mapping[str, object]) -> bool:
+        row = snapshot.get(path)
+        unchanged = row is not None and (
+            (len(local[path]), xxh3_hex(local[path])) == (row.size, row.xxh3)
+            if here is local
+            else remote[path] == (row.etag, row.size)
+        )
+        return path not in there and not unchanged
+
+    new_local = [q for q in local if new_here(q, local, remote)]
+    new_remote = [q for q in remote if new_here(q, remote, local)]
+    remote_moves = _moved(
+        remote_deletes,
+        {p: (snapshot[p].size, snapshot[p].xxh3) for p in remote_deletes},
+        {q: (len(local[q]), xxh3_hex(local[q])) for q in new_local},
+    )
+    local_moves = _moved(
+        local_deletes,
+        {p: (snapshot[p].size, snapshot[p].etag) for p in local_deletes},
+        {q: (remote[q][1], remote[q][0]) for q in new_remote},
+    )
+    return GuardForecast(
+        local_deletes - local_moves, remote_deletes - remote_moves, empty, len(snapshot)
+    )
+
+
+def _moved(
+    deleted: frozenset[str], old: Mapping[str, object], new: Mapping[str, object]
+) -> frozenset[str]:
+    """The deleted paths whose content is exactly one new path's, unique among both."""
+    old_counts = Counter(old.values())
+    new_counts = Counter(new.values())
+    return frozenset(
+        path for path in deleted if old_counts[old[path]] == 1 and new_counts[old[path]] == 1
+    )
 
 
 # -- seeds and figures ------------------------------------------------------------------------
