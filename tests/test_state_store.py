@@ -113,6 +113,23 @@ async def test_path_both_upserted_and_deleted_is_refused(db: Path) -> None:
             await store.apply([entry(1)], ["dir/000001.md"])
 
 
+async def test_a_cancelled_step_finishes_first_and_leaves_nothing_running(db: Path) -> None:
+    """A cancel (what Ctrl-C does to a run) that arrives mid-transaction waits for it: the rows
+    land, the store stays usable and closes, and no task is left behind for `asyncio.run` to
+    wait on (a cancel inside SQLAlchemy used to orphan one that could wait forever)."""
+    store = await open_store(db)
+    step = asyncio.create_task(store.apply([entry(i) for i in range(2000)], []))
+    await asyncio.sleep(0.001)  # inside the transaction, waiting on aiosqlite's thread
+    assert not step.done()
+    step.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await step
+    assert len(await store.load()) == 2000, "the transaction was finished, not abandoned"
+    await asyncio.wait_for(store.close(), 10)
+    left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert left == [], left
+
+
 async def test_concurrent_tasks_share_the_store(db: Path) -> None:
     async with await open_store(db) as store:
         await asyncio.gather(*(store.apply([entry(i)], []) for i in range(20)), store.load())
