@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench_sync import REPO, in_workdir, loadavg, section_start, venv_bin
+from bench_sync import REPO, loadavg, run_section, section_start, venv_bin
 from latency_relay import LatencyRelay
-from results import write_results
 from s3server import free_port, make_client, running_server
 from source import pythonpath_env, snapshot
 from tools import Bmsync, Measured, RunResult, clean_env, run_measured
@@ -270,11 +269,7 @@ def render(result: LinkResult, size: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    text, failed = in_workdir("bmsync-bigfile-", args.keep, lambda work: run_all(args, work))
-    write_results(args.out, text)
-    print(f"wrote {args.out}")
-    return 1 if failed else 0
+    return run_section("bmsync-bigfile-", parse_args(argv), run_all)
 
 
 def run_all(args: argparse.Namespace, workdir: Path) -> tuple[str, bool]:

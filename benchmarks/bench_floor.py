@@ -27,10 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench_sync import REPO, in_workdir, loadavg, section_start, venv_bin
+from bench_sync import REPO, loadavg, run_section, section_start, venv_bin
 from kb import generate, md5_hex
 from latency_relay import LatencyRelay
-from results import write_results
 from s3server import free_port, list_etags, make_client, running_server
 from scenarios import compare
 from source import pythonpath_env, snapshot
@@ -257,11 +256,7 @@ def startup_s(launcher: Path, env: dict[str, str]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    text, failed = in_workdir("bmsync-floor-", args.keep, lambda work: run_all(args, work))
-    write_results(args.out, text)
-    print(f"wrote {args.out}")
-    return 1 if failed else 0
+    return run_section("bmsync-floor-", parse_args(argv), run_all)
 
 
 def run_all(args: argparse.Namespace, workdir: Path) -> tuple[str, bool]:

@@ -351,6 +351,19 @@ def in_workdir(prefix: str, keep: bool, work: Callable[[Path], _T]) -> _T:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def run_section(
+    prefix: str,
+    args: argparse.Namespace,
+    run_all: Callable[[argparse.Namespace, Path], tuple[str, bool]],
+) -> int:
+    """What `bench_floor.py` and `bench_bigfile.py` do: `run_all` in a fresh work folder, its
+    section written to `args.out`; the exit code, 1 when a measured run failed."""
+    text, failed = in_workdir(prefix, args.keep, lambda work: run_all(args, work))
+    write_results(args.out, text)
+    print(f"wrote {args.out}")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     meta, sizes = in_workdir("bmsync-bench-", args.keep, lambda work: run_all(args, work))
