@@ -189,9 +189,7 @@ async def copy(
             # them on a copy (moto does, silently). Where the store enforces them, the
             # condition sent with the copy closes the window the check leaves.
             await conditions.check(dst, mode)
-            result = await conditions.send(
-                send, put_condition(mode), lambda: conditions.check(dst, mode)
-            )
+            result = await conditions.send(send, put_condition(mode), _checked_above)
         except ClientError as err:
             if not is_precondition_failed(err):
                 raise
@@ -205,6 +203,11 @@ async def copy(
         mtime_ns=source.mtime_ns,
         xxh3=source.xxh3,
     )
+
+
+async def _checked_above() -> None:
+    """What `ConditionalWrites.send` checks before a write it sends without its condition: for
+    a copy, `copy` has just checked it on every store."""
 
 
 async def _own_copy_or_changed(
