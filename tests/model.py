@@ -391,36 +391,34 @@ def forecast_guards(snapshot: Mapping[str, SnapshotRow], inventory: Inventory) -
     Delete the local copy: unchanged locally (size and xxh3 as recorded), gone remotely.
     Empty side: the snapshot holds files and exactly one side holds none."""
     local, remote = inventory.local, inventory.remote_etags
-    remote_deletes = frozenset(
-        path
-        for path, row in snapshot.items()
-        if path not in local and path in remote and remote[path] == (row.etag, row.size)
-    )
-    local_deletes = frozenset(
-        path
-        for path, row in snapshot.items()
-        if path not in remote
-        and path in local
-        and len(local[path]) == row.size
-        and xxh3_hex(local[path]) == row.xxh3
-    )
+
+    def local_as_recorded(path: str) -> bool:
+        row = snapshot.get(path)
+        data = local.get(path)
+        return (
+            row is not None
+            and data is not None
+            and (len(data), xxh3_hex(data))
+            == (
+                row.size,
+                row.xxh3,
+            )
+        )
+
+    def remote_as_recorded(path: str) -> bool:
+        row = snapshot.get(path)
+        return row is not None and remote.get(path) == (row.etag, row.size)
+
+    remote_deletes = frozenset(p for p in snapshot if p not in local and remote_as_recorded(p))
+    local_deletes = frozenset(p for p in snapshot if p not in remote and local_as_recorded(p))
     empty = bool(snapshot) and (bool(local) != bool(remote))
 
     # Renames travel as moves, which are no deletes (`bmsync/sync/moves.py`): a remote delete
     # whose snapshot row (size, xxh3) is exactly one new local file's, that content unique on
     # both sides, is a server-side move; likewise a local delete and one new remote object of
-    # the row's (size, ETag) a local rename.
-    def new_here(path: str, here: Mapping[str, object], there: Mapping[str, object]) -> bool:
-        row = snapshot.get(path)
-        unchanged = row is not None and (
-            (len(local[path]), xxh3_hex(local[path])) == (row.size, row.xxh3)
-            if here is local
-            else remote[path] == (row.etag, row.size)
-        )
-        return path not in there and not unchanged
-
-    new_local = [q for q in local if new_here(q, local, remote)]
-    new_remote = [q for q in remote if new_here(q, remote, local)]
+    # the row's (size, ETag) a local rename. New: on one side only, and not as recorded there.
+    new_local = [q for q in local if q not in remote and not local_as_recorded(q)]
+    new_remote = [q for q in remote if q not in local and not remote_as_recorded(q)]
     remote_moves = _moved(
         remote_deletes,
         {p: (snapshot[p].size, snapshot[p].xxh3) for p in remote_deletes},
