@@ -47,25 +47,20 @@ async def head_through(
         return meta, remote.throttled, remote.client
 
 
-async def test_each_slowdown_answer_is_counted_and_retried(
-    s3_server: S3TestServer, bucket: str, proxy: FaultProxy
+@pytest.mark.parametrize(
+    ("fault", "counted"),
+    [(Fault.SLOWDOWN, 2), (Fault.INTERNAL_ERROR, 0)],
+    ids=["each slowdown answer is counted", "a server error is retried but no throttle"],
+)
+async def test_answers_are_retried_and_only_slowdowns_counted(
+    s3_server: S3TestServer, bucket: str, proxy: FaultProxy, fault: Fault, counted: int
 ) -> None:
     s3_server.client.put_object(Bucket=bucket, Key=f"{PREFIX}/a.md", Body=b"a")
-    proxy.policy = PerIdentityBurst(Fault.SLOWDOWN, 2, heads_of("a.md"))
+    proxy.policy = PerIdentityBurst(fault, 2, heads_of("a.md"))
     meta, throttled, _ = await head_through(s3_server, proxy, bucket, "a.md")
     assert meta is not None and meta.size == 1
-    assert proxy.faults[Fault.SLOWDOWN] == 2
-    assert throttled == 2
-
-
-async def test_a_server_error_is_retried_but_no_throttle(
-    s3_server: S3TestServer, bucket: str, proxy: FaultProxy
-) -> None:
-    s3_server.client.put_object(Bucket=bucket, Key=f"{PREFIX}/a.md", Body=b"a")
-    proxy.policy = PerIdentityBurst(Fault.INTERNAL_ERROR, 2, heads_of("a.md"))
-    meta, throttled, _ = await head_through(s3_server, proxy, bucket, "a.md")
-    assert meta is not None and proxy.faults[Fault.INTERNAL_ERROR] == 2
-    assert throttled == 0
+    assert proxy.faults[fault] == 2
+    assert throttled == counted
 
 
 async def test_a_kept_client_counts_each_run_from_zero_with_one_handler(
