@@ -276,17 +276,28 @@ async def test_multipart_upload_of_24_mib_verifies(
 
 
 async def test_parts_go_up_several_at_once_and_no_more(
-    s3_server: S3TestServer, bucket: str, tmp_path: Path
+    s3_server: S3TestServer, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Up to PARTS_IN_FLIGHT parts in flight (a long link stays busy), never more (memory),
-    and the object is still the file, whatever order the parts finished in."""
+    """Up to PARTS_IN_FLIGHT parts in flight (a long link stays busy), never more; the next
+    part is read and hashed meanwhile, so memory holds PARTS_IN_MEMORY parts and no more; and
+    the object is still the file, whatever order the parts finished in."""
     data = os.urandom(9 * 5 * MiB + 123)
     in_flight, most = 0, 0
+    held, most_held = 0, 0
+    add_part = multipart.PartDigester.add_part
+
+    def read(digester: multipart.PartDigester, part: bytes) -> bytes:
+        nonlocal held, most_held
+        held += 1
+        most_held = max(most_held, held)
+        return add_part(digester, part)
+
+    monkeypatch.setattr(multipart.PartDigester, "add_part", read)
     async with open_s3_client(s3_server.config) as client:
         send = client.upload_part
 
         async def counted(**kwargs: Any) -> Any:
-            nonlocal in_flight, most
+            nonlocal in_flight, most, held
             in_flight += 1
             most = max(most, in_flight)
             try:
@@ -294,6 +305,7 @@ async def test_parts_go_up_several_at_once_and_no_more(
                 return await send(**kwargs)
             finally:
                 in_flight -= 1
+                held -= 1
 
         client.upload_part = counted
         remote = S3Remote(
@@ -303,6 +315,7 @@ async def test_parts_go_up_several_at_once_and_no_more(
         assert meta.size == len(data)
         assert await get(remote, "big.bin") == data
     assert most == multipart.PARTS_IN_FLIGHT
+    assert most_held == multipart.PARTS_IN_MEMORY == multipart.PARTS_IN_FLIGHT + 1
 
 
 async def test_uploads_are_not_hashed_again_for_the_signature(

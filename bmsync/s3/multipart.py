@@ -1,11 +1,12 @@
 """Multipart uploads: large files sent in parts, and the unfinished uploads a killed run left.
 
-Parts are read from the `LocalSource` in order, and up to `PARTS_IN_FLIGHT` are sent at once:
-memory holds at most that many parts (8 MiB each) per large upload, and the parts' MD5s are
-computed in a worker thread, in order. The source checks the file's length and hash after the
-last part, so a file changed since the scan fails before the upload is completed, and an upload
-that fails is aborted. A run killed mid-upload leaves its parts stored (and billed) until
-aborted, which `abort_stale_uploads` does for uploads begun long before any live run.
+Parts are read from the `LocalSource` in order, and up to `PARTS_IN_FLIGHT` are sent at once,
+while the next part is read and hashed: memory holds at most `PARTS_IN_MEMORY` parts (8 MiB
+each) per large upload, and the parts' MD5s are computed in a worker thread, in order. The
+source checks the file's length and hash after the last part, so a file changed since the scan
+fails before the upload is completed, and an upload that fails is aborted. A run killed
+mid-upload leaves its parts stored (and billed) until aborted, which `abort_stale_uploads` does
+for uploads begun long before any live run.
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ MULTIPART_THRESHOLD = 16 << 20
 PART_BYTES = 8 << 20
 PARTS_IN_FLIGHT = 2
 """Parts of one upload sent at once: one stream of a few MiB in flight leaves a long link idle
-between parts (a round trip each, and TCP's slow start again on every part). Memory: this many
-parts per large upload."""
+between parts (a round trip each, and TCP's slow start again on every part)."""
+PARTS_IN_MEMORY = PARTS_IN_FLIGHT + 1
+"""Parts of one upload held at once: those in flight and the next, read and hashed meanwhile
+(two MD5s of 8 MiB and the read took 20-50 ms here, during which a freed connection would
+otherwise wait)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,21 +106,24 @@ async def _upload_parts(
     bucket: Bucket, key: str, upload_id: str, source: LocalSource, part_bytes: int
 ) -> tuple[list[dict[str, Any]], ContentDigest]:
     """Send `source` in parts of `part_bytes`, read in order, up to `PARTS_IN_FLIGHT` sent at
-    once; a part is read only when there is room for it, so memory holds at most that many."""
+    once; a part is read only when there is room for it, so memory holds at most
+    `PARTS_IN_MEMORY`."""
     digester = PartDigester()
     etags: dict[int, str] = {}
-    room = asyncio.Semaphore(PARTS_IN_FLIGHT)
+    room = asyncio.Semaphore(PARTS_IN_MEMORY)
+    sending = asyncio.Semaphore(PARTS_IN_FLIGHT)
 
     async def send(number: int, data: bytes, md5: bytes) -> None:
         try:
-            response = await bucket.client.upload_part(
-                Bucket=bucket.name,
-                Key=key,
-                UploadId=upload_id,
-                PartNumber=number,
-                Body=data,
-                ContentMD5=base64.b64encode(md5).decode("ascii"),
-            )
+            async with sending:
+                response = await bucket.client.upload_part(
+                    Bucket=bucket.name,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=data,
+                    ContentMD5=base64.b64encode(md5).decode("ascii"),
+                )
             etags[number] = response["ETag"]
         finally:
             room.release()
