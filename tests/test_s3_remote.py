@@ -25,6 +25,7 @@ from bmsync.local.source import FileSource
 from bmsync.s3 import client as s3_client
 from bmsync.s3 import multipart
 from bmsync.s3.client import open_s3_client
+from bmsync.s3.integrity import PartDigester
 from bmsync.s3.keys import normalise_etag
 from bmsync.s3.remote import S3Remote, open_remote
 from bmsync.s3.url import RemoteLocation
@@ -284,15 +285,15 @@ async def test_parts_go_up_several_at_once_and_no_more(
     data = os.urandom(9 * 5 * MiB + 123)
     in_flight, most = 0, 0
     held, most_held = 0, 0
-    add_part = multipart.PartDigester.add_part
+    add_part = PartDigester.add_part
 
-    def read(digester: multipart.PartDigester, part: bytes) -> bytes:
+    def read(digester: PartDigester, part: bytes) -> bytes:
         nonlocal held, most_held
         held += 1
         most_held = max(most_held, held)
         return add_part(digester, part)
 
-    monkeypatch.setattr(multipart.PartDigester, "add_part", read)
+    monkeypatch.setattr(PartDigester, "add_part", read)
     async with open_s3_client(s3_server.config) as client:
         send = client.upload_part
 
