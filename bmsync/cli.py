@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import contextlib
 import dataclasses
 import gc
 import importlib
@@ -526,10 +527,27 @@ def run_command(command: Command, args: argparse.Namespace) -> int:
                 print(json.dumps({"status": "stopped", "message": command.if_interrupted}))
             return EXIT_OK
         return _fail(command.if_interrupted, "KeyboardInterrupt", EXIT_INTERRUPTED, as_json)
-    terminal.show(outcome.data, outcome.text, outcome.result)
-    if outcome.hint:
-        print(f"bmsync: {outcome.hint}", file=sys.stderr)
+    try:
+        terminal.show(outcome.data, outcome.text, outcome.result)
+        if outcome.hint:
+            print(f"bmsync: {outcome.hint}", file=sys.stderr)
+    except BrokenPipeError:
+        _stop_writing_to_closed_pipes()
     return outcome.code
+
+
+def _stop_writing_to_closed_pipes() -> None:
+    """The reader of the report went away (`bmsync sync --json | head -c 100`): the work is
+    done and recorded, so the exit code stays the work's, and no traceback follows. The
+    standard streams are pointed at the null device, or the interpreter's last flush would
+    fail on the same pipe."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(null, stream.fileno())
+    finally:
+        os.close(null)
 
 
 # -- the commands: each imports what it runs only when it runs --------------------------------

@@ -217,6 +217,29 @@ def test_exit_1_when_a_file_cannot_be_synced(
     assert human.returncode == 1 and "error x.md:" in human.stdout
 
 
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "text"])
+def test_a_reader_that_left_early_gets_no_traceback_and_the_sync_stands(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str, s3_args: list[str], as_json: bool
+) -> None:
+    """`bmsync sync --json | head -c 100` where `head` is gone before the report is printed:
+    the sync is done and recorded, its exit code is the sync's, and stderr has no traceback."""
+    env, root = cli_env(s3_server.config, tmp_path), Path(s3_args[0])
+    root.mkdir(parents=True)
+    (root / "note.md").write_text("n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bmsync.cli", "sync", *s3_args, *(["--json"] if as_json else [])],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader leaves before a byte is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert keys(s3_server, bucket) == ["notes/note.md"]
+    again = run_cli("sync", *s3_args, "--json", env=env)
+    assert again.returncode == 0 and json.loads(again.stdout)["uploaded"] == [], again.stdout
+
+
 STALL_WAIT_S = 30.0
 
 
