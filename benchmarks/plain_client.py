@@ -9,22 +9,28 @@ latency relay); prints one JSON object on stdout:
         [--part-mib 8] [--parts-in-flight 2]
     python benchmarks/plain_client.py download --endpoint URL --bucket B --key K --file F
         [--chunk-kib 1024]
+    python benchmarks/plain_client.py put-all --endpoint URL --bucket B --prefix P --local DIR
+        [--in-flight 32]
 
 `list` is the floor of a no-change sync: every key below `prefix/`, either page after page
 (`seq`) or one delimiter page of the top-level folders and then each folder's pages, all folders
 at once (`split`); then, with `--local`, one `stat` of every file below DIR. `upload` is a
 multipart upload with bmsync's `PART_BYTES` and `PARTS_IN_FLIGHT` (parts read in order, that
 many sent at once); `download` one GET streamed to the file a chunk at a time (bmsync's
-`CHUNK_BYTES`). The client is configured as bmsync's is where that changes the work per request
-(checksums only when required, a fixed User-Agent, 32 pooled connections); otherwise
-aiobotocore's defaults. The times exclude the interpreter's start, the imports and building the
-client, but include opening connections.
+`CHUNK_BYTES`); `put-all` the floor of a first sync: one PutObject of every file below DIR
+(read whole, with the Content-MD5 bmsync sends and no `Expect: 100-continue`, as bmsync sends
+them), that many at once. The client is configured as bmsync's is where that changes the work
+per request (checksums only when required, a fixed User-Agent, 32 pooled connections);
+otherwise aiobotocore's defaults. The times exclude the interpreter's start, the imports and
+building the client, but include opening connections.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import sys
@@ -34,6 +40,7 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from botocore.handlers import add_expect_header
 
 REGION = "us-east-1"
 ACCESS_KEY = "bmsync-bench-key"
@@ -139,6 +146,25 @@ async def do_upload(client: Any, args: argparse.Namespace) -> dict[str, Any]:
     return {"transfer_s": time.perf_counter() - start, "parts": len(parts)}
 
 
+async def do_put_all(client: Any, args: argparse.Namespace) -> dict[str, Any]:
+    client.meta.events.unregister("before-call.s3", add_expect_header)
+    root: Path = args.local
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    room = asyncio.Semaphore(args.in_flight)
+    prefix = args.prefix.rstrip("/")
+
+    async def put(path: Path) -> None:
+        async with room:
+            data = path.read_bytes()
+            md5 = base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+            key = f"{prefix}/{path.relative_to(root).as_posix()}"
+            await client.put_object(Bucket=args.bucket, Key=key, Body=data, ContentMD5=md5)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(put(path) for path in files))
+    return {"transfer_s": time.perf_counter() - start, "files": len(files)}
+
+
 async def do_download(client: Any, args: argparse.Namespace) -> dict[str, Any]:
     chunk = args.chunk_kib << 10
     start = time.perf_counter()
@@ -162,7 +188,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         aws_secret_access_key=SECRET_KEY,
         config=client_config(),
     ) as client:
-        action = {"list": do_list, "upload": do_upload, "download": do_download}[args.command]
+        action = {
+            "list": do_list,
+            "upload": do_upload,
+            "download": do_download,
+            "put-all": do_put_all,
+        }[args.command]
         result: dict[str, Any] = await action(client, args)
         return result
 
@@ -170,11 +201,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("list", "upload", "download"):
+    for name in ("list", "upload", "download", "put-all"):
         cmd = sub.add_parser(name)
         cmd.add_argument("--endpoint", required=True)
         cmd.add_argument("--bucket", required=True)
-        if name == "list":
+        if name == "put-all":
+            cmd.add_argument("--prefix", required=True)
+            cmd.add_argument("--local", type=Path, required=True)
+            cmd.add_argument("--in-flight", type=int, default=32)
+        elif name == "list":
             cmd.add_argument("--prefix", required=True)
             cmd.add_argument("--mode", choices=("seq", "split"), default="seq")
             cmd.add_argument("--local", type=Path, default=None)
