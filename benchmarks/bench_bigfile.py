@@ -6,9 +6,11 @@ One file of random bytes. For each latency, `--repeat` rounds of: `bmsync sync` 
 holding only that file into an empty remote prefix (a multipart upload), then `bmsync sync` of
 an empty folder, with no state, from that prefix (one streamed GET); and the same two transfers
 by `plain_client.py` (upload: parts of bmsync's `PART_BYTES`, `PARTS_IN_FLIGHT` at once, as bmsync
-sends one file's parts; download: one GET read in bmsync's `CHUNK_BYTES`). Every process is a
-subprocess (the latency relay runs in this one): wall clock, CPU and peak RSS of each. Every
-download is checked against the source's MD5. Throughput is the file's size over the whole
+sends one file's parts; download: one GET read in bmsync's `CHUNK_BYTES`), and the plain upload
+once more with a Content-MD5 on every part, as bmsync sends them (the store checks it: CPU on
+both sides). Every process is a subprocess (the latency relay runs in this one): wall clock,
+CPU and peak RSS of each, and the server's CPU during it. Every download is checked against
+the source's MD5. Throughput is the file's size over the whole
 process's wall time; the plain client's transfer alone (without its start and imports) is
 shown too.
 """
@@ -29,7 +31,7 @@ from typing import Any
 
 from bench_sync import REPO, loadavg, run_section, section_start, venv_bin
 from latency_relay import LatencyRelay
-from s3server import free_port, make_client, running_server
+from s3server import S3Server, free_port, make_client, running_server
 from source import pythonpath_env, snapshot
 from tools import Bmsync, Measured, RunResult, clean_env, run_measured
 
@@ -53,6 +55,16 @@ class Sample:
     rss_mib: float
     transfer_s: float | None = None
     """The plain client's own timing of the transfer alone."""
+    server_cpu_s: float = 0.0
+    """The S3 server's CPU during the run (it shares the machine's cores)."""
+
+
+TOOLS = ("bmsync", "plain", "plain-md5")
+NAMES = {
+    "bmsync": "`bmsync sync`",
+    "plain": "plain aiobotocore",
+    "plain-md5": "plain aiobotocore + Content-MD5",
+}
 
 
 @dataclass
@@ -99,7 +111,9 @@ def md5_file(path: Path) -> str:
     return md5.hexdigest()
 
 
-def plain(command: str, endpoint: str, key: str, file: Path, log: Path) -> Measured:
+def plain(
+    command: str, endpoint: str, key: str, file: Path, log: Path, content_md5: bool = False
+) -> Measured:
     size_flag = (
         ["--part-mib", str(PART_MIB), "--parts-in-flight", str(PARTS_IN_FLIGHT)]
         if command == "upload"
@@ -108,25 +122,27 @@ def plain(command: str, endpoint: str, key: str, file: Path, log: Path) -> Measu
     size_flag = size_flag or ["--chunk-kib", str(CHUNK_KIB)]
     argv = [
         sys.executable, str(PLAIN_CLIENT), command, "--endpoint", endpoint, "--bucket", BUCKET,
-        "--key", key, "--file", str(file), *size_flag,
+        "--key", key, "--file", str(file), *size_flag, *(["--content-md5"] if content_md5 else []),
     ]  # fmt: skip
     return run_measured(argv, clean_env({}), log.parent, log)
 
 
-def from_run(run: RunResult) -> Sample:
-    return Sample(run.wall_s, run.cpu_s, run.peak_rss_mib)
+def from_run(run: RunResult, server_cpu_s: float) -> Sample:
+    return Sample(run.wall_s, run.cpu_s, run.peak_rss_mib, server_cpu_s=server_cpu_s)
 
 
-def from_plain(measured: Measured) -> Sample:
+def from_plain(measured: Measured, server_cpu_s: float) -> Sample:
     report: dict[str, Any] = json.loads(measured.proc.stdout)
-    return Sample(measured.wall_s, measured.cpu_s, measured.peak_rss_mib, report["transfer_s"])
+    return Sample(
+        measured.wall_s, measured.cpu_s, measured.peak_rss_mib, report["transfer_s"], server_cpu_s
+    )
 
 
 def one_round(
     base: Path, endpoint: str, source: Path, md5: str, launcher: Path, env: dict[str, str],
-    order: tuple[str, str], client: Any,
+    order: tuple[str, ...], client: Any, server: S3Server,
 ) -> dict[tuple[str, str], Sample]:  # fmt: skip
-    """Both tools, both directions; raises RuntimeError with the reason on any failure."""
+    """Every tool, each direction it runs; raises RuntimeError with the reason on any failure."""
     found: dict[tuple[str, str], Sample] = {}
     prefix = base.name
     for tool in order:
@@ -136,6 +152,7 @@ def one_round(
             down_dir.mkdir(parents=True)
             os.link(source, up_dir / FILE_NAME)  # same bytes and mtime, no copy
             for direction, local in (("up", up_dir), ("down", down_dir)):
+                before = server.cpu_s()
                 run = Bmsync(
                     launcher,
                     extra_env=env,
@@ -148,45 +165,58 @@ def one_round(
                 want = f"{direction} 1"
                 if run.problem is not None or run.summary != want:
                     raise RuntimeError(f"bmsync {direction}: {run.problem or run.summary}")
-                found["bmsync", direction] = from_run(run)
+                found["bmsync", direction] = from_run(run, server.cpu_s() - before)
             got = md5_file(down_dir / FILE_NAME)
             shutil.rmtree(up_dir)
             shutil.rmtree(down_dir)
-        else:
+        elif tool == "plain":
             key = f"plain-{prefix}/{FILE_NAME}"
             target = base / "plain-down.bin"
             for direction in DIRECTIONS:
+                before = server.cpu_s()
                 measured = plain(
                     "upload" if direction == "up" else "download", endpoint, key,
                     source if direction == "up" else target, base / "plain" / f"{direction}.log",
                 )  # fmt: skip
                 if measured.proc.returncode != 0:
                     raise RuntimeError(f"plain {direction}: {measured.proc.stderr[-2000:]}")
-                found["plain", direction] = from_plain(measured)
+                found["plain", direction] = from_plain(measured, server.cpu_s() - before)
             got = md5_file(target)
             target.unlink()
+        else:  # plain-md5: the upload only, checked by the ETag the server lists
+            key = f"plain-md5-{prefix}/{FILE_NAME}"
+            before = server.cpu_s()
+            measured = plain("upload", endpoint, key, source, base / "plain-md5" / "up.log", True)
+            if measured.proc.returncode != 0:
+                raise RuntimeError(f"plain-md5 up: {measured.proc.stderr[-2000:]}")
+            found["plain-md5", "up"] = from_plain(measured, server.cpu_s() - before)
+            got = client.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
         if got != md5:
-            raise RuntimeError(f"{tool}: the downloaded file's MD5 is {got}, not {md5}")
+            raise RuntimeError(f"{tool}: the stored file's MD5 is {got}, not {md5}")
         print("  " + describe_round(found, tool), flush=True)
-    for key in (f"bm-{prefix}/{FILE_NAME}", f"plain-{prefix}/{FILE_NAME}"):
-        client.delete_object(Bucket=BUCKET, Key=key)
+    for key in (f"bm-{prefix}", f"plain-{prefix}", f"plain-md5-{prefix}"):
+        client.delete_object(Bucket=BUCKET, Key=f"{key}/{FILE_NAME}")
     return found
 
 
 def describe_round(found: dict[tuple[str, str], Sample], tool: str) -> str:
     parts = []
     for direction in DIRECTIONS:
-        s = found[tool, direction]
-        parts.append(f"{direction} {s.wall_s:.2f}s cpu {s.cpu_s:.2f}s rss {s.rss_mib:.0f} MiB")
-    return f"{tool:<6} " + "; ".join(parts)
+        if (s := found.get((tool, direction))) is not None:
+            parts.append(
+                f"{direction} {s.wall_s:.2f}s cpu {s.cpu_s:.2f}s server cpu "
+                f"{s.server_cpu_s:.2f}s rss {s.rss_mib:.0f} MiB"
+            )
+    return f"{tool:<9} " + "; ".join(parts)
 
 
 def run_link(
-    latency: float, args: argparse.Namespace, workdir: Path, port: int, source: Path, md5: str,
-    launcher: Path, env: dict[str, str],
+    latency: float, args: argparse.Namespace, workdir: Path, server: S3Server, source: Path,
+    md5: str, launcher: Path, env: dict[str, str],
 ) -> LinkResult:  # fmt: skip
     result = LinkResult(latency)
     relay = None
+    port = server.port
     endpoint = f"http://127.0.0.1:{port}"
     if latency:
         relay = LatencyRelay(free_port(), port, latency)
@@ -197,10 +227,10 @@ def run_link(
         for rnd in range(args.repeat):
             print(f"{latency:g} ms, round {rnd + 1}", flush=True)
             result.loads.append(loadavg())
-            order = ("bmsync", "plain") if rnd % 2 == 0 else ("plain", "bmsync")
+            order = TOOLS[rnd % 3 :] + TOOLS[: rnd % 3]
             base = workdir / f"rtt{latency:g}-r{rnd + 1}"
             try:
-                found = one_round(base, endpoint, source, md5, launcher, env, order, client)
+                found = one_round(base, endpoint, source, md5, launcher, env, order, client, server)
             except RuntimeError as err:
                 result.problem = f"round {rnd + 1}: {err}"
                 return result
@@ -235,23 +265,26 @@ def render(result: LinkResult, size: int) -> list[str]:
     rounds = len(result.samples["bmsync", "up"])
     lines += [
         f"{rounds} rounds, medians (min–max in brackets); MB/s = 10^6 bytes per second of the "
-        "whole process:",
+        "whole process; server CPU: `rclone serve s3`'s during the run:",
         "",
-        "| direction | tool | wall s | MB/s | CPU s | peak RSS MiB | transfer alone s (MB/s) |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| direction | tool | wall s | MB/s | CPU s | server CPU s | peak RSS MiB "
+        "| transfer alone s (MB/s) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for direction in DIRECTIONS:
-        for tool in ("bmsync", "plain"):
+        for tool in TOOLS:
+            if (tool, direction) not in result.samples:
+                continue
             ss = result.samples[tool, direction]
             rates = [size / 1e6 / s.wall_s for s in ss]
             alone = "—"
-            if tool == "plain":
+            if tool != "bmsync":
                 ts = [s.transfer_s or 0.0 for s in ss]
                 alone = f"{spread(ts)} ({size / 1e6 / statistics.median(ts):.0f})"
-            name = "`bmsync sync`" if tool == "bmsync" else "plain aiobotocore"
             lines.append(
-                f"| {direction} | {name} | {spread([s.wall_s for s in ss])} | "
+                f"| {direction} | {NAMES[tool]} | {spread([s.wall_s for s in ss])} | "
                 f"{spread(rates, '.0f')} | {spread([s.cpu_s for s in ss])} | "
+                f"{spread([s.server_cpu_s for s in ss])} | "
                 f"{max(s.rss_mib for s in ss):.0f} | {alone} |"
             )
     lines.append("")
@@ -265,6 +298,14 @@ def render(result: LinkResult, size: int) -> list[str]:
             f"(whole processes; target ≥ 80 %), {alone_s / bm:.0%} of the plain transfer alone; "
             f"bmsync's peak RSS {rss:.0f} MiB (target < 150 MB = {RSS_TARGET_MIB:.0f} MiB)."
         )
+    plain_up = statistics.median(s.wall_s for s in result.samples["plain", "up"])
+    md5_up = statistics.median(s.wall_s for s in result.samples["plain-md5", "up"])
+    bm_up = statistics.median(s.wall_s for s in result.samples["bmsync", "up"])
+    lines.append(
+        "- up, the same plain client sending a Content-MD5 with every part: "
+        f"**{plain_up / md5_up:.0%}** of its throughput without; bmsync's is "
+        f"{md5_up / bm_up:.0%} of that."
+    )
     return [*lines, ""]
 
 
@@ -284,9 +325,7 @@ def run_all(args: argparse.Namespace, workdir: Path) -> tuple[str, bool]:
     with running_server(rclone, workdir) as server:
         make_client(server.endpoint).create_bucket(Bucket=BUCKET)
         for latency in args.latency_ms:
-            results.append(
-                run_link(latency, args, workdir, server.port, big, md5, source.launcher, env)
-            )
+            results.append(run_link(latency, args, workdir, server, big, md5, source.launcher, env))
         commands = [
             " ".join(server.argv),
             f"{source.launcher} sync $WORK/rttL-rR/bmsync-up s3://{BUCKET}/bm-rttL-rR "

@@ -89,12 +89,6 @@ def linked_copy(source: Path, target: Path) -> None:
             os.link(Path(folder) / name, here / name)
 
 
-def server_cpu_s(server: S3Server) -> float:
-    with open(f"/proc/{server.process.pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_tool(
     tool: str, base: Path, endpoint: str, ctx: Context, server: S3Server
 ) -> tuple[Sample, str]:
@@ -102,7 +96,7 @@ def run_tool(
     local = base / tool / "notes"
     linked_copy(ctx.notes, local)
     prefix = f"{base.name}-{tool}"
-    before = server_cpu_s(server)
+    before = server.cpu_s()
     if tool == "floor":
         argv = [
             sys.executable, str(PLAIN_CLIENT), "put-all", "--endpoint", endpoint,
@@ -125,7 +119,7 @@ def run_tool(
         if run.problem is not None:
             raise RuntimeError(f"{tool}: {run.problem}")
         wall, cpu, rss = run.wall_s, run.cpu_s, run.peak_rss_mib
-    return Sample(wall, cpu, server_cpu_s(server) - before, rss), prefix
+    return Sample(wall, cpu, server.cpu_s() - before, rss), prefix
 
 
 def run_link(
