@@ -11,8 +11,9 @@ from scenarios import SCENARIOS, Outcome
 
 TITLE = (
     "# bmsync benchmark results\n\n"
-    "Produced by `benchmarks/bench_sync.py`, `bench_floor.py` and `bench_bigfile.py`; see "
-    "`benchmarks/README.md`. Start-up sections come from `benchmarks/startup.py`.\n"
+    "Produced by `benchmarks/bench_sync.py`, `bench_floor.py`, `bench_bigfile.py` and "
+    "`bench_first_sync.py`; see `benchmarks/README.md`. Start-up sections come from "
+    "`benchmarks/startup.py`.\n"
 )
 OP_ORDER = ("LIST", "HEAD", "GET", "PUT", "COPY", "DELETE", "POST")
 
