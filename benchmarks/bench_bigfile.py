@@ -31,6 +31,7 @@ from typing import Any
 
 from bench_sync import REPO, loadavg, run_section, section_start, venv_bin
 from latency_relay import LatencyRelay
+from results import link_name, rounds_heading, spread
 from s3server import S3Server, free_port, make_client, running_server
 from source import pythonpath_env, snapshot
 from tools import Bmsync, Measured, RunResult, clean_env, run_measured
@@ -244,22 +245,9 @@ def run_link(
     return result
 
 
-def spread(values: list[float], fmt: str = ".2f") -> str:
-    if len(values) == 1:
-        return format(values[0], fmt)
-    mid = statistics.median(values)
-    return f"{mid:{fmt}} ({min(values):{fmt}}–{max(values):{fmt}})"
-
-
 def render(result: LinkResult, size: int) -> list[str]:
-    link = f"{result.latency_ms:g} ms RTT relay" if result.latency_ms else "loopback"
-    lines = [
-        f"### {size / (1 << 20):g} MiB each way, {link}",
-        "",
-        f"Load average (1/5/15 min) before each round and after the last: "
-        f"{'; '.join(result.loads)}.",
-        "",
-    ]
+    title = f"{size / (1 << 20):g} MiB each way, {link_name(result.latency_ms)}"
+    lines = rounds_heading(title, result.loads)
     if result.problem is not None:
         return [*lines, f"FAILED: {result.problem}", ""]
     rounds = len(result.samples["bmsync", "up"])

@@ -25,6 +25,7 @@ from typing import Any
 from bench_sync import REPO, loadavg, run_section, section_start, venv_bin
 from kb import generate
 from latency_relay import LatencyRelay
+from results import link_name, rounds_heading, spread
 from s3server import S3Server, free_port, list_etags, make_client, running_server
 from source import pythonpath_env, snapshot
 from tools import Bmsync, Measured, RcloneBisync, clean_env, run_measured
@@ -164,21 +165,9 @@ def run_link(
     return result
 
 
-def spread(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
-
-
 def render(result: LinkResult, count: int) -> list[str]:
-    link = f"{result.latency_ms:g} ms RTT relay" if result.latency_ms else "loopback"
-    lines = [
-        f"### First sync of {count:,} notes, {link}",
-        "",
-        f"Load average (1/5/15 min) before each round and after the last: "
-        f"{'; '.join(result.loads)}.",
-        "",
-    ]
+    title = f"First sync of {count:,} notes, {link_name(result.latency_ms)}"
+    lines = rounds_heading(title, result.loads)
     if result.problem is not None:
         return [*lines, f"FAILED: {result.problem}", ""]
     rounds = len(result.samples["bmsync"])

@@ -30,6 +30,7 @@ from typing import Any
 from bench_sync import REPO, loadavg, run_section, section_start, venv_bin
 from kb import generate, md5_hex
 from latency_relay import LatencyRelay
+from results import spread
 from s3server import free_port, list_etags, make_client, running_server
 from scenarios import compare
 from source import pythonpath_env, snapshot
@@ -184,12 +185,6 @@ def seed(count: int, seed_: int, workdir: Path) -> None:
     local = workdir / f"n{count}" / "notes"
     generate(local, count, seed_)
     shutil.copytree(local, workdir / "s3-data" / BUCKET / f"n{count}")
-
-
-def spread(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 
 
 def render(result: FloorResult, startup_s: float) -> list[str]:

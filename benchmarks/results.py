@@ -207,3 +207,25 @@ def write_results(out: Path, section: str) -> None:
         earlier = text[start + 1 :] if start >= 0 else ""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(f"{TITLE}\n{section.rstrip()}\n\n{earlier}".rstrip() + "\n", encoding="utf-8")
+
+
+def spread(values: list[float], fmt: str = ".2f") -> str:
+    """The median of `values`, with their range in brackets when there are several."""
+    if len(values) == 1:
+        return format(values[0], fmt)
+    mid = statistics.median(values)
+    return f"{mid:{fmt}} ({min(values):{fmt}}–{max(values):{fmt}})"
+
+
+def link_name(latency_ms: float) -> str:
+    return f"{latency_ms:g} ms RTT relay" if latency_ms else "loopback"
+
+
+def rounds_heading(title: str, loads: list[str]) -> list[str]:
+    """The heading of one link's rounds, with the load average before each and after the last."""
+    return [
+        f"### {title}",
+        "",
+        f"Load average (1/5/15 min) before each round and after the last: {'; '.join(loads)}.",
+        "",
+    ]
