@@ -1,19 +1,23 @@
 """`FileSource`: an upload sends exactly the bytes the scan described, or nothing.
 
-A whole-file read is one hand-off to a thread (check, open, read, hash, close), so every check
-the multi-step read made must still be made there: these tests pin each one, for `read_all` and
-for the chunked read large files use.
+A whole-file read is one step (check, open, read, hash, close): on the event loop for a note,
+in one hand-off to a thread for a larger file. Every check the multi-step read made must still
+be made there: these tests pin each one, for `read_all` both ways and for the chunked read
+large files use.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import xxhash
 
 from bmsync.failures import FileActionError, LocalChanged
+from bmsync.local import source as source_module
 from bmsync.local.source import FileSource
 from bmsync.types import LocalFile
 
@@ -33,10 +37,28 @@ def scan(root: Path, rel: str, data: bytes) -> LocalFile:
 async def read(source: FileSource, how: str) -> bytes:
     if how == "whole":
         return await source.read_all()
+    if how == "whole, in a thread":  # as a file above INLINE_READ_BYTES is read
+        with mock.patch.object(source_module, "INLINE_READ_BYTES", -1):
+            return await source.read_all()
     return b"".join([chunk async for chunk in source.chunks(3)])
 
 
-HOW = pytest.mark.parametrize("how", ["whole", "chunks"])
+HOW = pytest.mark.parametrize("how", ["whole", "whole, in a thread", "chunks"])
+
+
+@pytest.mark.parametrize("size", [0, 1, source_module.INLINE_READ_BYTES])
+async def test_a_note_is_read_without_a_thread(tmp_path: Path, size: int) -> None:
+    """A hand-off to a thread and back costs more than reading a note: none is made for one,
+    and exactly one for a file just above the limit."""
+    loop = asyncio.get_running_loop()
+    data = os.urandom(size)
+    small = scan(tmp_path, "small.md", data)
+    large = scan(tmp_path, "large.bin", os.urandom(source_module.INLINE_READ_BYTES + 1))
+    with mock.patch.object(loop, "run_in_executor", wraps=loop.run_in_executor) as handed:
+        assert await FileSource.scanned(tmp_path, small).read_all() == data
+        assert handed.call_count == 0
+        await FileSource.scanned(tmp_path, large).read_all()
+        assert handed.call_count == 1
 
 
 @HOW
