@@ -18,6 +18,7 @@ shown too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -30,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from bench_sync import REPO, loadavg, run_section, section_start, venv_bin
-from latency_relay import LatencyRelay
+from latency_relay import endpoint_through
 from results import link_name, rounds_heading, spread
-from s3server import S3Server, free_port, make_client, running_server
+from s3server import S3Server, make_client, running_server
 from source import pythonpath_env, snapshot
 from tools import Bmsync, Measured, RunResult, clean_env, run_measured
 
@@ -216,15 +217,8 @@ def run_link(
     md5: str, launcher: Path, env: dict[str, str],
 ) -> LinkResult:  # fmt: skip
     result = LinkResult(latency)
-    relay = None
-    port = server.port
-    endpoint = f"http://127.0.0.1:{port}"
-    if latency:
-        relay = LatencyRelay(free_port(), port, latency)
-        relay.start()
-        endpoint = f"http://127.0.0.1:{relay.port}"
-    client = make_client(f"http://127.0.0.1:{port}")
-    try:
+    client = make_client(server.endpoint)
+    with endpoint_through(server.port, latency) as endpoint, contextlib.closing(client):
         for rnd in range(args.repeat):
             print(f"{latency:g} ms, round {rnd + 1}", flush=True)
             result.loads.append(loadavg())
@@ -238,10 +232,6 @@ def run_link(
             for key, sample in found.items():
                 result.samples.setdefault(key, []).append(sample)
         result.loads.append(loadavg())
-    finally:
-        client.close()
-        if relay is not None:
-            relay.stop()
     return result
 
 

@@ -15,6 +15,7 @@ how far bmsync is from the floor, and how far the floor itself is from rclone bi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -24,9 +25,9 @@ from typing import Any
 
 from bench_sync import REPO, loadavg, run_section, section_start, venv_bin
 from kb import generate
-from latency_relay import LatencyRelay
+from latency_relay import endpoint_through
 from results import link_name, rounds_heading, spread
-from s3server import S3Server, free_port, list_etags, make_client, running_server
+from s3server import S3Server, list_etags, make_client, running_server
 from source import pythonpath_env, snapshot
 from tools import Bmsync, Measured, RcloneBisync, clean_env, run_measured
 
@@ -128,14 +129,8 @@ def run_link(
     ctx: Context,
 ) -> LinkResult:  # fmt: skip
     result = LinkResult(latency)
-    relay = None
-    endpoint = server.endpoint
-    if latency:
-        relay = LatencyRelay(free_port(), server.port, latency)
-        relay.start()
-        endpoint = f"http://127.0.0.1:{relay.port}"
     client = make_client(server.endpoint)
-    try:
+    with endpoint_through(server.port, latency) as endpoint, contextlib.closing(client):
         for rnd in range(args.repeat):
             print(f"{latency:g} ms, round {rnd + 1}", flush=True)
             result.loads.append(loadavg())
@@ -158,10 +153,6 @@ def run_link(
                     flush=True,
                 )
         result.loads.append(loadavg())
-    finally:
-        client.close()
-        if relay is not None:
-            relay.stop()
     return result
 
 

@@ -29,9 +29,9 @@ from typing import Any
 
 from bench_sync import REPO, loadavg, run_section, section_start, venv_bin
 from kb import generate, md5_hex
-from latency_relay import LatencyRelay
+from latency_relay import endpoint_through
 from results import spread
-from s3server import free_port, list_etags, make_client, running_server
+from s3server import list_etags, make_client, running_server
 from scenarios import compare
 from source import pythonpath_env, snapshot
 from tools import Bmsync, Measured, RunResult, clean_env, run_measured
@@ -128,10 +128,7 @@ def measure_size(
     if adopt.problem is not None:
         result.problem = f"adopting run: {adopt.problem}"
         return result
-    relay = LatencyRelay(free_port(), port, args.latency_ms)
-    relay.start()
-    endpoint = f"http://127.0.0.1:{relay.port}"
-    try:
+    with endpoint_through(port, args.latency_ms) as endpoint:
         for rnd in range(args.repeat):
             result.loads.append(loadavg())
             steps = ["bmsync", *MODES]
@@ -161,8 +158,6 @@ def measure_size(
                     flush=True,
                 )
         result.loads.append(loadavg())
-    finally:
-        relay.stop()
     client = make_client(f"http://127.0.0.1:{port}")
     expected = {path: md5_hex(content) for path, content in notes.items()}
     problem = compare(expected, list_etags(client, BUCKET, prefix))

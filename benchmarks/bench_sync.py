@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from chart import draw_chart
 from counting_proxy import CountingProxy, RequestParser
-from latency_relay import LatencyRelay
+from latency_relay import endpoint_through
 from results import RunMeta, SizeResult, render_section, write_results
 from s3server import S3Server, free_port, make_client, running_server
 from scenarios import NO_CHANGE_RUNS, Outcome, World, new_world, run_scenarios
@@ -307,16 +307,8 @@ def run(ctx: Context, server: S3Server, count_requests: bool) -> list[SizeResult
             check_counting(ctx.proxy, server)
         results = []
         for latency in ctx.latencies:
-            if latency == 0:
-                results += [run_size(ctx, count, server.endpoint, 0) for count in ctx.files]
-                continue
-            relay = LatencyRelay(free_port(), server.port, latency)
-            relay.start()
-            try:
-                endpoint = f"http://127.0.0.1:{relay.port}"
+            with endpoint_through(server.port, latency) as endpoint:
                 results += [run_size(ctx, count, endpoint, latency) for count in ctx.files]
-            finally:
-                relay.stop()
         return results
     finally:
         if ctx.proxy is not None:

@@ -14,6 +14,9 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections.abc import Iterator
+
+from s3server import free_port
 
 READ_BYTES = 1 << 16
 
@@ -98,3 +101,18 @@ class LatencyRelay:
             await releaser
         finally:
             releaser.cancel()
+
+
+@contextlib.contextmanager
+def endpoint_through(port: int, rtt_ms: float) -> Iterator[str]:
+    """The URL to reach the server on 127.0.0.1:`port` with `rtt_ms` added to each round trip:
+    the server itself for 0, else a relay started for the block and stopped after it."""
+    if not rtt_ms:
+        yield f"http://127.0.0.1:{port}"
+        return
+    relay = LatencyRelay(free_port(), port, rtt_ms)
+    relay.start()
+    try:
+        yield f"http://127.0.0.1:{relay.port}"
+    finally:
+        relay.stop()

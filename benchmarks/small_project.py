@@ -39,8 +39,8 @@ from pathlib import Path
 
 import startup
 from kb import generate
-from latency_relay import LatencyRelay
-from s3server import ACCESS_KEY, REGION, SECRET_KEY, free_port, make_client, running_server
+from latency_relay import endpoint_through
+from s3server import ACCESS_KEY, REGION, SECRET_KEY, make_client, running_server
 from source import compile_and_freeze
 
 REPO = Path(__file__).resolve().parents[1]
@@ -178,17 +178,8 @@ def main() -> int:
                 cli(copy, server.endpoint)  # the first sync: uploads everything
                 copies.append(copy)
             for latency in args.latency_ms:
-                relay = None
-                endpoint = server.endpoint
-                if latency > 0:
-                    relay = LatencyRelay(free_port(), server.port, latency)
-                    relay.start()
-                    endpoint = f"http://127.0.0.1:{relay.port}"
-                try:
+                with endpoint_through(server.port, latency) as endpoint:
                     lines += measure(copies, endpoint, latency, args.runs, args.calls)
-                finally:
-                    if relay is not None:
-                        relay.stop()
     header = [
         f"## A small project's no-change sync, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",

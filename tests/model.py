@@ -398,11 +398,7 @@ def forecast_guards(snapshot: Mapping[str, SnapshotRow], inventory: Inventory) -
         return (
             row is not None
             and data is not None
-            and (len(data), xxh3_hex(data))
-            == (
-                row.size,
-                row.xxh3,
-            )
+            and (len(data), xxh3_hex(data)) == (row.size, row.xxh3)
         )
 
     def remote_as_recorded(path: str) -> bool:
