@@ -232,6 +232,17 @@ def always(fault: Fault, operations: Collection[str]) -> Policy:
     return policy
 
 
+def on_keys(faults: dict[tuple[str, str], Fault]) -> Policy:
+    """`faults[(operation, key)]` on every request of that operation on that key, retries
+    included, and nothing on the others: a failure that outlasts every retry for a chosen set of
+    objects while the rest of the run goes through."""
+
+    def policy(request: Request, _rng: random.Random) -> Decision:
+        return Decision(faults.get((request.operation, request.key), Fault.NONE))
+
+    return policy
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One request as the proxy saw it: when (monotonic seconds), what, and the fault."""

@@ -30,6 +30,7 @@ import sqlite3
 import threading
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import pairwise
@@ -50,6 +51,7 @@ from tests.faultproxy import (
     Request,
     always,
     no_faults,
+    on_keys,
 )
 from tests.model import choose_seed
 from tests.servers import S3TestServer, ServerPool
@@ -382,6 +384,80 @@ async def test_listing_failure_stops_the_run_and_changes_nothing(
         "r.md": b"r v2, edited remotely",
     }
     assert project.tree() == bucket.tree() == expected
+
+
+# -- objects that fail for good ------------------------------------------------------------
+
+
+OBJECT_ATTEMPTS = 2
+"""`AWS_MAX_ATTEMPTS` for the test below: botocore gives up on a failing request after 2."""
+TRANSFER_ATTEMPTS = 3
+"""What docs/reliability.md promises for a body cut off mid-stream: the executor starts the
+transfer again, up to three times in all (`TRANSIENT_ATTEMPTS`, counted here at the wire)."""
+
+
+async def test_objects_that_always_fail_are_per_file_errors_and_the_rest_syncs(
+    project: Project, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault that outlasts every retry on some objects (each request on a chosen key fails,
+    retries included) fails those files alone: the run ends "partial" with one per-file error
+    each, everything else is synced in the same run, and the next run (faults gone) converges.
+    The wire shows how often each was tried: botocore's attempts (`AWS_MAX_ATTEMPTS`) for an
+    error answer, the executor's three for a body cut off mid-stream."""
+    bucket = project.bucket
+    for i in range(4):
+        project.write(f"base/{i}.md", f"base {i}")
+    assert (await project.sync()).status == "ok"
+    for i in range(6):
+        project.write(f"up/{i}.md", f"new local {i}")
+        bucket.put(f"down/{i}.md", f"new remote {i}\n" * (CUT_BYTES // 16 if i == 2 else 1))
+    project.delete("base/0.md")
+    project.delete("base/1.md")
+    expected = {**project.tree(), **bucket.tree()}
+    del expected["base/0.md"], expected["base/1.md"]
+    failing = {
+        ("PUT", "up/1.md"): Fault.INTERNAL_ERROR,
+        ("PUT", "up/2.md"): Fault.RESET_BEFORE,
+        ("GET", "down/1.md"): Fault.INTERNAL_ERROR,
+        ("GET", "down/2.md"): Fault.RESET_MID,  # the body is cut: the executor's retries
+        ("DELETE", "base/1.md"): Fault.SLOWDOWN,
+    }
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", str(OBJECT_ATTEMPTS))
+    proxy.policy = on_keys({(op, f"{PREFIX}/{rel}"): f for (op, rel), f in failing.items()})
+    before = proxy.stats()
+
+    report = await project.sync()
+
+    failed = sorted(rel for _, rel in failing)
+    assert report.status == "partial", (report.status, report.abort_reason)
+    assert sorted(error.path for error in report.errors) == failed, report.errors
+    FIGURES.per_file_errors += len(report.errors)
+    for error in report.errors:
+        print(f"per-file error: {error.path}: {error.message}")
+        assert error.path in error.message, error.message
+    assert report.uploaded == ["up/0.md", "up/3.md", "up/4.md", "up/5.md"]
+    assert report.downloaded == ["down/0.md", "down/3.md", "down/4.md", "down/5.md"]
+    assert report.deleted_remote == ["base/0.md"]
+    local, remote = project.tree(), bucket.tree()
+    assert sorted(set(expected) - set(local)) == ["down/1.md", "down/2.md"]
+    assert sorted(set(expected) - set(remote)) == ["up/1.md", "up/2.md"]
+    assert "base/1.md" in remote and project.temp_files() == []
+    tries = Counter(
+        (r.operation, r.key.removeprefix(f"{PREFIX}/"))
+        for r in proxy.records()[before.requests :]
+        if (r.operation, r.key.removeprefix(f"{PREFIX}/")) in failing
+    )
+    print(f"attempts at the wire: {dict(tries)}")
+    assert tries["GET", "down/2.md"] == TRANSFER_ATTEMPTS, tries
+    for answered in (("PUT", "up/1.md"), ("GET", "down/1.md"), ("DELETE", "base/1.md")):
+        assert tries[answered] == OBJECT_ATTEMPTS, tries
+    assert OBJECT_ATTEMPTS <= tries["PUT", "up/2.md"] <= 2 * OBJECT_ATTEMPTS, tries  # aiohttp
+
+    proxy.policy = no_faults
+    report = await project.sync()
+    assert report.status == "ok", report.errors
+    assert project.tree() == bucket.tree() == expected
+    assert not (await project.sync()).changed
 
 
 # -- a wrong secret ---------------------------------------------------------------------------
