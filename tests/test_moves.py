@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import bmsync
+from bmsync.local import ops
 from bmsync.progress import PhaseEvent
 from bmsync.s3.remote import open_remote
 from bmsync.sync.actions import DeleteLocal, DeleteRemote, Download, MoveLocal, MoveRemote, Upload
@@ -151,3 +155,67 @@ async def test_a_move_leaves_an_object_another_client_put_at_its_destination(
     assert s3_server.client.head_object(Bucket=bucket, Key="kb/old.md")["ContentLength"] == 100
     again = await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)
     assert again.status == "ok" and len(again.conflicts) == 1, again.summary()
+
+
+async def test_a_rename_that_empties_a_folder_never_removes_it_under_a_download(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bucket renames `d/old.md` out of `d/` and adds `d/new.md`: the local move empties
+    `d/` while the download into it runs. Held at its worst moment (the download has found
+    `d/` and is about to create its temporary file there) until the move has finished, the
+    download must still find its folder: emptied folders go only once every write is done."""
+    root, state, url = tmp_path / "notes", tmp_path / "state", f"s3://{bucket}/kb"
+    (root / "d").mkdir(parents=True)
+    (root / "d" / "old.md").write_text("old")
+    await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)
+    client: Any = s3_server.client
+    client.copy_object(
+        Bucket=bucket, Key="kb/e.md", CopySource={"Bucket": bucket, "Key": "kb/d/old.md"}
+    )
+    client.delete_object(Bucket=bucket, Key="kb/d/old.md")
+    client.put_object(Bucket=bucket, Key="kb/d/new.md", Body=b"new")
+    moved = threading.Event()
+    rename_file, temp_name = ops.rename_file, ops.temp_name
+
+    def move_then_tell(*args: Any) -> LocalFile:
+        try:
+            return rename_file(*args)
+        finally:
+            moved.set()
+
+    def name_after_the_move(name: str, token: str) -> str:
+        if name == "new.md":
+            assert moved.wait(timeout=60), "the move never ran"
+        return temp_name(name, token)
+
+    monkeypatch.setattr(ops, "rename_file", move_then_tell)
+    monkeypatch.setattr(ops, "temp_name", name_after_the_move)
+    report = await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)
+    assert report.status == "ok", report.summary()
+    assert [m.path for m in report.moved] == ["e.md"] and report.downloaded == ["d/new.md"]
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == [
+        "d", "d/new.md", "e.md",
+    ]  # fmt: skip
+
+
+async def test_a_rename_that_empties_a_folder_still_removes_it(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str
+) -> None:
+    """Emptied folders go after the transfers, nested ones included."""
+    root, state, url = tmp_path / "notes", tmp_path / "state", f"s3://{bucket}/kb"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "x.md").write_text("x")
+    (root / "keep").mkdir()
+    (root / "keep" / "y.md").write_text("y")
+    await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)
+    client: Any = s3_server.client
+    for old, new in (("a/b/x.md", "x.md"), ("keep/y.md", "keep/z.md")):
+        client.copy_object(
+            Bucket=bucket, Key=f"kb/{new}", CopySource={"Bucket": bucket, "Key": f"kb/{old}"}
+        )
+        client.delete_object(Bucket=bucket, Key=f"kb/{old}")
+    report = await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)
+    assert len(report.moved) == 2, report.summary()
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == [
+        "keep", "keep/z.md", "x.md",
+    ]  # fmt: skip

@@ -22,6 +22,7 @@ import errno
 import os
 import random
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -336,14 +337,6 @@ def rename_file(root: Path, local: LocalFile, new_relpath: str) -> LocalFile:
     return LocalFile(new_relpath, local.size, local.mtime_ns, local.xxh3)
 
 
-def move_file(root: Path, local: LocalFile, new_relpath: str) -> LocalFile:
-    """`rename_file` for a rename made on the other side: the folders it empties go too, as a
-    delete's do (a renamed folder does not linger empty under its old name)."""
-    moved = rename_file(root, local, new_relpath)
-    prune_empty_parents(root, _disk(root, local.os_relpath).parent)
-    return moved
-
-
 def move_without_replacing(source: Path, target: Path) -> bool:
     """Move `source` to `target` unless something is there already (False: nothing moved).
 
@@ -372,6 +365,19 @@ def move_without_replacing(source: Path, target: Path) -> bool:
             raise
     fsync_folder(target.parent)
     return True
+
+
+def prune_emptied(root: Path, relfolders: Iterable[str]) -> None:
+    """Remove each of these folders (relative disk paths) and its parents while they are
+    empty, up to (not including) the root.
+
+    The executor calls this for the folders its moves left behind only once every transfer of
+    the run has ended: a folder removed while a download into it has found it but not yet
+    created its temporary file would fail that download ("cannot create a file here").
+    """
+    for relfolder in sorted(relfolders, key=lambda f: -f.count("/")):
+        if relfolder:
+            prune_empty_parents(root, _disk(root, relfolder))
 
 
 def prune_empty_parents(root: Path, folder: Path) -> None:

@@ -1,7 +1,10 @@
 """The executor: carries out a plan with bounded concurrency and records each finished action.
 
-Order: snapshot-only actions, then deletes, then transfers and conflicts (deleting first frees
-names a transfer may need, e.g. a file `a` replaced by a folder `a/`). Each finished action's
+Order: snapshot-only actions, then deletes, then transfers, conflicts and moves (deleting first
+frees names a transfer may need, e.g. a file `a` replaced by a folder `a/`), then the removal of
+folders the moves emptied. A delete's emptied folders go at once, as nothing is written while
+deletes run; a move's must wait for every transfer, or one could vanish between a download
+finding its folder and creating its temporary file there. Each finished action's
 snapshot change is queued and committed in batches; a run killed between an action and its
 commit leaves a path whose two sides agree but whose snapshot row is stale, which the next run
 finds equal and records without transferring anything. Per-file failures are reported and their
@@ -140,6 +143,8 @@ class Executor:
         self._throttles_at_start = self._throttles_seen = remote.throttled
         self._done = 0
         self._total = 0
+        self._emptied: set[str] = set()
+        """Folders (disk paths) that local moves may have emptied, removed after the writes."""
 
     async def run(self, actions: Sequence[Action]) -> None:
         self._total = len(actions)
@@ -158,6 +163,8 @@ class Executor:
                 async with asyncio.TaskGroup() as group:
                     for action in phase:
                         group.create_task(self._guarded(action))
+            if self._emptied:
+                await asyncio.to_thread(ops.prune_emptied, self.root, self._emptied)
         except* BmsyncError as failures:
             raise failures.exceptions[0] from None
         finally:
@@ -275,8 +282,10 @@ class Executor:
                 await self._move_remote(action)
             case MoveLocal():
                 moved = await asyncio.to_thread(
-                    ops.move_file, self.root, action.source, action.path
+                    ops.rename_file, self.root, action.source, action.path
                 )
+                # The folders it empties go once every transfer has ended (`run`).
+                self._emptied.add(action.source.os_relpath.rpartition("/")[0])
                 entry = _entry(action.path, moved, action.remote.etag)
                 await self.batcher.add(upserts=[entry], deletes=[action.source.path])
                 self.report.moved.append(MoveReport(action.path, action.source.path, "local"))
