@@ -62,14 +62,15 @@ ConflictName = Literal["newer", "older", "larger", "smaller", "local", "remote",
 
 @dataclass(frozen=True, slots=True)
 class MaxDelete:
-    """A per-side delete limit: a count, or a percentage of the snapshot's files."""
+    """A per-side delete limit: a count, or a percentage of the snapshot's files (of the
+    side's own files when the snapshot holds none: `bmsync.sync.guards.max_delete_reason`)."""
 
     count: int | None = None
     percent: float | None = None
 
-    def limit(self, snapshot_size: int) -> int:
+    def limit(self, files: int) -> int:
         if self.percent is not None:
-            return int(snapshot_size * self.percent / 100)
+            return int(files * self.percent / 100)
         assert self.count is not None
         return self.count
 

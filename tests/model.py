@@ -389,7 +389,8 @@ class GuardForecast:
 def forecast_guards(snapshot: Mapping[str, SnapshotRow], inventory: Inventory) -> GuardForecast:
     """Delete the remote copy: gone locally, unchanged remotely (ETag and size as recorded).
     Delete the local copy: unchanged locally (size and xxh3 as recorded), gone remotely.
-    Empty side: the snapshot holds files and exactly one side holds none."""
+    Empty side: the snapshot holds files and one side holds none of them (by path or content)
+    while the other holds files."""
     local, remote = inventory.local, inventory.remote_etags
 
     def local_as_recorded(path: str) -> bool:
@@ -407,7 +408,19 @@ def forecast_guards(snapshot: Mapping[str, SnapshotRow], inventory: Inventory) -
 
     remote_deletes = frozenset(p for p in snapshot if p not in local and remote_as_recorded(p))
     local_deletes = frozenset(p for p in snapshot if p not in remote and local_as_recorded(p))
-    empty = bool(snapshot) and (bool(local) != bool(remote))
+    # Empty side: one side holds none of the recorded files (at its path, or its bytes under
+    # another path) while the other holds files; new files on the emptied side do not count.
+    local_kept = any(
+        p in local or any((len(d), xxh3_hex(d)) == (row.size, row.xxh3) for d in local.values())
+        for p, row in snapshot.items()
+    )
+    remote_kept = any(
+        p in remote or any(etag == row.etag for etag, _ in remote.values())
+        for p, row in snapshot.items()
+    )
+    empty = bool(snapshot) and (
+        (bool(remote) and not local_kept) or (bool(local) and not remote_kept)
+    )
 
     # Renames travel as moves, which are no deletes (`bmsync/sync/moves.py`): a remote delete
     # whose snapshot row (size, xxh3) is exactly one new local file's, that content unique on

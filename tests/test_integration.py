@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bmsync import S3Config, SyncReport, sync_project
+from bmsync import S3Config, SyncReport, mirror_project, prune_project, sync_project
 from tests.commandline import cli_env, run_cli
 from tests.killing import ProgressTerminal, killed
 from tests.servers import S3TestServer
@@ -250,6 +251,63 @@ async def test_guards_abort_without_changes(client: Client, remote: Side, root: 
     assert report.status == "aborted" and "max-delete" in str(report.abort_reason)
     assert len(tree(root)) == 6
     assert (await client.sync(max_delete="100%")).deleted_local == [f"f{i}.md" for i in range(1, 6)]
+
+
+async def test_emptied_folder_with_a_new_file_trips_the_guard_in_every_deleting_mode(
+    client: Client, remote: Side, root: Path
+) -> None:
+    """Issue 16: the folder removed and made again, an app's `Welcome.md` in it: sync and
+    mirror stop (20 deletes would pass max-delete 25), prune deletes nothing it should not,
+    force lifts the guard."""
+    notes = {f"note{i}.md": f"note {i}".encode() for i in range(20)}
+    for rel, data in notes.items():
+        write(root, rel, data)
+    await client.sync()
+    shutil.rmtree(root)
+    write(root, "Welcome.md", "welcome")
+    report = await client.sync()
+    assert (report.status, report.guard) == ("aborted", "empty_side")
+    assert "holds none of the 20 files" in str(report.abort_reason)
+    mirrored = await mirror_project(root, client.url, s3=client.config, state_dir=client.state)
+    assert (mirrored.status, mirrored.guard) == ("aborted", "empty_side")
+    pruned = await prune_project(
+        root, client.url, yes=True, s3=client.config, state_dir=client.state
+    )
+    assert pruned.status == "ok" and pruned.deleted_remote == []
+    assert remote.tree() == notes
+    forced = await client.sync(force=True)
+    assert sorted(forced.deleted_remote) == sorted(notes) and forced.uploaded == ["Welcome.md"]
+
+
+async def test_emptied_remote_with_a_new_object_trips_the_guard(
+    client: Client, remote: Side, root: Path
+) -> None:
+    for i in range(20):
+        write(root, f"note{i}.md", f"note {i}")
+    await client.sync()
+    for i in range(20):
+        remote.delete(f"note{i}.md")
+    remote.put("Welcome.md", "welcome")
+    report = await client.sync()
+    assert (report.status, report.guard) == ("aborted", "empty_side")
+    assert "remote prefix holds none of them" in str(report.abort_reason)
+    assert len(tree(root)) == 20 and remote.keys() == [f"{PREFIX}/Welcome.md"]
+
+
+async def test_first_mirror_takes_a_max_delete_share_of_the_remote(
+    client: Client, remote: Side, root: Path
+) -> None:
+    """Issue 16: with no snapshot, 50% was a share of nothing (0), so one remote-only file
+    aborted a first mirror; it is a share of what the remote holds."""
+    for i in range(9):
+        write(root, f"f{i}.md", str(i))
+        remote.put(f"f{i}.md", str(i))
+    remote.put("old.md", "old")
+    report = await mirror_project(
+        root, client.url, max_delete="50%", s3=client.config, state_dir=client.state
+    )
+    assert report.status == "ok" and report.deleted_remote == ["old.md"]
+    assert remote.tree() == tree(root)
 
 
 async def test_filters_and_folder_markers(

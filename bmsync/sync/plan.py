@@ -49,6 +49,10 @@ _A = TypeVar("_A")
 class Plan:
     actions: tuple[Action, ...]
     snapshot_size: int = 0
+    local_size: int = 0
+    remote_size: int = 0
+    """The files each side held (the remote's counting those the rules exclude): what a
+    max-delete share is a share of when the snapshot holds nothing (a first mirror or prune)."""
     skipped: tuple[str, ...] = field(default=())
     """Paths the planner could not decide (a needed comparison was missing): left alone."""
     conflicts: tuple[str, ...] = field(default=())
@@ -271,6 +275,8 @@ def plan_sync(
     return Plan(
         tuple(actions),
         snapshot_size=len(snapshot),
+        local_size=len(local),
+        remote_size=len(remote) + len(excluded or {}),
         skipped=tuple(skipped),
         conflicts=tuple(context.conflicts),
         unresolved=tuple(unresolved) if mode in (Mode.PUSH, Mode.PULL) else (),

@@ -107,8 +107,8 @@ def _logged(result: SyncReport) -> SyncReport:
 def _empty_side(found: Gathered, options: SyncOptions) -> str | None:
     trees = found.inputs
     return empty_side_reason(
-        snapshot_files=len(trees.snapshot), local_files=len(trees.local),
-        remote_files=len(trees.remote), local_exists=found.root_exists, options=options,
+        local=trees.local, remote=trees.remote, snapshot=trees.snapshot,
+        local_exists=found.root_exists, options=options,
     )  # fmt: skip
 
 
