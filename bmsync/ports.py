@@ -14,7 +14,14 @@ from collections.abc import AsyncGenerator, Iterable, Mapping
 from datetime import datetime
 from typing import Protocol
 
-from bmsync.types import PutMode, RemoteListing, RemoteMeta, SnapshotEntry, TrashedObject
+from bmsync.types import (
+    PutMode,
+    RemoteListing,
+    RemoteMeta,
+    Settlement,
+    SnapshotEntry,
+    TrashedObject,
+)
 
 
 class ByteSink(Protocol):
@@ -177,7 +184,20 @@ class SnapshotStore(Protocol):
 
     async def load(self) -> dict[str, SnapshotEntry]: ...
 
-    async def apply(self, upserts: Iterable[SnapshotEntry], deletes: Iterable[str]) -> None: ...
+    async def apply(
+        self,
+        upserts: Iterable[SnapshotEntry],
+        deletes: Iterable[str],
+        *,
+        settle: Iterable[Settlement] = (),
+    ) -> None:
+        """Upsert and delete rows and record settlements, in one transaction; a row written or
+        deleted for a path drops that path's settlements."""
+        ...
+
+    async def load_settled(self) -> list[Settlement]:
+        """The push and pull conflicts that `keep-both` settled (`bmsync.types.Settlement`)."""
+        ...
 
     async def load_folders(self) -> set[str]:
         """The folders both sides held when they last agreed (kept only by runs with

@@ -111,6 +111,26 @@ class Side(Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Settlement:
+    """A push or pull conflict that `keep-both` settled: the source's version was put beside
+    the destination's, at `copy`, and the path itself was left differing on purpose.
+
+    Kept in the state so the next push or pull meeting the same source version finds nothing to
+    do, however often it runs (it would otherwise keep that version once more under a new time
+    stamp); a snapshot row of the path supersedes it. A two-way sync still settles the path for
+    real, and uses `copy` to keep the destination's loser there rather than a second time."""
+
+    path: str
+    side: Side
+    """Where the copy went: `LOCAL` for a pull, `REMOTE` for a push."""
+    version: str
+    """The source version that was kept: the remote ETag (pull) or the local xxh3 (push)."""
+    copy: str
+    copy_version: str
+    """The copy as it was written: its local xxh3 (pull) or its remote ETag (push)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Comparison:
     """The edge's answer for a path modified on both sides: same bytes or not, and when the
     remote version was last modified (for the `newer`/`older` strategies)."""

@@ -36,8 +36,18 @@ from bmsync.sync.plan import (
     Verdict,
     paths_to_compare,
     plan_sync,
+    settled_paths,
 )
-from bmsync.types import Change, Comparison, LocalFile, RemoteMeta, RemoteObject, SnapshotEntry
+from bmsync.types import (
+    Change,
+    Comparison,
+    LocalFile,
+    RemoteMeta,
+    RemoteObject,
+    Settlement,
+    Side,
+    SnapshotEntry,
+)
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 PATHS = ["a.md", "b.md", "d/c.md"]
@@ -68,9 +78,11 @@ def plan_for(
     mode: Mode,
     one_way: OneWayConflict = OneWayConflict.FAIL,
     excluded: dict[str, str] | None = None,
+    settlements: tuple[Settlement, ...] = (),
 ) -> Plan:
     local = {p: LocalFile(p, len(c), 1, f"h-{c}") for p, c in world.local.items()}
     remote = {p: RemoteObject(p, len(c), f"e-{c}", 1) for p, c in world.remote.items()}
+    settled = settled_paths(local, remote, settlements, mode=mode, one_way=one_way)
     snapshot = {
         p: SnapshotEntry(p, len(c), 1, f"h-{c}", f"e-{c}") for p, c in world.snapshot.items()
     }
@@ -79,13 +91,30 @@ def plan_for(
             world.local[p] == world.remote[p],
             RemoteMeta(f"e-{world.remote[p]}", len(world.remote[p]), 0, 2, None),
         )
-        for p in paths_to_compare(local, remote, snapshot)
+        for p in paths_to_compare(local, remote, snapshot, settled=settled)
     }
     gone = {p: RemoteObject(p, len(c), f"e-{c}", 1) for p, c in (excluded or {}).items()}
     return plan_sync(
         local, remote, snapshot, comparisons, strategy=ConflictStrategy.NEWER, now=NOW,
-        mode=mode, one_way=one_way, excluded=gone,
+        mode=mode, one_way=one_way, excluded=gone, settled=settled,
     )  # fmt: skip
+
+
+def settlements_of(plan: Plan) -> tuple[Settlement, ...]:
+    """What the executor records for each copy a keep-both put beside the destination's."""
+    found: list[Settlement] = []
+    for action in plan.actions:
+        if isinstance(action, UploadCopy):
+            content = action.local.xxh3.removeprefix("h-")
+            found.append(
+                Settlement(action.path, Side.REMOTE, action.local.xxh3, action.copy, f"e-{content}")
+            )
+        elif isinstance(action, DownloadCopy):
+            content = action.remote.etag.removeprefix("e-")
+            found.append(
+                Settlement(action.path, Side.LOCAL, action.remote.etag, action.copy, f"h-{content}")
+            )
+    return tuple(found)
 
 
 def apply(world: World, plan: Plan) -> World:
@@ -238,6 +267,35 @@ def test_keep_both_keeps_both_versions_on_the_destination(world: World, mode: Mo
         assert dest_after[copy.path] == dest_before[copy.path], "the destination's stays"
         assert dest_after[copy.copy] == source[copy.path], "the incoming one is beside it"
     assert len({c.copy for c in copies}) == len(copies)
+
+
+@settings(max_examples=400, deadline=None)
+@given(worlds(), st.sampled_from(ONE_WAY_MODES), st.data())
+def test_keep_both_settles_a_conflict_for_good(
+    world: World, mode: Mode, data: st.DataObject
+) -> None:
+    """Planning again after a keep-both run, with its settlements, finds nothing to do and
+    compares nothing, even after the destination changed the path again; a new version on the
+    source is a new conflict."""
+    plan = plan_for(world, mode, OneWayConflict.KEEP_BOTH)
+    settled = settlements_of(plan)
+    after = apply(world, plan)
+    again = plan_for(after, mode, OneWayConflict.KEEP_BOTH, settlements=settled)
+    assert again.actions == () and again.conflicts == ()
+    destination = after.remote if mode is Mode.PUSH else after.local
+    source = after.local if mode is Mode.PUSH else after.remote
+    for settlement in settled:
+        edit = data.draw(st.sampled_from(["destination", "source", "none"]))
+        side = destination if edit == "destination" else source if edit == "source" else {}
+        side[settlement.path] = side.get(settlement.path, "") + "+"
+    later = plan_for(after, mode, OneWayConflict.KEEP_BOTH, settlements=settled)
+    changed_sources = {
+        s.path
+        for s in settled
+        if source[s.path] != destination[s.path] and source[s.path][-1:] == "+"
+    }
+    copies = {a.path for a in later.actions if isinstance(a, UploadCopy | DownloadCopy)}
+    assert copies == changed_sources
 
 
 @settings(max_examples=400, deadline=None)

@@ -20,7 +20,7 @@ import pytest
 
 from bmsync.errors import StateCorruptError, StateError, StateMismatchError, StateTooNewError
 from bmsync.state.store import RUNNING, SqliteSnapshotStore
-from bmsync.types import SnapshotEntry
+from bmsync.types import Settlement, Side, SnapshotEntry
 from tests.model import choose_seed
 
 ROOT, URL = "/home/u/notes", "s3://bucket/notes"
@@ -326,6 +326,39 @@ async def test_a_snapshot_without_the_folders_table_gets_it_in_place(db: Path) -
         assert conn.execute("SELECT path FROM folders").fetchall() == [("a",)]
 
 
+async def test_settlements_round_trip_until_a_row_of_their_path_supersedes_them(db: Path) -> None:
+    pulled = Settlement("a.md", Side.LOCAL, "etag-r", "a.conflict-1.md", "xxh3-r")
+    pushed = Settlement("a.md", Side.REMOTE, "xxh3-l", "a.conflict-2.md", "etag-l")
+    other = Settlement("b.md", Side.LOCAL, "etag-b", "b.conflict-1.md", "xxh3-b")
+    async with await open_store(db) as store:
+        assert await store.load_settled() == []
+        await store.apply([], [], settle=[pulled, other])
+        again = Settlement("a.md", Side.LOCAL, "etag-r2", "a.conflict-3.md", "xxh3-r2")
+        await store.apply([], [], settle=[again, pushed])
+    async with await open_store(db) as store:
+        assert sorted(await store.load_settled(), key=str) == sorted(
+            [again, pushed, other], key=str
+        ), "one per path and side, the newest"
+        await store.apply([entry(1)], ["b.md"])
+        assert sorted(await store.load_settled(), key=str) == sorted([again, pushed], key=str)
+        settled_row = SnapshotEntry("a.md", 1, 1, "h", "e")
+        await store.apply([settled_row], [])
+        assert await store.load_settled() == []
+
+
+async def test_a_snapshot_without_the_settled_table_gets_it_in_place(db: Path) -> None:
+    await make_store(db, [entry(1)])
+    with raw_sqlite(db) as conn:
+        conn.execute("DROP TABLE settled")
+    async with await open_store(db) as store:
+        assert await store.load_settled() == []
+        await store.apply([], [], settle=[Settlement("a", Side.LOCAL, "e", "c", "h")])
+    with raw_sqlite(db) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
+            "2",
+        )
+
+
 # -- damaged files -------------------------------------------------------------------------
 
 
@@ -454,7 +487,7 @@ async def test_repairs_in_the_same_second_keep_both_files(db: Path) -> None:
 KILL_LOOP = """
 import asyncio, sys
 from pathlib import Path
-from bmsync.types import SnapshotEntry
+from bmsync.types import Settlement, Side, SnapshotEntry
 from bmsync.state.store import SqliteSnapshotStore
 
 async def main():

@@ -8,7 +8,7 @@ finds nothing to do where both sides agree.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -65,6 +65,15 @@ class World:
 
     async def sync(self) -> bmsync.SyncReport:
         return await bmsync.sync_project(self.root, self.url, now=NOW, **self.opts)  # type: ignore[arg-type]
+
+    async def sync_with(self, *, conflict: str, now: datetime) -> bmsync.SyncReport:
+        return await bmsync.sync_project(
+            self.root,
+            self.url,
+            conflict=conflict,
+            now=now,
+            **self.opts,  # type: ignore[arg-type]
+        )
 
 
 @pytest.fixture
@@ -282,3 +291,64 @@ async def test_prune_lists_then_deletes_exactly_what_the_rules_exclude(world: Wo
     assert world.trash() == {"big.pdf": "pdf"}
     after = await bmsync.sync_project(world.root, world.url, ignore=["*.pdf"], **world.opts)  # type: ignore[arg-type]
     assert not after.changed
+
+
+# -- keep-both settles a conflict once ----------------------------------------------------------
+
+
+def conflict_copies(files: dict[str, str]) -> dict[str, str]:
+    return {name: text for name, text in files.items() if ".conflict-" in name}
+
+
+@pytest.mark.parametrize("command", ["push", "pull", "sync"])
+async def test_keep_both_keeps_each_version_once_however_often_it_runs(
+    world: World, command: str
+) -> None:
+    """Three runs (a minute apart, so each would pick a new copy name) keep the incoming
+    version once; the run after finds nothing to do."""
+    world.write("a.md", "local")
+    world.put("a.md", "cloud")
+    reports = []
+    for minute in range(4):
+        now = NOW + timedelta(minutes=minute)
+        if command == "sync":
+            run = world.sync_with(conflict="keep-both", now=now)
+        else:
+            move = push_project if command == "push" else pull_project
+            run = move(world.root, world.url, conflict="keep-both", now=now, **world.opts)  # type: ignore[arg-type]
+        reports.append(await run)
+    first, last = reports[0], reports[-1]
+    assert first.status == "ok" and len(first.conflicts) == 1, first.summary()
+    copy = first.conflicts[0].loser_copy
+    expected_local = {"push": {}, "pull": {copy: "cloud"}, "sync": {copy: "local"}}
+    expected_remote = {"push": {copy: "local"}, "pull": {}, "sync": {copy: "local"}}
+    assert conflict_copies(world.local()) == expected_local[command]
+    assert conflict_copies(world.remote()) == expected_remote[command]
+    for later in reports[1:]:
+        assert later.status == "ok" and not later.changed, later.summary()
+        assert later.conflicts == [] and later.uploaded == later.downloaded == []
+    assert last.errors == []
+
+
+@pytest.mark.parametrize("winner", ["local", "remote"])
+async def test_a_sync_after_push_keep_both_keeps_no_second_copy_of_the_local_version(
+    world: World, winner: str
+) -> None:
+    world.write("a.md", "local")
+    world.put("a.md", "cloud")
+    pushed = await push_project(
+        world.root,
+        world.url,
+        conflict="keep-both",
+        now=NOW,
+        **world.opts,  # type: ignore[arg-type]
+    )
+    copy = pushed.conflicts[0].loser_copy
+    assert copy is not None
+    report = await world.sync_with(conflict=winner, now=NOW + timedelta(minutes=1))
+    assert report.status == "ok", report.summary()
+    assert world.local() == world.remote()
+    copies = conflict_copies(world.local())
+    assert sorted(copies.values()) == (["cloud", "local"] if winner == "local" else ["local"])
+    assert copies[copy] == "local"
+    assert not (await world.sync()).changed

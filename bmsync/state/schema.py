@@ -4,7 +4,7 @@ Bump `SCHEMA_VERSION` on any change to these tables that an older bmsync would m
 the migration from the previous version where the store opens a file; an older bmsync refuses a
 newer file (`StateTooNewError`) rather than misreading it. A new table that an older bmsync can
 ignore (it tolerates extra tables) is created where it is missing instead, without a bump, so
-the file stays readable by both: `folders`.
+the file stays readable by both: `folders`, `settled`.
 
 - `meta`: one row per key of `META_KEYS`; binds the file to one local folder and one remote.
 - `files`: the snapshot proper, one row per path both sides agreed on (`SnapshotEntry`).
@@ -13,6 +13,8 @@ the file stays readable by both: `folders`.
   touches one b-tree, not two.
 - `folders`: the folder baseline of runs that keep folder markers, one row per folder both
   sides held when they last agreed (`SnapshotStore.load_folders`). WITHOUT ROWID, as `files`.
+- `settled`: push and pull conflicts that `keep-both` settled (`Settlement`), one row per path
+  and side that received the copy; a `files` row of the path supersedes them.
 - `runs`: a short history of runs (ISO-8601 UTC times, summary as a JSON object), for `status`.
 
 The functions below create these tables in a never-made file and recognise them in an existing
@@ -71,6 +73,17 @@ folders = Table(
     sqlite_with_rowid=False,
 )
 
+settled = Table(
+    "settled",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("side", Text, primary_key=True),
+    Column("version", Text, nullable=False),
+    Column("copy", Text, nullable=False),
+    Column("copy_version", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 runs = Table(
     "runs",
     metadata,
@@ -122,11 +135,12 @@ def migrate(conn: Connection, stored: dict[str, str], tables: set[str]) -> None:
     """Bring an older schema up to this one, inside the caller's transaction (all or nothing).
 
     Only additive changes so far, so an interrupted migration simply runs again next time.
-    The `folders` table, which needs no bump, is created here where it is missing.
+    The `folders` and `settled` tables, which need no bump, are created here where missing.
     """
-    if folders.name not in tables:
-        folders.create(conn)
-        tables.add(folders.name)
+    for table in (folders, settled):
+        if table.name not in tables:
+            table.create(conn)
+            tables.add(table.name)
     version = int(stored["schema_version"])
     if version < 2:
         conn.execute(text("ALTER TABLE files ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0"))
@@ -139,7 +153,7 @@ def migrate(conn: Connection, stored: dict[str, str], tables: set[str]) -> None:
 
 def check_tables(conn: Connection, db: Path, tables: set[str]) -> None:
     """Every table and column this version reads is there (extra ones are tolerated)."""
-    for table in (files, folders, runs):
+    for table in (files, folders, settled, runs):
         if table.name not in tables:
             raise corrupt_error(db, f"table {table.name} is missing")
         info = conn.execute(text(f"PRAGMA table_info({table.name})"))

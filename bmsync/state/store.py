@@ -77,8 +77,9 @@ from bmsync.state.schema import (
     migrate,
     read_binding,
     runs,
+    settled,
 )
-from bmsync.types import SnapshotEntry
+from bmsync.types import Settlement, Side, SnapshotEntry
 
 _T = TypeVar("_T")
 
@@ -106,6 +107,12 @@ _UPSERT = _upsert.on_conflict_do_update(
 )
 # One statement run with executemany: no chunking needed, whatever SQLite's variable limit.
 _DELETE = delete(files).where(files.c.path == bindparam("gone"))
+_UNSETTLE = delete(settled).where(settled.c.path == bindparam("done"))
+_settle = sqlite_insert(settled)
+_SETTLE = _settle.on_conflict_do_update(
+    index_elements=[settled.c.path, settled.c.side],
+    set_={name: _settle.excluded[name] for name in ("version", "copy", "copy_version")},
+)
 _SELECT_FILES = select(
     files.c.path, files.c.size, files.c.mtime_ns, files.c.xxh3, files.c.etag, files.c.ctime_ns
 )
@@ -192,16 +199,23 @@ class SqliteSnapshotStore:
         """The whole snapshot, by path."""
         return await self._run(_load_files)
 
-    async def apply(self, upserts: Iterable[SnapshotEntry], deletes: Iterable[str]) -> None:
-        """Upsert and delete rows in one transaction: all of it lands, or none.
+    async def apply(
+        self,
+        upserts: Iterable[SnapshotEntry],
+        deletes: Iterable[str],
+        *,
+        settle: Iterable[Settlement] = (),
+    ) -> None:
+        """Upsert and delete rows, and record `settle`, in one transaction: all of it lands,
+        or none. A row written or deleted for a path drops the path's settlements.
 
         A path may not be in both (which one should win would be a guess): `ValueError`.
         """
-        entries, gone = list(upserts), list(deletes)
+        entries, gone, settlements = list(upserts), list(deletes), list(settle)
         both = {e.path for e in entries}.intersection(gone)
         if both:
             raise ValueError(f"paths both upserted and deleted: {sorted(both)[:5]}")
-        if not entries and not gone:
+        if not entries and not gone and not settlements:
             return
 
         def write(conn: Connection) -> None:
@@ -209,8 +223,26 @@ class SqliteSnapshotStore:
                 conn.execute(_UPSERT, [_file_row(entry) for entry in entries])
             if gone:
                 conn.execute(_DELETE, [{"gone": path} for path in gone])
+            # Almost always empty: one probe, rather than a delete per row of every batch.
+            if conn.execute(select(settled.c.path).limit(1)).first() is not None:
+                done = [{"done": e.path} for e in entries] + [{"done": p} for p in gone]
+                if done:
+                    conn.execute(_UNSETTLE, done)
+            if settlements:
+                conn.execute(_SETTLE, [_settled_row(s) for s in settlements])
 
         await self._run(write)
+
+    async def load_settled(self) -> list[Settlement]:
+        """The push and pull conflicts that `keep-both` settled (`Settlement`)."""
+
+        def read(conn: Connection) -> list[Any]:
+            return list(conn.execute(select(settled)).all())
+
+        return [
+            Settlement(row.path, Side(row.side), row.version, row.copy, row.copy_version)
+            for row in await self._run(read)
+        ]
 
     async def load_folders(self) -> set[str]:
         """The folder baseline (`SnapshotStore.load_folders`)."""
@@ -467,6 +499,16 @@ def _file_row(entry: SnapshotEntry) -> dict[str, object]:
         "xxh3": entry.xxh3,
         "etag": entry.etag,
         "ctime_ns": entry.ctime_ns,
+    }
+
+
+def _settled_row(settlement: Settlement) -> dict[str, object]:
+    return {
+        "path": settlement.path,
+        "side": settlement.side.value,
+        "version": settlement.version,
+        "copy": settlement.copy,
+        "copy_version": settlement.copy_version,
     }
 
 

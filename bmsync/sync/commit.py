@@ -13,14 +13,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from bmsync.ports import SnapshotStore
 from bmsync.report import SyncReport
-from bmsync.types import SnapshotEntry
+from bmsync.types import Settlement, Side, SnapshotEntry
 
-CommitFn = Callable[[Sequence[SnapshotEntry], Sequence[str]], Awaitable[None]]
+
+class CommitFn(Protocol):
+    """`SnapshotStore.apply`: one transaction."""
+
+    def __call__(
+        self,
+        upserts: Sequence[SnapshotEntry],
+        deletes: Sequence[str],
+        *,
+        settle: Sequence[Settlement] = (),
+    ) -> Awaitable[None]: ...
 
 
 class SnapshotBatcher:
@@ -30,12 +41,20 @@ class SnapshotBatcher:
         self._commit = commit
         self._upserts: dict[str, SnapshotEntry] = {}
         self._deletes: set[str] = set()
+        self._settle: dict[tuple[str, Side], Settlement] = {}
         self._max_rows = max_rows
         self._max_delay_s = max_delay_s
         self._last_flush = time.monotonic()
         self._lock = asyncio.Lock()
 
-    async def add(self, upserts: Sequence[SnapshotEntry] = (), deletes: Sequence[str] = ()) -> None:
+    async def add(
+        self,
+        upserts: Sequence[SnapshotEntry] = (),
+        deletes: Sequence[str] = (),
+        settle: Sequence[Settlement] = (),
+    ) -> None:
+        for settlement in settle:
+            self._settle[settlement.path, settlement.side] = settlement
         for entry in upserts:
             self._deletes.discard(entry.path)
             self._upserts[entry.path] = entry
@@ -46,7 +65,7 @@ class SnapshotBatcher:
             await self.flush(only_if_due=True)
 
     def _due(self) -> bool:
-        pending = len(self._upserts) + len(self._deletes)
+        pending = len(self._upserts) + len(self._deletes) + len(self._settle)
         overdue = time.monotonic() - self._last_flush > self._max_delay_s
         return pending >= self._max_rows or (pending > 0 and overdue)
 
@@ -55,11 +74,12 @@ class SnapshotBatcher:
             # Tasks that queued on the lock while a commit ran find their rows committed.
             if only_if_due and not self._due():
                 return
-            if not self._upserts and not self._deletes:
+            if not self._upserts and not self._deletes and not self._settle:
                 return
             upserts, deletes = list(self._upserts.values()), sorted(self._deletes)
-            self._upserts, self._deletes = {}, set()
-            await self._commit(upserts, deletes)
+            settle = list(self._settle.values())
+            self._upserts, self._deletes, self._settle = {}, set(), {}
+            await self._commit(upserts, deletes, settle=settle)
             self._last_flush = time.monotonic()
 
 

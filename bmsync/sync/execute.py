@@ -88,6 +88,7 @@ from bmsync.types import (
     PutMode,
     RemoteMeta,
     RemoteObject,
+    Settlement,
     Side,
     SnapshotEntry,
     Update,
@@ -271,11 +272,22 @@ class Executor:
                 await self._resolve(action)
             case UploadCopy():
                 # Beside the remote version, at a name that must be free; no snapshot row,
-                # since the two sides still differ at the path and the copy is remote only.
-                await self._send(action.local, action.copy, Create())
+                # since the two sides still differ at the path and the copy is remote only,
+                # but a settlement, so the next push leaves the path alone.
+                meta = await self._send(action.local, action.copy, Create())
+                settled = Settlement(
+                    action.path, Side.REMOTE, action.local.xxh3, action.copy, meta.etag
+                )
+                await self.batcher.add(settle=[settled])
                 self.report.uploaded.append(action.copy)
             case DownloadCopy():
-                await self._receive(action.remote.relkey, action.copy, None, action.remote.etag)
+                kept, _ = await self._receive(
+                    action.remote.relkey, action.copy, None, action.remote.etag
+                )
+                settled = Settlement(
+                    action.path, Side.LOCAL, action.remote.etag, action.copy, kept.xxh3
+                )
+                await self.batcher.add(settle=[settled])
                 self.report.downloaded.append(action.copy)
                 self._changed("added", action.copy)
             case MoveRemote():
@@ -382,8 +394,11 @@ class Executor:
         if action.kept_at_path is Side.REMOTE:
             moved = await asyncio.to_thread(ops.rename_file, self.root, action.local, copy)
             self._changed("moved", copy, action.path)
-            copy_meta = await self._send(moved, copy, Create())
-            await self.batcher.add(upserts=[_entry(copy, moved, copy_meta.etag)])
+            if action.remote_copy is not None:
+                copy_etag = action.remote_copy.etag  # a push's keep-both put it there already
+            else:
+                copy_etag = (await self._send(moved, copy, Create())).etag
+            await self.batcher.add(upserts=[_entry(copy, moved, copy_etag)])
             local, meta = await self._receive(
                 action.remote.relkey, action.path, None, action.remote.etag
             )

@@ -9,7 +9,7 @@ names: usually none, so a normal run makes no HEAD requests.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -36,6 +36,7 @@ from bmsync.types import (
     Create,
     LocalFile,
     RemoteObject,
+    Settlement,
     Side,
     Snapshot,
     SnapshotEntry,
@@ -178,15 +179,46 @@ def paths_to_compare(
     snapshot: Snapshot,
     *,
     resync: bool = False,
+    settled: Collection[str] = (),
 ) -> list[str]:
-    """Paths modified on both sides: only for these must the edge fetch a `Comparison`."""
+    """Paths modified on both sides: only for these must the edge fetch a `Comparison`
+    (`settled` aside: `settled_paths`, whose two versions are known to differ)."""
     base: Snapshot = {} if resync else snapshot
     return sorted(
         path
         for path in local.keys() & remote.keys()
         if local_change(local[path], base.get(path)).is_modified
         and remote_change(remote[path], base.get(path)).is_modified
+        and path not in settled
     )
+
+
+def settled_paths(
+    local: Mapping[str, LocalFile],
+    remote: Mapping[str, RemoteObject],
+    settlements: Iterable[Settlement],
+    *,
+    mode: Mode,
+    one_way: OneWayConflict,
+) -> set[str]:
+    """Push and pull with `keep-both`: the paths whose source version an earlier keep-both
+    already put beside the destination's. Nothing is left to do there, whatever the
+    destination did since (its own changes are its own, as in the `ONE_WAY` table), until the
+    source's version changes: then it is a new conflict, and keeps both again."""
+    if one_way is not OneWayConflict.KEEP_BOTH or mode not in (Mode.PUSH, Mode.PULL):
+        return set()
+    found: set[str] = set()
+    for settlement in settlements:
+        path = settlement.path
+        if mode is Mode.PUSH and settlement.side is Side.REMOTE:
+            source = local.get(path)
+            if source is not None and source.xxh3 == settlement.version:
+                found.add(path)
+        elif mode is Mode.PULL and settlement.side is Side.LOCAL:
+            incoming = remote.get(path)
+            if incoming is not None and incoming.etag == settlement.version:
+                found.add(path)
+    return found
 
 
 def choose_winner(strategy: ConflictStrategy, local: LocalFile, remote: Comparison) -> Side | None:
@@ -245,12 +277,14 @@ def plan_sync(
     mode: Mode = Mode.BISYNC,
     one_way: OneWayConflict = OneWayConflict.FAIL,
     excluded: Mapping[str, RemoteObject] | None = None,
+    settled: Collection[str] = (),
 ) -> Plan:
     """Decide every path by `mode`'s table. With `resync` (and on a first run, where the
     snapshot is empty) the snapshot is ignored, which makes the plan a union: nothing can be
-    deleted. `one_way` resolves push and pull conflicts. `excluded`: remote objects the ignore
-    rules exclude, deleted by PRUNE (and by MIRROR when the caller passes them). Conflict
-    copies a killed run left are adopted afterwards (`bmsync.sync.adopt`)."""
+    deleted. `one_way` resolves push and pull conflicts; `settled` (`settled_paths`) are
+    conflicts an earlier keep-both settled, left as they are. `excluded`: remote objects the
+    ignore rules exclude, deleted by PRUNE (and by MIRROR when the caller passes them).
+    Conflict copies a killed run left are adopted afterwards (`bmsync.sync.adopt`)."""
     base: Snapshot = {} if resync else snapshot
     context = _Context(mode, strategy, one_way, now, set(local) | set(remote) | set(snapshot))
     actions: list[Action] = []
@@ -260,6 +294,8 @@ def plan_sync(
     for path in sorted(set(local) | set(remote) | set(snapshot)):
         lf, ro, snap = local.get(path), remote.get(path), base.get(path)
         verdict = DECISIONS[mode][local_change(lf, snap), remote_change(ro, snap)]
+        if verdict is Verdict.COMPARE and path in settled:
+            continue  # both versions are kept already: nothing to do, not even a comparison
         if verdict is Verdict.COMPARE and path not in comparisons:
             skipped.append(path)  # the edge could not compare the two versions: next run
             continue

@@ -37,8 +37,8 @@ from bmsync.sync.folders import FolderPlan, plan_folders
 from bmsync.sync.gather import Gathered, Inputs, gather
 from bmsync.sync.guards import conflicts_reason, empty_side_reason, max_delete_reason
 from bmsync.sync.moves import detect_moves
-from bmsync.sync.plan import Plan, paths_to_compare, plan_sync
-from bmsync.types import Comparison, SnapshotEntry
+from bmsync.sync.plan import Plan, paths_to_compare, plan_sync, settled_paths
+from bmsync.types import Comparison, Settlement, SnapshotEntry
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,13 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
     report.add_warnings(result, found.warnings)
     if reason := _empty_side(found, options):
         return _logged(report.abort(result, "empty_side", reason, started))
-    comparisons = await _compare(run, found.inputs, result)
-    plan, folders = _plan(found.inputs, comparisons, options, now)
+    settlements = await run.store.load_settled() if run.store is not None else []
+    settled = settled_paths(
+        found.inputs.local, found.inputs.remote, settlements,
+        mode=options.mode, one_way=options.one_way,
+    )  # fmt: skip
+    comparisons = await _compare(run, found.inputs, settled, result)
+    plan, folders = _plan(found.inputs, comparisons, settlements, settled, options, now)
     (run.progress or no_progress)(PhaseEvent("planning", len(plan.actions), finished=True))
     report.report_direction(plan, options, result)
     guard, reason = _plan_guard(plan, options)
@@ -112,10 +117,15 @@ def _empty_side(found: Gathered, options: SyncOptions) -> str | None:
     )  # fmt: skip
 
 
-async def _compare(run: Run, trees: Inputs, result: SyncReport) -> dict[str, Comparison]:
-    """Comparisons for the paths modified on both sides; those that fail are reported."""
+async def _compare(
+    run: Run, trees: Inputs, settled: set[str], result: SyncReport
+) -> dict[str, Comparison]:
+    """Comparisons for the paths modified on both sides (settled ones aside); those that
+    fail are reported."""
     options = run.options
-    to_compare = paths_to_compare(trees.local, trees.remote, trees.snapshot, resync=options.resync)
+    to_compare = paths_to_compare(
+        trees.local, trees.remote, trees.snapshot, resync=options.resync, settled=settled
+    )
     if to_compare:
         (run.progress or no_progress)(PhaseEvent("comparing", len(to_compare)))
     comparisons, failed = await compare_paths(
@@ -126,7 +136,12 @@ async def _compare(run: Run, trees: Inputs, result: SyncReport) -> dict[str, Com
 
 
 def _plan(
-    trees: Inputs, comparisons: dict[str, Comparison], options: SyncOptions, now: datetime
+    trees: Inputs,
+    comparisons: dict[str, Comparison],
+    settlements: list[Settlement],
+    settled: set[str],
+    options: SyncOptions,
+    now: datetime,
 ) -> tuple[Plan, FolderPlan]:
     """The pure part: plan (by the mode's table), adopt, moves, and the folders' plan."""
     deletes_excluded = options.mode is Mode.PRUNE or options.delete_excluded
@@ -134,8 +149,11 @@ def _plan(
         trees.local, trees.remote, trees.snapshot, comparisons,
         strategy=options.conflict, now=now, resync=options.resync, mode=options.mode,
         one_way=options.one_way, excluded=trees.excluded if deletes_excluded else None,
+        settled=settled,
     )  # fmt: skip
-    plan = adopt_kept_copies(plan, trees.local, trees.remote, trees.snapshot, comparisons)
+    plan = adopt_kept_copies(
+        plan, trees.local, trees.remote, trees.snapshot, comparisons, settlements
+    )
     plan = detect_moves(plan, trees.snapshot)
     if not options.dir_markers:
         return plan, FolderPlan()
