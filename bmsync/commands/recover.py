@@ -213,7 +213,7 @@ def _free_name(root: Path, path: str, run_id: str) -> str:
     """`path` when nothing is there, else the first free `stem.restored-<run time>[-n]suffix`."""
 
     def taken(name: str) -> bool:
-        return os.path.lexists(root / name)
+        return os.path.lexists(root / ops.on_disk(root, name))
 
     return path if not taken(path) else first_free(sibling(path, f"restored-{run_id[:15]}"), taken)
 

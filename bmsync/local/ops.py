@@ -130,29 +130,66 @@ def _require_real_folder(root: Path, relpath: str, folder: Path, info: os.stat_r
         )
 
 
-def prepare_parent(root: Path, relpath: str, *, max_path: int | None = MAX_PATH) -> Path:
-    """Create the target's folders; refuse symlinked or file parents so no write leaves `root`,
-    and a path longer than `max_path` allows (Windows without long paths) before anything is
-    created."""
+def on_disk(root: Path, relpath: str) -> str:
+    """`relpath` with each of its folders that exists spelled as it is on disk; nothing is
+    created. A target of the sync is in NFC, the folder macOS wrote may be in NFD: a write
+    must go into that folder, not into a second one beside it (docs/semantics.md)."""
     parts = relpath.split("/")
-    target = _disk(root, relpath)
-    _check_length(relpath, target, folder=False, max_path=max_path)
-    _make_folders(root, relpath, parts[:-1], max_path=max_path)
-    return target
+    return "/".join([*_disk_names(root, parts[:-1]), parts[-1]])
+
+
+def _disk_names(root: Path, parts: list[str]) -> list[str]:
+    folder, names = root, []
+    for part in parts:
+        name = _disk_name(folder, part)
+        names.append(name)
+        folder = folder / name
+    return names
+
+
+def _disk_name(folder: Path, name: str) -> str:
+    """`name`, or the entry of `folder` that is `name` in another Unicode normalisation.
+
+    One `lstat` when `name` is there as spelled; a listing of `folder` only when it is not
+    and could be spelled otherwise (an ASCII name has one spelling).
+    """
+    if name.isascii() or os.path.lexists(folder / name):
+        return name
+    wanted = canonical(name)
+    try:
+        with os.scandir(folder) as entries:
+            spelled = sorted(e.name for e in entries if canonical(e.name) == wanted)
+    except OSError:
+        return name  # the folder itself is missing: `name` is made as given
+    return spelled[0] if spelled else name
+
+
+def prepare_parent(root: Path, relpath: str, *, max_path: int | None = MAX_PATH) -> str:
+    """Create the target's folders, or find them as spelled on disk (`on_disk`); refuse
+    symlinked or file parents so no write leaves `root`, and a path longer than `max_path`
+    allows (Windows without long paths) before anything is created. Returns the target's
+    relative path on disk."""
+    parts = relpath.split("/")
+    _check_length(relpath, _disk(root, relpath), folder=False, max_path=max_path)
+    folders = _make_folders(root, relpath, parts[:-1], max_path=max_path)
+    return "/".join([*folders, parts[-1]])
 
 
 def make_folder(root: Path, relpath: str, *, max_path: int | None = MAX_PATH) -> bool:
-    """Create the folder `relpath` and its parents, each a real folder inside `root`; whether
-    anything was created (False: it was there)."""
-    existed = os.path.isdir(_disk(root, relpath))
+    """Create the folder `relpath` and its parents, each a real folder inside `root` (an
+    existing one as spelled on disk); whether anything was created (False: it was there)."""
+    existed = os.path.isdir(root.joinpath(*_disk_names(root, relpath.split("/"))))
     _make_folders(root, relpath, relpath.split("/"), max_path=max_path)
     return not existed
 
 
-def _make_folders(root: Path, relpath: str, parts: list[str], *, max_path: int | None) -> Path:
-    folder = root
+def _make_folders(root: Path, relpath: str, parts: list[str], *, max_path: int | None) -> list[str]:
+    """Make each folder of `parts` below `root` that is missing; the names on disk."""
+    folder, names = root, []
     for part in parts:
-        folder = folder / part
+        name = _disk_name(folder, part)
+        names.append(name)
+        folder = folder / name
         try:
             info = os.lstat(folder)
         except FileNotFoundError:
@@ -167,7 +204,7 @@ def _make_folders(root: Path, relpath: str, parts: list[str], *, max_path: int |
                 ) from err
             info = os.lstat(folder)
         _require_real_folder(root, relpath, folder, info)
-    return folder
+    return names
 
 
 def remove_empty_folder(root: Path, relpath: str) -> bool:
@@ -251,8 +288,9 @@ class AtomicDownload:
 
     def __init__(self, root: Path, relpath: str, *, max_path: int | None = MAX_PATH) -> None:
         self.root = root
-        self.relpath = relpath
-        self.target = prepare_parent(root, relpath, max_path=max_path)
+        self.relpath = prepare_parent(root, relpath, max_path=max_path)
+        """The target on disk: `relpath` in the folders as they are spelled there."""
+        self.target = _disk(root, self.relpath)
         with contextlib.suppress(OSError):
             # Refused before any byte is fetched; `commit` checks again in case one appears.
             if stat.S_ISDIR(os.lstat(self.target).st_mode):
@@ -322,7 +360,8 @@ def rename_file(root: Path, local: LocalFile, new_relpath: str) -> LocalFile:
     check_real_parents(root, local.os_relpath)
     check_unchanged(root, local.os_relpath, local)
     source = _disk(root, local.os_relpath)
-    target = prepare_parent(root, new_relpath)
+    disk_relpath = prepare_parent(root, new_relpath)
+    target = _disk(root, disk_relpath)
     try:
         moved = move_without_replacing(source, target)
     except OSError as err:
@@ -334,7 +373,8 @@ def rename_file(root: Path, local: LocalFile, new_relpath: str) -> LocalFile:
         raise FileActionError(f"{new_relpath}: already exists; the conflict will be retried")
     # The rename moved the ctime; leaving it unknown (0) makes the next scan re-read this one
     # file rather than trust a stat taken after a moment in which it could have been edited.
-    return LocalFile(new_relpath, local.size, local.mtime_ns, local.xxh3)
+    disk_path = disk_relpath if disk_relpath != new_relpath else ""
+    return LocalFile(canonical(new_relpath), local.size, local.mtime_ns, local.xxh3, disk_path)
 
 
 def move_without_replacing(source: Path, target: Path) -> bool:

@@ -399,8 +399,9 @@ class Executor:
             else:
                 copy_etag = (await self._send(moved, copy, Create())).etag
             await self.batcher.add(upserts=[_entry(copy, moved, copy_etag)])
+            # Back at the name the local file had on disk (an NFD name stays NFD).
             local, meta = await self._receive(
-                action.remote.relkey, action.path, None, action.remote.etag
+                action.remote.relkey, action.local.os_relpath, None, action.remote.etag
             )
             await self.batcher.add(upserts=[_entry(action.path, local, meta.etag)])
             self._changed("added", action.path)
