@@ -12,6 +12,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+NS_MIN = -(2**63)
+NS_MAX = 2**63 - 1
+"""The times the snapshot can store: nanoseconds since the epoch in SQLite's 64-bit INTEGER,
+1677-09-21 to 2262-04-11 (the range S3 `mtime` metadata is read in, too)."""
+
+
+def storable_ns(ns: int) -> int:
+    """A file time clamped into `NS_MIN`..`NS_MAX`. ext4 keeps times to 2446 (and back to
+    1901), and archives and broken clocks make them; kept as they were, such a file uploaded and
+    then failed the snapshot write (OverflowError) on every run (issue 16). Every stat time
+    becomes a `LocalFile`'s through this, so the scanned, the stored and the re-checked time are
+    one number and the next run finds nothing to do. Two times past 2262 are one time to
+    bmsync; an edit still moves the inode change time, which the scan compares too."""
+    return NS_MIN if ns < NS_MIN else NS_MAX if ns > NS_MAX else ns
+
 
 @dataclass(frozen=True, slots=True)
 class LocalFile:

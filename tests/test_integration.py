@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from bmsync import S3Config, SyncReport, mirror_project, prune_project, sync_project
+from bmsync.types import NS_MAX
 from tests.commandline import cli_env, run_cli
 from tests.killing import ProgressTerminal, killed
 from tests.servers import S3TestServer
@@ -522,6 +523,58 @@ async def test_cli_json_and_exit_codes(
     assert done.returncode == 2 and "max_delete" in json.loads(done.stdout)["abort_reason"]
     done = run_cli("sync", str(root), "not-a-url", env=env)
     assert done.returncode == 2 and "s3://" in done.stderr
+
+
+FAR_FUTURE = {2300: datetime(2300, 1, 1, tzinfo=UTC), 2446: datetime(2446, 1, 1, tzinfo=UTC)}
+
+
+@pytest.mark.parametrize("year", sorted(FAR_FUTURE))
+def test_a_file_dated_past_2262_syncs_and_the_next_run_does_nothing(
+    year: int, tmp_path: Path, s3_server: S3TestServer, remote: Side, root: Path
+) -> None:
+    """Issue 16: a time the snapshot cannot store (past 2262; ext4 keeps them to 2446) made the
+    snapshot write raise OverflowError after the upload, on every run, with a traceback and no
+    JSON. It is clamped to 2262-04-11 (`bmsync.types.storable_ns`): the file syncs, the next run
+    does nothing, a remote edit still comes down."""
+    far = FAR_FUTURE[year].timestamp()
+    write(root, "far.md", "far", mtime_s=far)
+    write(root, "old.md", "old", mtime_s=datetime(1950, 1, 1, tzinfo=UTC).timestamp())
+    write(root, "now.md", "now")
+    env = cli_env(s3_server.config, tmp_path)
+    args = ["sync", str(root), remote.url, "--endpoint-url", str(s3_server.config.endpoint_url)]
+    args += ["--state-dir", str(tmp_path / "st"), "--json"]
+    first = run_cli(*args, env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert sorted(json.loads(first.stdout)["uploaded"]) == ["far.md", "now.md", "old.md"]
+    again = run_cli(*args, env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    report = json.loads(again.stdout)
+    assert report["status"] == "ok" and report["uploaded"] == report["errors"] == []
+    assert (root / "far.md").stat().st_mtime == far, "bmsync never changes a local time"
+    remote.put("far.md", "edited")
+    pulled = json.loads(run_cli(*args, env=env).stdout)
+    assert pulled["downloaded"] == ["far.md"] and tree(root) == remote.tree()
+
+
+async def test_a_remote_object_dated_past_2262_downloads_once(
+    client: Client, remote: Side, root: Path, s3_server: S3TestServer
+) -> None:
+    """`rclone serve s3` stores an upload's `mtime` as the served file's time and lists that as
+    its Last-Modified: 2446 on ext4, past what `mtime` metadata is read as (int64 ns), so the
+    listing's time is the one a download sets. It is clamped, and the next run does nothing."""
+    if s3_server.data_dir is None:
+        pytest.skip("moto stamps Last-Modified itself; only rclone serves a file's own time")
+    served = s3_server.data_dir / remote.bucket / PREFIX / "far.md"
+    served.parent.mkdir()
+    served.write_text("far")
+    os.utime(served, (FAR_FUTURE[2446].timestamp(),) * 2)
+    listed = remote.client.list_objects_v2(Bucket=remote.bucket)["Contents"]
+    assert listed[0]["LastModified"].year == 2446
+    first = await client.sync()
+    assert first.status == "ok" and first.downloaded == ["far.md"], first.errors
+    assert (root / "far.md").stat().st_mtime_ns == NS_MAX
+    again = await client.sync()
+    assert again.status == "ok" and not again.changed and again.errors == []
 
 
 KILL_FILES = 300

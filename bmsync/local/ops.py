@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 from bmsync.digests import new_hasher
 from bmsync.failures import FileActionError, LocalChanged
+from bmsync.local.files import file_of_stat
 from bmsync.local.hashing import hash_file
 from bmsync.local.trash import Trash
 from bmsync.names import canonical, temp_name
@@ -41,7 +42,7 @@ from bmsync.portable import (
     refusal,
     retry_while_busy,
 )
-from bmsync.types import LocalFile
+from bmsync.types import LocalFile, storable_ns
 
 
 def _disk(root: Path, relpath: str) -> Path:
@@ -73,7 +74,7 @@ def check_unchanged(root: Path, relpath: str, expected: LocalFile | None) -> Non
         raise LocalChanged(
             f"{relpath}: replaced by a link or special file during the sync; left alone"
         )
-    if info.st_size != expected.size or info.st_mtime_ns != expected.mtime_ns:
+    if info.st_size != expected.size or storable_ns(info.st_mtime_ns) != expected.mtime_ns:
         raise LocalChanged(f"{relpath}: modified locally during the sync; left for the next run")
 
 
@@ -326,7 +327,7 @@ class AtomicDownload:
         path = canonical(self.relpath)
         disk_path = self.relpath if self.relpath != path else ""
         digest = self.sink.hasher.hexdigest()
-        return LocalFile(path, info.st_size, info.st_mtime_ns, digest, disk_path, info.st_ctime_ns)
+        return file_of_stat(path, info, digest, disk_path)
 
     def commit_new(self, mtime_ns: int) -> None:
         """fsync, set the mtime, and put the file at the target only if nothing is there

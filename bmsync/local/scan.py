@@ -19,11 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bmsync.local.files import file_of_stat
 from bmsync.local.hashing import hash_file
 from bmsync.local.ignore import IgnoreRules
 from bmsync.names import canonical, is_internal, segment_problem
 from bmsync.portable import is_link
-from bmsync.types import LocalFile, SnapshotEntry
+from bmsync.types import LocalFile, SnapshotEntry, storable_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,9 +200,7 @@ def _add_file(
 ) -> None:
     disk_path = disk_rel if disk_rel != path else ""
     if snap is not None and _same_stat(snap, info):
-        scan.files[path] = LocalFile(
-            path, info.st_size, info.st_mtime_ns, snap.xxh3, disk_path, info.st_ctime_ns
-        )
+        scan.files[path] = file_of_stat(path, info, snap.xxh3, disk_path)
         return
     try:
         digest, size = hash_file(root / disk_rel)
@@ -213,9 +212,7 @@ def _add_file(
     if size != after.st_size or after.st_mtime_ns != info.st_mtime_ns:
         scan.problems.append(ScanProblem(path, "changed while it was being read; next run"))
         return
-    scan.files[path] = LocalFile(
-        path, size, after.st_mtime_ns, digest, disk_path, after.st_ctime_ns
-    )
+    scan.files[path] = file_of_stat(path, after, digest, disk_path)
 
 
 def _same_stat(snap: SnapshotEntry, info: os.stat_result) -> bool:
@@ -228,8 +225,8 @@ def _same_stat(snap: SnapshotEntry, info: os.stat_result) -> bool:
     """
     return (
         snap.size == info.st_size
-        and snap.mtime_ns == info.st_mtime_ns
-        and snap.ctime_ns == info.st_ctime_ns
+        and snap.mtime_ns == storable_ns(info.st_mtime_ns)
+        and snap.ctime_ns == storable_ns(info.st_ctime_ns)
     )
 
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from bmsync.names import canonical, path_problem
+from bmsync.types import NS_MAX, NS_MIN
 
 TRASH_PREFIX = ".bmsync-trash"
 """Top-level folder of the bucket holding the remote copies kept before overwrite or delete."""
 
-_INT64_MAX = 2**63 - 1
 _NS_PER_S = 10**9
 # rclone writes `mtime` as decimal seconds, and so does s3fs-fuse (whole seconds). No exponent,
 # no sign other than a leading minus: rclone's own parser (swift.floatStringToNs) accepts no more.
@@ -85,7 +85,7 @@ def metadata_mtime_to_ns(value: str) -> int | None:
         ns = int(Decimal(text).scaleb(9))  # int() truncates toward zero, like rclone
     except (InvalidOperation, ValueError):
         return None
-    return ns if -_INT64_MAX - 1 <= ns <= _INT64_MAX else None
+    return ns if NS_MIN <= ns <= NS_MAX else None
 
 
 def ns_to_metadata_mtime(ns: int) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from bmsync.s3.dates import fast_parse
 from bmsync.s3.integrity import etag_is_opaque
 from bmsync.s3.keys import normalise_etag, read_user_metadata
-from bmsync.types import RemoteMeta
+from bmsync.types import RemoteMeta, storable_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +63,12 @@ def _response_date_ns(response: Mapping[str, Any]) -> int:
 
 def to_ns(moment: datetime | None) -> int:
     """Nanoseconds since the epoch, in integers (a float would lose the last digits); our own
-    clock when the answer gave no time."""
+    clock when the answer gave no time. Clamped like a local file's times (`storable_ns`): a
+    server answers with the time of the file it serves (`rclone serve s3`: up to 2446 on ext4)
+    or up to 9999, which no download could set on a file and no snapshot could store."""
     if moment is None:
         return time.time_ns()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1_000
+    return storable_ns((delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1_000)
