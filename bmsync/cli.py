@@ -2,10 +2,12 @@
 
 Exit codes (a contract): 0 in sync or dry run done; 1 finished with per-file errors; 2 usage or
 configuration error; 3 safety abort, nothing changed; 4 another sync of this project is running;
-130 interrupted (Ctrl-C). `check` exits 0 when both sides hold the same files, 1 when something
-differs or could not be compared. `status`, `trash` and `restore` exit 0 when done, 1 when a
-restore could not write the version back. All exit 2 for a usage, configuration, state or S3
-error (and `restore` for a path the trash does not hold).
+130 interrupted (Ctrl-C); 143 stopped by SIGTERM (systemd, launchd, `docker stop`, `kill`),
+which ends a command exactly as Ctrl-C does (`_until_terminated`). `check` exits 0 when both
+sides hold the same files, 1 when something differs or could not be compared. `status`, `trash`
+and `restore` exit 0 when done, 1 when a restore could not write the version back. All exit 2
+for a usage, configuration, state or S3 error (and `restore` for a path the trash does not
+hold).
 
 Every subcommand goes through `run_command`: it runs the command's coroutine, prints the result
 (with `--json` exactly one JSON object on stdout, else a summary for a person) and maps the
@@ -25,6 +27,7 @@ import gc
 import importlib
 import json
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Coroutine, Sequence
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ABORTED, EXIT_LOCKED = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
 """128 + SIGINT: what a shell reports for a program stopped by Ctrl-C."""
+EXIT_TERMINATED = 143
+"""128 + SIGTERM: what a shell reports for a program stopped by `kill`, systemd or Docker."""
 
 
 class UsageError(ConfigError):
@@ -80,6 +85,7 @@ exit codes:
        push/pull conflicts)
   4    another sync of this project is running
   130  interrupted (Ctrl-C): each file holds its old or its new version; run it again
+  143  stopped by SIGTERM (systemd, launchd, docker stop, kill): as Ctrl-C
 
 environment:
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
@@ -515,10 +521,10 @@ def run_command(command: Command, args: argparse.Namespace) -> int:
     )
     try:
         with terminal:  # the live progress is off the screen before anything else is printed
-            outcome = asyncio.run(command.run(args, terminal))
+            outcome = asyncio.run(_until_terminated(command.run(args, terminal)))
     except BmsyncError as err:
         return _fail(str(err), type(err).__name__, err.exit_code, as_json)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Terminated) as stopped:
         # asyncio.run has already cancelled the command and let it clean up (the lock released,
         # temporary files removed), so only the message is left to say.
         if command.stopped_by_interrupt(args):
@@ -526,6 +532,8 @@ def run_command(command: Command, args: argparse.Namespace) -> int:
             if as_json:
                 print(json.dumps({"status": "stopped", "message": command.if_interrupted}))
             return EXIT_OK
+        if isinstance(stopped, _Terminated):
+            return _fail(command.if_interrupted, "SIGTERM", EXIT_TERMINATED, as_json)
         return _fail(command.if_interrupted, "KeyboardInterrupt", EXIT_INTERRUPTED, as_json)
     try:
         terminal.show(outcome.data, outcome.text, outcome.result)
@@ -534,6 +542,47 @@ def run_command(command: Command, args: argparse.Namespace) -> int:
     except BrokenPipeError:
         _stop_writing_to_closed_pipes()
     return outcome.code
+
+
+class _Terminated(Exception):
+    """The command was cancelled because the process got SIGTERM."""
+
+
+async def _until_terminated(work: Coroutine[Any, Any, Outcome]) -> Outcome:
+    """`work`, cancelled on SIGTERM as `asyncio.run` cancels it on Ctrl-C, so a stop by
+    systemd, launchd, `docker stop` or a parent's timeout cleans up the same way (temporary
+    files removed, the run recorded as interrupted, the lock released) and is reported
+    (`_Terminated`), instead of the process dying mid-write with nothing said.
+
+    Only the command line installs this handler: a library call (`sync_project` inside
+    basic-memory) leaves its host's signal handling alone. Where the event loop cannot take
+    signal handlers (Windows), SIGTERM keeps its default.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, terminate)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return await work
+    try:
+        outcome = await work
+    except asyncio.CancelledError:
+        if terminated:
+            raise _Terminated from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+    if terminated:  # the command took the cancel as its end and returned
+        raise _Terminated
+    return outcome
 
 
 def _stop_writing_to_closed_pipes() -> None:

@@ -19,8 +19,9 @@ import pytest
 
 import bmsync
 from bmsync.cli import build_parser
+from bmsync.names import TEMP_PREFIX
 from tests.commandline import cli_env, run_cli
-from tests.faultproxy import Fault, FaultProxy, always
+from tests.faultproxy import Fault, FaultProxy, always, on_keys
 from tests.servers import S3TestServer
 
 UNREACHABLE = "http://127.0.0.1:9"
@@ -290,3 +291,67 @@ def test_ctrl_c_mid_request_exits_130_without_a_traceback(
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"bmsync: {name}") and "interrupted" in err
     assert out == ""
+
+
+DOWNLOADS = 6
+
+
+def test_sigterm_mid_transfer_ends_the_run_as_ctrl_c_does(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str
+) -> None:
+    """systemd, launchd and `docker stop` send SIGTERM: the sync stops between actions as on
+    Ctrl-C (exit 143, the JSON error object, no temporary download left in the folder) and the
+    next run converges. One download is held by a stalling proxy, so the signal lands while
+    its temporary file exists and the other downloads are done."""
+    root, url = tmp_path / "notes", f"s3://{bucket}/notes"
+    client = s3_server.client
+    for i in range(DOWNLOADS):
+        client.put_object(Bucket=bucket, Key=f"notes/n{i}.md", Body=f"note {i}".encode())
+    env = cli_env(s3_server.config, tmp_path)
+    state = ["--state-dir", str(tmp_path / "state")]
+    with FaultProxy(str(s3_server.config.endpoint_url), seed=0) as proxy:
+        proxy.policy = on_keys({("GET", "notes/n3.md"): Fault.STALL})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bmsync.cli", "sync", str(root), url, "--json",
+             "--endpoint-url", proxy.endpoint_url, *state],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + STALL_WAIT_S
+            while time.monotonic() < deadline and not (
+                proxy.faults[Fault.STALL] and temp_files(root) and len(notes(root)) > 0
+            ):
+                assert proc.poll() is None, proc.communicate()
+                time.sleep(0.05)
+            assert temp_files(root), "the stalled download never began"
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 143, out + err
+    assert "Traceback" not in err, err
+    assert err.strip().startswith("bmsync: sync interrupted"), err
+    stopped = json.loads(out)
+    assert (stopped["status"], stopped["exit_code"], stopped["error_type"]) == (
+        "error",
+        143,
+        "SIGTERM",
+    )
+    assert temp_files(root) == [], "no temporary download is left in the folder"
+    assert "n3.md" not in notes(root)
+    direct = ["--endpoint-url", str(s3_server.config.endpoint_url), *state]
+    again = run_cli("sync", str(root), url, "--json", *direct, env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert notes(root) == [f"n{i}.md" for i in range(DOWNLOADS)]
+    last = run_cli("sync", str(root), url, "--json", *direct, env=env)
+    assert json.loads(last.stdout)["downloaded"] == []
+
+
+def temp_files(root: Path) -> list[str]:
+    return [p.name for p in root.rglob(f"{TEMP_PREFIX}*")] if root.exists() else []
+
+
+def notes(root: Path) -> list[str]:
+    return sorted(p.name for p in root.glob("*.md")) if root.exists() else []

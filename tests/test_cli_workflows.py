@@ -100,9 +100,12 @@ def test_mirror_prune_ls_reset_and_one_way_check(cli: CLI) -> None:
     assert code == 0 and result["set_aside"] is None
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_watch_syncs_an_edit_and_stops_on_ctrl_c_with_exit_0(
-    tmp_path: Path, s3_server: S3TestServer, bucket: str
+    tmp_path: Path, s3_server: S3TestServer, bucket: str, stop: signal.Signals
 ) -> None:
+    """A watch is stopped by Ctrl-C, or by SIGTERM from its service manager: either way it
+    ends as it should, with exit 0 and "stopped"."""
     root = tmp_path / "notes"
     root.mkdir()
     (root / "a.md").write_text("a")
@@ -130,7 +133,7 @@ def test_watch_syncs_an_edit_and_stops_on_ctrl_c_with_exit_0(
             time.sleep(0.2)
         assert remote_keys() == ["w/a.md", "w/b.md"], "an edit reached the bucket"
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
