@@ -1,4 +1,4 @@
-"""On-disk names: every local write goes into the folders as they are spelled on disk.
+"""On-disk names: NFD folders keep their spelling; a rename by letter case alone is a move.
 
 macOS writes names in NFD; keys and the sync's paths are NFC. A file keeps its on-disk name
 (test_engine's `test_nfd_local_name_syncs_as_nfc_key`); so must a folder, or a file added under
@@ -10,13 +10,18 @@ given, so an NFD folder made here stands for the one macOS would have.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bmsync import SyncReport, restore_file, sync_project
+from bmsync.local import ops
+from bmsync.local.casefs import is_case_insensitive, is_case_rename, unsyncable_twins
 from bmsync.testing import MemoryRemote
 from tests.servers import S3TestServer
 
@@ -118,3 +123,168 @@ async def test_a_folder_marker_makes_its_folder_in_the_nfd_folder(tmp_path: Path
     report = await sync_project(root, remote.url, state_dir=state, remote=remote, dir_markers=True)
     assert report.folders_created == [f"{NFC}/empty"]
     assert tree(root) == [NFD, on_disk(NFD, "a.md"), on_disk(NFD, "empty")]
+
+
+# -- letter case: a rename by case alone on a case-insensitive folder is a move -------------
+#
+# Tried on a real case-insensitive file system when this machine can mount one (a vfat image,
+# or an ext4 image with `casefold` and a folder with `chattr +F`, loop-mounted as root), and
+# always through the seam the Windows and macOS branches use on Linux: the folder's probe
+# (`is_case_insensitive`) says yes for an ordinary folder (docs/platforms.md).
+
+
+def _run(*command: str) -> str | None:
+    """None when `command` succeeded, else what it said."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return str(err)
+    said = (done.stderr or done.stdout).strip().splitlines()
+    return None if done.returncode == 0 else (said[0] if said else f"exit {done.returncode}")
+
+
+def _mount_image(image: Path, mount: Path, make: list[str]) -> str | None:
+    """Make a file system in `image` and loop-mount it at `mount`; None, or why not."""
+    if shutil.which(make[0]) is None:
+        return f"{make[0]} is not installed"
+    if "casefold" in make and not Path("/sys/fs/ext4/features/casefold").exists():
+        return "this kernel's ext4 cannot mount casefold (built without CONFIG_UNICODE)"
+    with image.open("wb") as file:
+        file.truncate(32 << 20)
+    mount.mkdir(exist_ok=True)
+    return _run(*make, str(image)) or _run("mount", "-o", "loop", str(image), str(mount))
+
+
+@pytest.fixture
+def mounted_case_insensitive_folder(tmp_path: Path) -> Iterator[Path]:
+    """An empty folder on a real case-insensitive file system, or a skip saying why none."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a case-insensitive file system image needs root")
+    image, mount, why = tmp_path / "fs.img", tmp_path / "mnt", []
+    for kind, make in (
+        ("vfat", ["mkfs.vfat"]),
+        ("ext4 casefold", ["mkfs.ext4", "-q", "-F", "-O", "casefold"]),
+    ):
+        problem = _mount_image(image, mount, make)
+        folder = mount / "notes"
+        if problem is None:
+            folder.mkdir()
+            if kind.startswith("ext4"):
+                problem = _run("chattr", "+F", str(folder))
+            if problem is None and not is_case_insensitive(folder):
+                problem = "mounted, but the folder is case-sensitive"
+            if problem is None:
+                break
+            _run("umount", str(mount))
+        why.append(f"{kind}: {problem}")
+    else:
+        pytest.skip("no case-insensitive file system can be mounted here: " + "; ".join(why))
+    try:
+        yield folder
+    finally:
+        assert _run("umount", str(mount)) is None or _run("umount", "-l", str(mount)) is None
+
+
+@pytest.fixture(params=["seam", "mounted"])
+def folder(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty case-insensitive project folder: a real one, or one the probe calls so."""
+    if request.param == "mounted":
+        path: Path = request.getfixturevalue("mounted_case_insensitive_folder")
+        return path
+    monkeypatch.setattr("bmsync.sync.gather.is_case_insensitive", lambda root: True)
+    path = tmp_path / "notes"
+    path.mkdir()
+    return path
+
+
+class CasePair:
+    """`keep.md` keeps both sides from ever looking emptied (the empty-side guard)."""
+
+    def __init__(self, root: Path, tmp_path: Path, s3_server: S3TestServer, bucket: str) -> None:
+        self.root, self.state = root, tmp_path / "state"
+        self.server, self.bucket, self.url = s3_server, bucket, f"s3://{bucket}/kb"
+        (root / "keep.md").write_text("keep")
+
+    async def sync(self) -> SyncReport:
+        report = await sync_project(
+            self.root, self.url, state_dir=self.state, s3=self.server.config
+        )
+        assert report.status == "ok" and not report.warnings, report.summary()
+        return report
+
+    def keys(self) -> list[str]:
+        listed = self.server.client.list_objects_v2(Bucket=self.bucket, Prefix="kb/")
+        return sorted(o["Key"] for o in listed.get("Contents", []))
+
+
+@pytest.fixture
+def case_pair(folder: Path, tmp_path: Path, s3_server: S3TestServer, bucket: str) -> CasePair:
+    return CasePair(folder, tmp_path, s3_server, bucket)
+
+
+def moves(report: SyncReport) -> list[tuple[str, str, str]]:
+    return [(m.path, m.old_path, m.side) for m in report.moved]
+
+
+async def test_a_local_rename_by_letter_case_moves_the_key(case_pair: CasePair) -> None:
+    (case_pair.root / "Note.md").write_text("note")
+    await case_pair.sync()
+    os.rename(case_pair.root / "Note.md", case_pair.root / "note.md")
+    report = await case_pair.sync()
+    assert moves(report) == [("note.md", "Note.md", "remote")], report.summary()
+    assert case_pair.keys() == ["kb/keep.md", "kb/note.md"], "the old key stayed for ever"
+    assert not (await case_pair.sync()).changed
+
+
+async def test_a_remote_rename_by_letter_case_renames_the_local_file(
+    case_pair: CasePair,
+) -> None:
+    (case_pair.root / "NOTE2.md").write_text("note 2")
+    await case_pair.sync()
+    client, bucket = case_pair.server.client, case_pair.bucket
+    source = {"Bucket": bucket, "Key": "kb/NOTE2.md"}
+    client.copy_object(Bucket=bucket, Key="kb/note2.md", CopySource=source)
+    client.delete_object(Bucket=bucket, Key="kb/NOTE2.md")
+    report = await case_pair.sync()
+    assert moves(report) == [("note2.md", "NOTE2.md", "local")], report.summary()
+    assert report.deleted_local == [] and report.downloaded == []
+    assert sorted(os.listdir(case_pair.root)) == ["keep.md", "note2.md"]
+    assert (case_pair.root / "note2.md").read_text() == "note 2"
+    assert not (await case_pair.sync()).changed
+
+
+def test_a_move_by_letter_case_on_the_real_file_system(
+    mounted_case_insensitive_folder: Path,
+) -> None:
+    """The rename itself: the target is "there" (it is the source), and is renamed."""
+    folder = mounted_case_insensitive_folder
+    (folder / "Note.md").write_text("note")
+    assert ops.move_without_replacing(folder / "Note.md", folder / "note.md")
+    assert os.listdir(folder) == ["note.md"]
+
+
+def test_hard_links_differing_by_case_are_not_moved_over_each_other(tmp_path: Path) -> None:
+    """On a case-sensitive folder two names differing by case may be one file (hard links);
+    the rename does nothing there, and the move says so rather than claim it moved."""
+    (tmp_path / "Note.md").write_text("note")
+    os.link(tmp_path / "Note.md", tmp_path / "note.md")
+    assert not ops.move_without_replacing(tmp_path / "Note.md", tmp_path / "note.md")
+    assert sorted(os.listdir(tmp_path)) == ["Note.md", "note.md"]
+
+
+@pytest.mark.parametrize(
+    ("group", "local", "remote", "known", "rename"),
+    [
+        (["Note.md", "note.md"], {"note.md"}, {"Note.md"}, {"Note.md"}, True),  # renamed here
+        (["NOTE.md", "note.md"], {"NOTE.md"}, {"note.md"}, {"NOTE.md"}, True),  # renamed there
+        (["Note.md", "note.md"], {"Note.md"}, {"Note.md", "note.md"}, {"Note.md"}, False),
+        (["Note.md", "note.md"], {"Note.md"}, {"note.md"}, set(), False),  # both new: twins
+        (["Note.md", "note.md"], {"Note.md"}, {"note.md"}, {"Note.md", "note.md"}, False),
+        (["A/x.md", "a/x.md"], {"a/x.md"}, {"A/x.md"}, {"A/x.md"}, False),  # a folder's case
+    ],
+)
+def test_which_twin_groups_are_renames(
+    group: list[str], local: set[str], remote: set[str], known: set[str], rename: bool
+) -> None:
+    assert is_case_rename(group, local, remote, known) is rename
+    assert (unsyncable_twins([group], local, remote, known) == {}) is rename

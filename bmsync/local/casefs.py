@@ -3,6 +3,13 @@
 S3 keys are case-sensitive, so a bucket can hold both; writing the second would overwrite the
 first on such a folder. The planner's inputs are restricted so that, on a case-insensitive
 folder, only one path of each case-twin group is synced and the others are reported.
+
+One kind of group is no pair of twins but a rename: a file renamed on one side by letter case
+alone (`Note.md` → `note.md`). The folder then holds one spelling and the bucket the other,
+and the snapshot knows the old one only. Both paths go to the planner, which sees a delete and
+a new file of the same bytes and makes them a move (`sync/moves.py`); leaving the new name
+alone instead would keep the old key in the bucket for ever (a local rename) or delete the
+local file into the trash and download it again (a remote one).
 """
 
 from __future__ import annotations
@@ -37,11 +44,35 @@ def case_twins(paths: Iterable[str]) -> list[list[str]]:
     return [sorted(group) for group in groups.values() if len(group) > 1]
 
 
-def unsyncable_twins(groups: list[list[str]], local: Set[str]) -> dict[str, str]:
+def is_case_rename(group: list[str], local: Set[str], remote: Set[str], known: Set[str]) -> bool:
+    """Whether a twin group is one file renamed by letter case on one side: the folder holds
+    one spelling, the bucket another, and the snapshot (`known`) exactly one of the two.
+
+    Only a rename of the file's own name: a folder renamed by case alone (`Notes/` → `notes/`)
+    keeps its spelling in a case-insensitive folder, so a move there could not take effect.
+    """
+    here = [p for p in group if p in local]
+    there = [p for p in group if p in remote]
+    if len(here) != 1 or len(there) != 1 or here == there:
+        return False
+    (old_or_new,), (new_or_old,) = here, there
+    same_folder = old_or_new.rpartition("/")[0] == new_or_old.rpartition("/")[0]
+    return same_folder and (old_or_new in known) != (new_or_old in known)
+
+
+def unsyncable_twins(
+    groups: list[list[str]],
+    local: Set[str],
+    remote: Set[str] = frozenset(),
+    known: Set[str] = frozenset(),
+) -> dict[str, str]:
     """Which twin paths to leave alone, with the reason: the one the folder holds wins, else
-    the first in sorted order."""
+    the first in sorted order. A case-only rename (`is_case_rename`; `remote` and `known`, the
+    snapshot's paths, tell) leaves none alone."""
     left_alone: dict[str, str] = {}
     for group in groups:
+        if is_case_rename(group, local, remote, known):
+            continue
         keep = next((p for p in group if p in local), group[0])
         for path in group:
             if path != keep:

@@ -386,7 +386,16 @@ def move_without_replacing(source: Path, target: Path) -> bool:
     rename, which on Windows never replaces anyway. If the source cannot be removed after the
     link (Windows: another program has it open), the link is undone, so the file is never left
     under both names.
+
+    On a case-insensitive folder (macOS, Windows) `note.md` is "there" when `Note.md` is: a
+    rename by letter case alone finds the target taken by the source itself, and is a plain
+    rename.
     """
+    if _same_file_by_another_case(source, target):
+        retry_while_busy(lambda: os.rename(source, target))
+        fsync_folder(target.parent)
+        # Two hard links differing by case on a case-sensitive folder: the rename did nothing.
+        return source.name not in os.listdir(source.parent)
     try:
         os.link(source, target, follow_symlinks=False)
     except FileExistsError:
@@ -406,6 +415,17 @@ def move_without_replacing(source: Path, target: Path) -> bool:
             raise
     fsync_folder(target.parent)
     return True
+
+
+def _same_file_by_another_case(source: Path, target: Path) -> bool:
+    """Whether `target` differs from `source` by letter case alone and names the same file."""
+    if source == target or str(source).casefold() != str(target).casefold():
+        return False
+    try:
+        one, other = os.lstat(source), os.lstat(target)
+    except OSError:
+        return False
+    return (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
 
 
 def prune_emptied(root: Path, relfolders: Iterable[str]) -> None:

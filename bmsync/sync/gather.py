@@ -7,7 +7,8 @@ path the run must leave alone is dropped from all three trees:
   here, and a snapshot row of a newly ignored path is *forgotten*, touching neither side);
 - paths the scanner could not read, and everything below a folder it skipped: such a path must
   not look deleted, or its remote copy would go;
-- on a case-insensitive folder, all but one of each group of case twins.
+- on a case-insensitive folder, all but one of each group of case twins (a file renamed by
+  letter case alone is no pair of twins: both names go on, and the rename becomes a move).
 Each of them is reported as a warning saying why. The folders (for runs that keep folder
 markers) are restricted the same way.
 """
@@ -137,7 +138,8 @@ async def _restrict_all(
     untouchable = {p.path for p in scan.problems}
     twins = case_twins(set(scan.files) | set(listing.objects))
     if twins and gathered.root_exists and await asyncio.to_thread(is_case_insensitive, root):
-        for path, why in unsyncable_twins(twins, set(scan.files)).items():
+        left = unsyncable_twins(twins, scan.files.keys(), listing.objects.keys(), snapshot.keys())
+        for path, why in left.items():
             warnings.append(FileError(path, why))
             untouchable.add(path)
     inputs = restrict(scan, listing.objects, snapshot, rules, untouchable)
