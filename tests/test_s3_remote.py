@@ -30,6 +30,7 @@ from bmsync.s3.keys import normalise_etag
 from bmsync.s3.remote import S3Remote, open_remote
 from bmsync.s3.url import RemoteLocation
 from bmsync.types import Create, Overwrite, PutMode, RemoteMeta, Update
+from tests.faultproxy import FaultProxy
 from tests.servers import S3TestServer, ServerPool
 
 PREFIX = "p"
@@ -69,10 +70,22 @@ async def get(remote: S3Remote, relkey: str, *, if_match: str | None = None) -> 
     return sink.getvalue()
 
 
-def put_raw(client: Any, bucket: str, keys: list[str], body: bytes = b"x") -> None:
+def put_raw(
+    client: Any, bucket: str, keys: list[str], body: bytes = b"x", *, workers: int = 8
+) -> None:
     """Create objects out of band, a few at a time (moto answers slowly)."""
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(lambda key: client.put_object(Bucket=bucket, Key=key, Body=body), keys))
+
+
+def put_on_disk(server: S3TestServer, bucket: str, keys: list[str]) -> None:
+    """Create objects in bulk through rclone's own store: it serves a folder, one file per key,
+    so writing the files is creating the objects (5,000 PUTs would take most of a minute)."""
+    assert server.data_dir is not None, "only rclone's server keeps its objects as files"
+    for key in keys:
+        path = server.data_dir / bucket / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
 
 
 # -- listing ---------------------------------------------------------------------------------
@@ -152,6 +165,48 @@ async def test_listing_paginates_past_1000_keys(s3_server_pool: ServerPool, tmp_
         listing = await remote.list_objects()
     assert len(listing.objects) == 1100
     assert set(listing.objects) == {key.removeprefix("p/") for key in keys}
+
+
+LISTED_BY_FOLDER_PAST = 5000
+"""docs/reliability.md and `list_objects`: up to 5,000 keys page by page, beyond by folder."""
+
+
+async def test_past_5000_keys_the_listing_goes_by_folder(
+    s3_server_pool: ServerPool, tmp_path: Path
+) -> None:
+    """The default threshold, at the wire (through the fault proxy, with no faults): 5,000 keys
+    are exactly 5 pages; at 5,002 (two more keys, in two folders of their own) the 5 pages are
+    followed by one delimiter page of the top level and one listing of each folder the pages did
+    not reach, and nothing else. A threshold of 4 pages would list the rest of `a/` by folder,
+    one of 6 or more would go on page by page."""
+    server = s3_server_pool.get("rclone")
+    bucket = server.create_bucket()
+    keys = [f"p/a/{i:04d}.md" for i in range(LISTED_BY_FOLDER_PAST)]
+    put_on_disk(server, bucket, keys)
+
+    async def listed() -> tuple[list[tuple[str, bool]], set[str]]:
+        with FaultProxy(str(server.config.endpoint_url), seed=1) as proxy:
+            config = replace(server.config, endpoint_url=proxy.endpoint_url)
+            async with open_remote(f"s3://{bucket}/p", config) as remote:
+                listing = await remote.list_objects()
+            lists = [
+                (r.list_prefix, "delimiter" in r.identity)
+                for r in proxy.records()
+                if r.operation == "LIST"
+            ]
+        return lists, set(listing.objects)
+
+    lists, found = await listed()
+    assert lists == [("p/", False)] * 5, lists
+    assert found == {key.removeprefix("p/") for key in keys}
+
+    keys += ["p/b/0.md", "p/c/0.md"]
+    put_raw(server.client, bucket, keys[-2:])  # through the server: its folder cache sees them
+    lists, found = await listed()
+    assert lists[:6] == [("p/", False)] * 5 + [("p/", True)], lists
+    # `a/` again after its last key listed (StartAfter: nothing left), then `b/` and `c/`.
+    assert sorted(lists[6:]) == [("p/a/", False), ("p/b/", False), ("p/c/", False)], lists
+    assert found == {key.removeprefix("p/") for key in keys}
 
 
 async def test_control_characters_and_backslashes_are_rejected(
