@@ -1,8 +1,9 @@
 """`examples/getting-started.ipynb` runs, top to bottom, in a real Jupyter kernel (nbclient).
 
 It is what a new user tries first in a notebook: the blocking calls inside the kernel's running
-event loop, against the throwaway local S3 server. Skipped, saying why, when the test extra's
-Jupyter packages are missing or no kernel can start here.
+event loop, against the throwaway local S3 server. The test extra installs the Jupyter packages,
+so a kernel that cannot start is a failure that says why, never a skip: a skip would let CI pass
+having run no notebook at all.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import ipykernel  # noqa: F401  (the kernel the notebook runs in; the test extra has it)
+import nbclient
+import nbclient.exceptions
+import nbformat
 import pytest
-
-nbclient = pytest.importorskip("nbclient", reason="needs nbclient (the test extra)")
-nbformat = pytest.importorskip("nbformat", reason="needs nbformat (the test extra)")
-pytest.importorskip("ipykernel", reason="needs ipykernel (the test extra)")
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "examples" / "getting-started.ipynb"
@@ -42,14 +43,19 @@ def execute(notebook: Any, tmp_path: Path) -> Any:
 
 @pytest.fixture
 def kernel_starts(tmp_path: Path) -> None:
-    """A one-cell notebook first: a kernel that cannot start is a skip, not a failure."""
+    """A one-cell notebook first, so a kernel that cannot start fails saying so, apart from a
+    notebook cell that fails."""
     probe = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import bmsync")])
     try:
         execute(probe, tmp_path)
     except Exception as err:  # no kernelspec, a kernel that dies at start, no ZMQ, ...
         if isinstance(err, nbclient.exceptions.CellExecutionError):
             raise  # the kernel started: bmsync itself failed to import
-        pytest.skip(f"no Jupyter kernel can start here: {type(err).__name__}: {err}")
+        pytest.fail(
+            f"no Jupyter kernel could start: {type(err).__name__}: {err}. The test extra "
+            "installs ipykernel and its `python3` kernel; reinstall it (pip install -e "
+            "'.[test]') and run again."
+        )
 
 
 def outputs(cell: Any) -> str:
