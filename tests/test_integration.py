@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -711,3 +712,20 @@ async def test_sigkill_mid_run_then_rerun_converges(
     assert tree(root) == remote.tree() == expected
     again = json.loads(run_cli(*args, "--json", env=env).stdout)
     assert again["uploaded"] == again["downloaded"] == again["conflicts"] == []
+
+
+@pytest.mark.parametrize("mode", [0o444, 0o600, 0o755])
+async def test_a_download_over_a_file_keeps_its_mode(
+    client: Client, remote: Side, root: Path, mode: int
+) -> None:
+    """A read-only note stays read-only (a private one private, an executable one executable)
+    when the other side's edit replaces it."""
+    write(root, "a.md", "mine")
+    await client.sync()
+    os.chmod(root / "a.md", mode)
+    remote.put("a.md", "edited elsewhere")
+    report = await client.sync()
+    assert report.downloaded == ["a.md"], report.summary()
+    assert (root / "a.md").read_text() == "edited elsewhere"
+    assert stat.S_IMODE((root / "a.md").stat().st_mode) == mode
+    assert not (await client.sync()).changed

@@ -315,6 +315,7 @@ class AtomicDownload:
         check_before_replacing(self.root, self.relpath, replaces)
         if replaces is not None:
             trash.keep_copy(self.target, self.relpath)
+            _keep_mode(self.target, self.temp)
         try:
             retry_while_busy(lambda: os.replace(self.temp, self.target))
         except OSError as err:
@@ -342,6 +343,14 @@ class AtomicDownload:
             self.sink.handle.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.temp)
+
+
+def _keep_mode(target: Path, temp: Path) -> None:
+    """Give the new version the mode bits the file had: a note the user made read-only (or
+    executable, or private) stays so when the other side's edit replaces it. POSIX renames
+    over a read-only file (the folder's permission is what counts); Windows refuses to, and
+    `refusal` says why."""
+    os.chmod(temp, stat.S_IMODE(os.stat(target, follow_symlinks=False).st_mode))
 
 
 def delete_file(root: Path, local: LocalFile, trash: Trash) -> None:
