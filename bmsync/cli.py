@@ -25,7 +25,6 @@ import contextlib
 import dataclasses
 import gc
 import importlib
-import json
 import os
 import signal
 import sys
@@ -34,7 +33,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from bmsync import __version__
+from bmsync import __version__, jsontext
 from bmsync.errors import BmsyncError, ConfigError
 from bmsync.options import PROFILES, ConflictStrategy
 
@@ -506,7 +505,7 @@ def error_object(message: str, error_type: str, code: int) -> dict[str, Any]:
 def _fail(message: str, error_type: str, code: int, as_json: bool) -> int:
     print(f"bmsync: {message}", file=sys.stderr)
     if as_json:
-        print(json.dumps(error_object(message, error_type, code)))
+        print(jsontext.dumps(error_object(message, error_type, code)))
     return code
 
 
@@ -530,7 +529,7 @@ def run_command(command: Command, args: argparse.Namespace) -> int:
         if command.stopped_by_interrupt(args):
             print(f"bmsync: {command.if_interrupted}", file=sys.stderr)
             if as_json:
-                print(json.dumps({"status": "stopped", "message": command.if_interrupted}))
+                print(jsontext.dumps({"status": "stopped", "message": command.if_interrupted}))
             return EXIT_OK
         if isinstance(stopped, _Terminated):
             return _fail(command.if_interrupted, "SIGTERM", EXIT_TERMINATED, as_json)
@@ -815,7 +814,7 @@ async def _watch(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         if args.quiet:
             return
         if args.json:
-            print(json.dumps(report.to_dict()), flush=True)
+            print(jsontext.dumps(report.to_dict()), flush=True)
         else:
             print(report.summary(), flush=True)
 
@@ -853,7 +852,7 @@ async def _watch_all(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         if args.quiet:
             return
         if args.json:
-            print(json.dumps({"project": name} | report.to_dict()), flush=True)
+            print(jsontext.dumps({"project": name} | report.to_dict()), flush=True)
         else:
             print(f"{name}: " + report.summary(), flush=True)
 

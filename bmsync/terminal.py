@@ -16,13 +16,13 @@ rich draws the live progress and the tables. It is imported only when something 
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from bmsync import jsontext
 from bmsync.display import human_bytes
 from bmsync.progress import Progress, ProgressEvent, ProgressFn
 
@@ -129,7 +129,7 @@ class Terminal:
     def show(self, data: dict[str, Any], text: str, result: object = None) -> None:
         """Print a result on stdout: one JSON object, a table, or the text summary."""
         if self.as_json:
-            print(json.dumps(data), flush=True)
+            print(jsontext.dumps(data), flush=True)
             return
         if self.tables and result is not None:
             from bmsync.rich_view import print_result

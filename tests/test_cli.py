@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import bmsync
+from bmsync import jsontext
 from bmsync.cli import build_parser
 from bmsync.names import TEMP_PREFIX
 from tests.commandline import cli_env, run_cli
@@ -355,3 +357,29 @@ def temp_files(root: Path) -> list[str]:
 
 def notes(root: Path) -> list[str]:
     return sorted(p.name for p in root.glob("*.md")) if root.exists() else []
+
+
+def test_json_output_is_strict_utf8_for_a_name_that_is_not_utf8(
+    tmp_path: Path, s3_server: S3TestServer, bucket: str
+) -> None:
+    """A file name that is not UTF-8 is reported (never uploaded) in a `--json` report that a
+    strict parser reads: the undecodable byte written as `\\xe9`, reversibly."""
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "a.md").write_text("a")
+    with open(os.path.join(os.fsencode(root), b"caf\xe9.md"), "wb") as odd:
+        odd.write(b"odd")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bmsync.cli", "sync", str(root), f"s3://{bucket}/notes", "--json",
+         "--endpoint-url", str(s3_server.config.endpoint_url),
+         "--state-dir", str(tmp_path / "state")],
+        env=cli_env(s3_server.config, tmp_path), capture_output=True, timeout=300,
+    )  # fmt: skip
+    report = json.loads(proc.stdout.decode("utf-8"))
+    assert proc.returncode == 0, report
+    every = json.dumps(report, ensure_ascii=False)
+    every.encode("utf-8")  # no lone surrogate anywhere
+    warned = [w["path"] for w in report["warnings"]]
+    assert warned == ["caf\\xe9.md"], report["warnings"]
+    assert os.fsencode(jsontext.original(warned[0])) == b"caf\xe9.md"
+    assert report["uploaded"] == ["a.md"]
