@@ -10,7 +10,7 @@ import pytest
 
 import bmsync
 from bmsync.local import ops
-from bmsync.progress import PhaseEvent
+from bmsync.progress import PhaseEvent, ProgressEvent
 from bmsync.s3.remote import open_remote
 from bmsync.sync.actions import DeleteLocal, DeleteRemote, Download, MoveLocal, MoveRemote, Upload
 from bmsync.sync.moves import detect_moves
@@ -161,9 +161,10 @@ async def test_a_rename_that_empties_a_folder_never_removes_it_under_a_download(
     tmp_path: Path, s3_server: S3TestServer, bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The bucket renames `d/old.md` out of `d/` and adds `d/new.md`: the local move empties
-    `d/` while the download into it runs. Held at its worst moment (the download has found
-    `d/` and is about to create its temporary file there) until the move has finished, the
-    download must still find its folder: emptied folders go only once every write is done."""
+    `d/` while the download into it runs. Played at its worst moment: the download finds (or
+    makes) `d/`, then the move runs and the download waits until the move has finished, all
+    of it, before it creates its temporary file in `d/`. The folder must still be there:
+    emptied folders go only once every write of the run is done."""
     root, state, url = tmp_path / "notes", tmp_path / "state", f"s3://{bucket}/kb"
     (root / "d").mkdir(parents=True)
     (root / "d" / "old.md").write_text("old")
@@ -174,23 +175,29 @@ async def test_a_rename_that_empties_a_folder_never_removes_it_under_a_download(
     )
     client.delete_object(Bucket=bucket, Key="kb/d/old.md")
     client.put_object(Bucket=bucket, Key="kb/d/new.md", Body=b"new")
-    moved = threading.Event()
-    rename_file, temp_name = ops.rename_file, ops.temp_name
+    found, moved = threading.Event(), threading.Event()
+    rename_file, prepare_parent = ops.rename_file, ops.prepare_parent
 
-    def move_then_tell(*args: Any) -> LocalFile:
-        try:
-            return rename_file(*args)
-        finally:
+    def move_once_the_download_found_its_folder(*args: Any) -> LocalFile:
+        assert found.wait(timeout=60), "the download never looked for its folder"
+        return rename_file(*args)
+
+    def find_the_folder_then_wait_for_the_move(root: Path, relpath: str, **kw: Any) -> str:
+        disk_relpath = prepare_parent(root, relpath, **kw)
+        if relpath == "d/new.md":
+            found.set()
+            assert moved.wait(timeout=60), "the move never finished"
+        return disk_relpath
+
+    def the_move_finished(event: Any) -> None:
+        if isinstance(event, ProgressEvent) and event.path == "e.md":
             moved.set()
 
-    def name_after_the_move(name: str, token: str) -> str:
-        if name == "new.md":
-            assert moved.wait(timeout=60), "the move never ran"
-        return temp_name(name, token)
-
-    monkeypatch.setattr(ops, "rename_file", move_then_tell)
-    monkeypatch.setattr(ops, "temp_name", name_after_the_move)
-    report = await bmsync.sync_project(root, url, state_dir=state, s3=s3_server.config)
+    monkeypatch.setattr(ops, "rename_file", move_once_the_download_found_its_folder)
+    monkeypatch.setattr(ops, "prepare_parent", find_the_folder_then_wait_for_the_move)
+    report = await bmsync.sync_project(
+        root, url, state_dir=state, s3=s3_server.config, progress=the_move_finished
+    )
     assert report.status == "ok", report.summary()
     assert [m.path for m in report.moved] == ["e.md"] and report.downloaded == ["d/new.md"]
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == [
