@@ -8,7 +8,8 @@ What stops a whole run is a `bmsync.errors.BmsyncError` instead.
     ├── TransientError  a connection cut mid-body that outlasted the client's retries
     ├── RemoteChanged   a conditional request failed: the object is not what was listed
     ├── RemoteMissing   the object vanished between the listing and the request
-    └── LocalChanged    the local file changed after the scan
+    ├── LocalChanged    the local file changed after the scan
+    └── LocalWriteFailed a download could not be written to the local disk (full, too large)
 """
 
 from __future__ import annotations
@@ -32,3 +33,15 @@ class RemoteMissing(FileActionError):
 
 class LocalChanged(FileActionError):
     """The local file changed after the scan; it is left for the next run."""
+
+
+class LocalWriteFailed(FileActionError):
+    """A download could not be written to the local disk (ENOSPC, EFBIG, a refused rename).
+
+    `reason` is the cause alone, so that a caller for which "the local file was left as it
+    was" is not true (a conflict that already moved the local version aside) can say what is.
+    """
+
+    def __init__(self, relpath: str, reason: str, consequence: str) -> None:
+        super().__init__(f"{relpath}: {reason}; {consequence}")
+        self.reason = reason

@@ -6,7 +6,9 @@ test_integration.py.
 
 from __future__ import annotations
 
+import errno
 import os
+import sys
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +21,7 @@ from bmsync.failures import FileActionError
 from bmsync.local import scan as engine_scan
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import LocalScan, scan_local
+from bmsync.names import TEMP_PREFIX
 from bmsync.report import SyncReport
 from bmsync.sync.compare import compare_paths
 from bmsync.testing import MemoryRemote
@@ -507,3 +510,36 @@ async def test_state_is_bound_to_its_folder(
     other.mkdir()
     with pytest.raises(StateMismatchError):
         await sync(other, state, remote)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the file of an fd in /proc")
+async def test_a_full_disk_during_a_conflict_says_where_the_local_version_is(
+    root: Path, state: Path, remote: MemoryRemote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The remote version wins, so the local one is renamed to the copy first; then the disk
+    fills up (ENOSPC when the download's temporary file is flushed). The report must not say
+    the local file was left as it was: it names the copy that holds it, and the next run, with
+    room again, converges."""
+    write(root, "x.md", "base")
+    await sync(root, state, remote)
+    write(root, "x.md", "local edit", mtime_s=1_000_000_000)
+    remote.put_bytes("x.md", b"remote edit", mtime_ns=2_000_000_000_000_000_000)
+    real_fsync = os.fsync
+
+    def full_for_downloads(fd: int) -> None:
+        if TEMP_PREFIX in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_for_downloads)
+    report = await sync(root, state, remote)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    copy = "x.conflict-20261123-101500.md"
+    [error] = report.errors
+    assert error.path == "x.md"
+    assert "No space left on device" in error.message and copy in error.message
+    assert "left as it was" not in error.message
+    assert tree(root) == {copy: "local edit"}, "the local version is where the report says"
+    again = await sync(root, state, remote)
+    assert again.errors == [] and again.conflicts == []
+    assert tree(root) == remote_tree(remote) == {"x.md": "remote edit", copy: "local edit"}

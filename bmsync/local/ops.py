@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bmsync.digests import new_hasher
-from bmsync.failures import FileActionError, LocalChanged
+from bmsync.failures import FileActionError, LocalChanged, LocalWriteFailed
 from bmsync.local.files import file_of_stat
 from bmsync.local.hashing import hash_file
 from bmsync.local.trash import Trash
@@ -246,11 +246,12 @@ def _folder_in_the_way(relpath: str) -> FileActionError:
     )
 
 
-def _write_failed(relpath: str, err: OSError) -> FileActionError:
-    return FileActionError(
-        f"{relpath}: could not write the download to the local disk ({err.strerror or err});"
-        " the local file was left as it was; retried next run"
-    )
+LEFT_AS_IT_WAS = "the local file was left as it was; retried next run"
+
+
+def _write_failed(relpath: str, err: OSError) -> LocalWriteFailed:
+    reason = f"could not write the download to the local disk ({err.strerror or err})"
+    return LocalWriteFailed(relpath, reason, LEFT_AS_IT_WAS)
 
 
 class HashingFile:
@@ -319,10 +320,8 @@ class AtomicDownload:
         try:
             retry_while_busy(lambda: os.replace(self.temp, self.target))
         except OSError as err:
-            raise FileActionError(
-                f"{self.relpath}: the download could not replace the local file: "
-                f"{refusal(err)}; the local file was left as it was; retried next run"
-            ) from err
+            reason = f"the download could not replace the local file: {refusal(err)}"
+            raise LocalWriteFailed(self.relpath, reason, LEFT_AS_IT_WAS) from err
         fsync_folder(self.target.parent)
         info = os.stat(self.target, follow_symlinks=False)
         path = canonical(self.relpath)

@@ -40,7 +40,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from bmsync.errors import BmsyncError
-from bmsync.failures import FileActionError, RemoteMissing, TransientError
+from bmsync.failures import FileActionError, LocalWriteFailed, RemoteMissing, TransientError
 from bmsync.local import ops
 from bmsync.local.source import FileSource
 from bmsync.local.trash import Trash
@@ -394,15 +394,18 @@ class Executor:
         if action.kept_at_path is Side.REMOTE:
             moved = await asyncio.to_thread(ops.rename_file, self.root, action.local, copy)
             self._changed("moved", copy, action.path)
-            if action.remote_copy is not None:
-                copy_etag = action.remote_copy.etag  # a push's keep-both put it there already
-            else:
-                copy_etag = (await self._send(moved, copy, Create())).etag
-            await self.batcher.add(upserts=[_entry(copy, moved, copy_etag)])
-            # Back at the name the local file had on disk (an NFD name stays NFD).
-            local, meta = await self._receive(
-                action.remote.relkey, action.local.os_relpath, None, action.remote.etag
-            )
+            try:
+                if action.remote_copy is not None:
+                    copy_etag = action.remote_copy.etag  # a push's keep-both put it there
+                else:
+                    copy_etag = (await self._send(moved, copy, Create())).etag
+                await self.batcher.add(upserts=[_entry(copy, moved, copy_etag)])
+                # Back at the name the local file had on disk (an NFD name stays NFD).
+                local, meta = await self._receive(
+                    action.remote.relkey, action.local.os_relpath, None, action.remote.etag
+                )
+            except (FileActionError, OSError) as err:
+                raise _moved_aside(action.path, copy, err) from err
             await self.batcher.add(upserts=[_entry(action.path, local, meta.etag)])
             self._changed("added", action.path)
         else:
@@ -497,6 +500,17 @@ async def _made_in_thread(
         with contextlib.suppress(Exception):
             await asyncio.to_thread((await task).abort)
         raise
+
+
+def _moved_aside(path: str, copy: str, err: FileActionError | OSError) -> FileActionError:
+    """A conflict that failed after the local version was renamed to its copy: the report
+    must say where that version is now, not that the local file "was left as it was". Not a
+    `TransientError`, so the executor does not start the conflict again from its rename."""
+    why = err.reason if isinstance(err, LocalWriteFailed) else _describe(err)
+    return FileActionError(
+        f"{path}: {why}; the local version had already been moved to {copy}, where it stays, "
+        f"so {path} holds nothing here until the next run brings the remote version"
+    )
 
 
 def _describe(err: BaseException) -> str:
