@@ -27,6 +27,7 @@ from bmsync.local.changes import changed_paths
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import scan_local
 from bmsync.names import TEMP_PREFIX
+from bmsync.testing import MemoryRemote
 from bmsync.types import SnapshotEntry
 from tests.events import actions_only
 from tests.faultproxy import Decision, Fault, FaultProxy, Request, always, no_faults
@@ -613,3 +614,41 @@ async def test_cancelling_mid_run_leaves_no_partial_file_and_the_next_run_conver
     report = await sync_project(root, bucket_side.url, s3=s3_server.config, state_dir=state)
     assert report.status == "ok"
     assert local_tree(root) == bucket_side.tree() and len(bucket_side.tree()) == 12
+
+
+async def test_a_watch_with_keep_both_keeps_each_version_once(tmp_path: Path) -> None:
+    """Issue 16: a keep-both that made a new copy on every run never stopped under a watch.
+    Three polls of a conflict: one copy on each side, and the polls after the first change
+    nothing."""
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "x.md").write_text("mine")
+    remote = MemoryRemote()
+    remote.put_bytes("x.md", b"theirs")
+    reports: list[SyncReport] = []
+    stop = asyncio.Event()
+
+    def seen(report: SyncReport) -> None:
+        reports.append(report)
+        if len(reports) == 3:
+            stop.set()
+
+    await asyncio.wait_for(
+        watch_project(
+            root,
+            "s3://memory/p",
+            interval=0.05,
+            debounce=0.01,
+            conflict="keep-both",
+            remote=remote,
+            state_dir=tmp_path / "state",
+            on_synced=seen,
+            stop=stop,
+        ),
+        60,
+    )
+    assert [len(r.conflicts) for r in reports] == [1, 0, 0]
+    assert not any(r.changed for r in reports[1:])
+    local_copies = [p.name for p in root.iterdir() if ".conflict-" in p.name]
+    remote_copies = [k for k in remote.contents() if ".conflict-" in k]
+    assert local_copies == remote_copies and len(local_copies) == 1
