@@ -30,14 +30,18 @@ lose nothing current at the start of the round, and reach the state the changes 
 kept, deletes propagated, conflict winner at the path and loser in a copy); a second run is a
 no-op.
 
+It runs on both servers: `rclone serve s3` ignores conditional writes, moto_server enforces
+them (`If-Match`/`If-None-Match`, as AWS and Tigris do), so bmsync takes its other write path
+there, and a kill can land between a conditional write and its answer.
+
 Knobs: `BMSYNC_KILL_POINTS` (20 kills, 5 per round), `BMSYNC_KILL_FILES` (240: the size of a
 round), `BMSYNC_KILL_SEED` (printed; fixed when `CI` is set, random otherwise),
-`BMSYNC_KILL_SERVER` (`rclone`, or `moto`). Longer, on demand:
+`BMSYNC_KILL_SERVER` (`rclone,moto`: the servers, comma-separated). Longer, on demand:
 
     BMSYNC_KILL_POINTS=100 BMSYNC_KILL_FILES=600 \
         .venv/bin/python -m pytest tests/test_kill_loop.py -s
 
-Figures are printed and written to `tests/.figures/kill_loop.json`.
+Figures are printed and written to `tests/.figures/kill_loop-<server>.json`.
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ from tests.servers import ServerPool
 
 KILL_POINTS = int(os.environ.get("BMSYNC_KILL_POINTS", "20"))
 FILES = int(os.environ.get("BMSYNC_KILL_FILES", "240"))
-SERVER = os.environ.get("BMSYNC_KILL_SERVER", "rclone")
+SERVERS = tuple(os.environ.get("BMSYNC_KILL_SERVER", "rclone,moto").split(","))
 KILLS_PER_ROUND = 5
 CI_SEED = 4_2026_11_23
 PREFIX = "kill/notes"
@@ -102,7 +106,7 @@ it hits may finish before it lands, which leaves a later kill of the round nothi
 class Figures:
     seed: int = 0
     seed_origin: str = ""
-    server: str = SERVER
+    server: str = ""
     rounds: int = 0
     big_upload_rounds: int = 0
     kill_points: int = 0
@@ -491,7 +495,7 @@ def report_figures(figures: Figures, capsys: pytest.CaptureFixture[str]) -> Iter
     finally:
         figures.duration_s = round(time.monotonic() - started, 1)
         figures.seconds_in_bmsync = round(figures.seconds_in_bmsync, 1)
-        path = write_figures("kill_loop", asdict(figures))
+        path = write_figures(f"kill_loop-{figures.server}", asdict(figures))
         with capsys.disabled():
             shown = ", ".join(f"{k} {v}" for k, v in asdict(figures).items())
             print(f"\nkill-loop figures ({path}): {shown}")
@@ -582,21 +586,23 @@ def check_kills_landed(figures: Figures) -> None:
         assert figures.killed_mid_multipart_upload >= 1, figures
 
 
+@pytest.mark.parametrize("server_name", SERVERS)
 def test_sigkill_at_random_moments_then_converge(
+    server_name: str,
     s3_server_pool: ServerPool,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     seed, origin = choose_seed("BMSYNC_KILL_SEED", CI_SEED)
-    figures = Figures(seed=seed, seed_origin=origin)
+    figures = Figures(seed=seed, seed_origin=origin, server=server_name)
     with capsys.disabled():
         print(
             f"\nkill loop: seed {seed} ({origin}), {KILL_POINTS} kill points, rounds of {FILES} "
-            f"files on {SERVER}; reproduce with BMSYNC_KILL_SEED={seed}"
+            f"files on {server_name}; reproduce with BMSYNC_KILL_SEED={seed}"
         )
     monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
-    server = s3_server_pool.get(SERVER)
+    server = s3_server_pool.get(server_name)
     bucket = Bucket(server.client, server.create_bucket(), PREFIX, Ledger())
     world = World(tmp_path, bucket, server.config, random.Random(seed))
     rounds = max(1, math.ceil(KILL_POINTS / KILLS_PER_ROUND))

@@ -1,5 +1,7 @@
 """Model-based test: random edits on two clients and in the bucket, random syncs, some of them
-interrupted or SIGKILLed, against a real S3 server (`rclone serve s3` on 127.0.0.1).
+interrupted or SIGKILLed, against each real S3 server on 127.0.0.1: `rclone serve s3`, which
+ignores conditional writes, and moto_server, which enforces them (`If-Match`/`If-None-Match`, as
+AWS and Tigris do), so both of bmsync's write paths are fuzzed and killed.
 
 Why a state machine: the table tests pin one row each and the planner properties run on a model
 of both sides; what neither reaches is sequences, e.g. a run killed mid-conflict, then an edit,
@@ -17,8 +19,8 @@ sync run in a forked child and SIGKILLed once a share of its actions is done (by
 its progress callback), or a few ms after it started (in the snapshot opening, scan, listing or
 planning). Most stopped or killed syncs begin with a burst of edits, so that they have a middle.
 Where each stop landed is counted from the actions finished by then, and the test fails unless
-enough runs were stopped, and enough killed, between their first and last action
-(`check_stops_landed`).
+enough runs were stopped, enough killed, between their first and last action, and enough
+versions restored from a trash (`check_exploration`: floors near what the CI budget explores).
 
 Checked after every sync, whatever its outcome (`tests/model.py` has the definitions):
   (a) no version lost: each version current on either side when the run began is afterwards at
@@ -38,9 +40,8 @@ a failure also prints Hypothesis's reproduction blob. Longer, on demand:
     BMSYNC_FUZZ_EXAMPLES=500 BMSYNC_FUZZ_STEPS=50 \
         .venv/bin/python -m pytest tests/test_model_based.py -s
 
-`BMSYNC_FUZZ_SERVER=moto` runs it against moto_server instead (it enforces conditional writes,
-so bmsync takes its other write path). Figures are printed and written to
-`tests/.figures/model_based.json`.
+`BMSYNC_FUZZ_SERVER` names the servers (`rclone,moto`, comma-separated). Figures are printed and
+written to `tests/.figures/model_based-<server>.json`.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ from tests.servers import S3TestServer, ServerPool
 
 EXAMPLES = int(os.environ.get("BMSYNC_FUZZ_EXAMPLES", "25"))
 STEPS = int(os.environ.get("BMSYNC_FUZZ_STEPS", "20"))
-SERVER = os.environ.get("BMSYNC_FUZZ_SERVER", "rclone")
+SERVERS = tuple(os.environ.get("BMSYNC_FUZZ_SERVER", "rclone,moto").split(","))
 CI_SEED = 1
 """Any seed reproduces; this one's examples mix the rules evenly in about half a minute. (Under
 Hypothesis's swarm testing a seed can spend most steps on one rule: with the stopped and
@@ -128,7 +129,7 @@ class Interrupted(BaseException):
 class Figures:
     seed: int = 0
     seed_origin: str = ""
-    server: str = SERVER
+    server: str = ""
     examples_budget: int = EXAMPLES
     steps_budget: int = STEPS
     sequences: int = 0
@@ -153,8 +154,11 @@ class Figures:
     kills_too_late: int = 0
     conflicts: int = 0
     kept_mtime_edits: int = 0
-    restores: int = 0
     """Edits that kept the file's size and mtime (`edit_keeping_size_and_mtime`)."""
+    restores: int = 0
+    """Versions restored from a trash, each checked (`restore_from_trash`)."""
+    restores_with_empty_trash: int = 0
+    """Restore steps that found both trashes empty: nothing to restore, not counted above."""
     deletes_checked: int = 0
     versions_checked: int = 0
     losses: int = 0
@@ -401,6 +405,7 @@ class SyncMachine(RuleBasedStateMachine):
         async with self._remote() as remote:
             versions = await list_trash(self.bucket.url, state_dir=client.state, remote=remote)
             if not versions:
+                FIGURES.restores_with_empty_trash += 1
                 return
             chosen = versions[pick % len(versions)]
             # What restore takes for that path, run and side: the first such in listing order.
@@ -719,17 +724,40 @@ class _PipedProgress:
             self.total = int(line.split(b"/")[1])
 
 
-def check_stops_landed(figures: Figures) -> None:
+CI_EXPLORES = {"interrupted_mid_run": 6, "killed_mid_run": 18, "restores": 9}
+"""What the CI budget (seed `CI_SEED`, 25 examples x 20 steps) explores, on each server (the
+lower of the two; measured 2026-12-08)."""
+CI_FLOORS = {"interrupted_mid_run": 5, "killed_mid_run": 15, "restores": 7}
+"""Floors for the CI budget, near what it explores: a change that makes the rules reach less
+(a stop that no longer lands mid-run, a restore that finds nothing) fails CI."""
+FLOORS_PER_1000_STEPS = {"interrupted_mid_run": 3, "killed_mid_run": 8, "restores": 3}
+"""Floors for any other seed or budget of 200 steps or more, in proportion to its steps: lower
+than CI's rate (12, 36 and 18 per 1,000 steps), because Hypothesis's swarm testing leaves whole
+rules out of many examples and one seed may favour others; long runs measured 17-30 interrupts
+and 21-37 kills mid-run per 1,000 steps."""
+
+
+def check_exploration(figures: Figures) -> None:
     """The budget explored what the rules claim. Every kill aimed between a run's first and
     last action landed there (the child kills itself at that action), and so did at least half
     the in-process interrupts so aimed (actions that finish in the loop iteration of the stop
-    may still complete the run). And a budget of 200 steps or more stopped at least one run
-    each way in its middle: a low floor, because Hypothesis's swarm testing leaves whole rules
-    out of many examples, but one a budget that explores nothing there does not pass."""
+    may still complete the run). And enough runs were stopped each way in their middle and
+    enough versions restored from a trash (`floors`)."""
     assert figures.killed_mid_run >= figures.kills_aimed_mid_run, figures
     assert 2 * figures.interrupted_mid_run >= figures.interrupts_aimed_mid_run, figures
-    if figures.steps >= 200:
-        assert figures.interrupted_mid_run >= 1 and figures.killed_mid_run >= 1, figures
+    explored = asdict(figures)
+    short = {name: (explored[name], floor) for name, floor in floors(figures).items()}
+    short = {name: pair for name, pair in short.items() if pair[0] < pair[1]}
+    assert not short, f"explored less than the floor (explored, floor): {short}; {figures}"
+
+
+def floors(figures: Figures) -> dict[str, int]:
+    """`CI_FLOORS` for CI's seed and budget; else `FLOORS_PER_1000_STEPS`, scaled."""
+    if (figures.seed, figures.examples_budget, figures.steps_budget) == (CI_SEED, 25, 20):
+        return CI_FLOORS
+    if figures.steps < 200:
+        return {}
+    return {name: rate * figures.steps // 1000 for name, rate in FLOORS_PER_1000_STEPS.items()}
 
 
 def stop_after(stage: int, total: int) -> int:
@@ -759,7 +787,9 @@ def quiet_bmsync_warnings() -> Iterator[None]:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the SIGKILL rule forks")
+@pytest.mark.parametrize("server_name", SERVERS)
 def test_model_based_sync(
+    server_name: str,
     s3_server_pool: ServerPool,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -769,15 +799,15 @@ def test_model_based_sync(
     monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
     global FIGURES
     seed, origin = choose_seed("BMSYNC_FUZZ_SEED", CI_SEED)
-    FIGURES = Figures(seed=seed, seed_origin=origin)
+    FIGURES = Figures(seed=seed, seed_origin=origin, server=server_name)
     with capsys.disabled():
         print(
             f"\nmodel-based sync: seed {seed} ({origin}), {EXAMPLES} examples x {STEPS} steps "
-            f"on {SERVER}; reproduce with BMSYNC_FUZZ_SEED={seed}"
+            f"on {server_name}; reproduce with BMSYNC_FUZZ_SEED={seed}"
         )
 
     class Machine(SyncMachine):
-        env = Env(s3_server_pool.get(SERVER), tmp_path)
+        env = Env(s3_server_pool.get(server_name), tmp_path)
 
     hypothesis.seed(seed)(Machine)
     started = time.monotonic()
@@ -793,10 +823,10 @@ def test_model_based_sync(
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
                 ),
             )
-        check_stops_landed(FIGURES)
+        check_exploration(FIGURES)
     finally:
         FIGURES.duration_s = round(time.monotonic() - started, 1)
-        path = write_figures("model_based", asdict(FIGURES))
+        path = write_figures(f"model_based-{server_name}", asdict(FIGURES))
         with capsys.disabled():
             shown = ", ".join(f"{k} {v}" for k, v in asdict(FIGURES).items())
             print(f"\nmodel-based sync figures ({path}): {shown}")
@@ -809,7 +839,7 @@ def test_interrupted_run_is_not_recorded_as_ok(
     `finish_run(report.status)`, so a run cancelled after 3 of its 30 uploads was recorded in
     the snapshot's history as "ok", with a finish time. The history must not claim that."""
     monkeypatch.setenv("BASIC_MEMORY_CONFIG_DIR", str(tmp_path / "bm-config"))
-    server = s3_server_pool.get(SERVER)
+    server = s3_server_pool.get(SERVERS[0])
     url = f"s3://{server.create_bucket()}/{PREFIX}"
     root, state = tmp_path / "notes", tmp_path / "state"
     root.mkdir()
