@@ -33,6 +33,9 @@ TEMP_PREFIX = ".bmsync-tmp-"
 MAX_NAME_BYTES = 255
 """The longest name segment (NAME_MAX on Linux and macOS; APFS and ext4 count UTF-8 bytes)."""
 
+MAX_KEY_BYTES = 1024
+"""The longest S3 object key in UTF-8 bytes, the prefix included."""
+
 ON_WINDOWS = sys.platform == "win32"
 """Whether this process applies Windows' name rules; every rule below takes `windows=` so the
 Windows branch is tested on any machine."""
@@ -136,27 +139,85 @@ def first_free(name: Callable[[int], str], taken: Callable[[str], bool]) -> str:
     return candidate
 
 
-def sibling(path: str, tag: str) -> Callable[[int], str]:
-    """The numbered series `notes/x.<tag>.md`, `notes/x.<tag>-2.md`, … beside `path`."""
+def sibling(path: str, tag: str, *, max_path_bytes: int = MAX_KEY_BYTES) -> Callable[[int], str]:
+    """The numbered series `notes/x.<tag>.md`, `notes/x.<tag>-2.md`, … beside `path`.
+
+    Each name fits where `path` does: its last segment in `MAX_NAME_BYTES`, the whole path in
+    `max_path_bytes` (the room a key has below the remote's prefix). A stem too long for the
+    tag is cut by characters, never inside a UTF-8 sequence (`x…x.<tag>.md`); a suffix too long
+    to keep is cut with the stem. Without this a conflict on a 237-byte name (78 CJK characters
+    and `.md`) wanted a 262-byte copy, which could not exist, and failed on every run (issue 16).
+    """
     parent, stem, suffix = split_name(path)
-    return lambda n: f"{parent}{stem}.{tag}{'' if n == 1 else f'-{n}'}{suffix}"
+    room = _room(parent, max_path_bytes)
+
+    def name(n: int) -> str:
+        tail = f".{tag}{'' if n == 1 else f'-{n}'}"
+        kept = _cut(stem, room - _utf8_len(tail + suffix))
+        if kept:
+            candidate = f"{parent}{kept}{tail}{suffix}"
+            if candidate != path:
+                return candidate
+            kept = kept[:-1]  # `x.<tag>.md` cut down to itself: one character fewer
+            if kept:
+                return f"{parent}{kept}{tail}{suffix}"
+        # The suffix leaves no room for a stem: keep as much of the whole name as fits.
+        return f"{parent}{_cut(stem + suffix, room - _utf8_len(tail))}{tail}"
+
+    return name
 
 
-def conflict_copy_name(path: str, stamp: datetime, taken: Set[str]) -> str:
+def _room(parent: str, max_path_bytes: int) -> int:
+    """The bytes a name in `parent` may take."""
+    return min(MAX_NAME_BYTES, max_path_bytes - _utf8_len(parent))
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _cut(text: str, room: int) -> str:
+    """The longest start of `text` of at most `room` UTF-8 bytes, whole characters only."""
+    if _utf8_len(text) <= room:
+        return text
+    return text.encode("utf-8", "surrogatepass")[: max(room, 0)].decode("utf-8", "ignore")
+
+
+_CONFLICT_TAG = re.compile(r"\.conflict-(\d{8}-\d{6})(?:-(\d+))?")
+
+
+def conflict_copy_name(
+    path: str, stamp: datetime, taken: Set[str], *, max_path_bytes: int = MAX_KEY_BYTES
+) -> str:
     """`notes/x.md` → `notes/x.conflict-20261123-101500.md`, numbered if that is taken."""
-    return first_free(sibling(path, f"conflict-{stamp:%Y%m%d-%H%M%S}"), taken.__contains__)
+    tag = f"conflict-{stamp:%Y%m%d-%H%M%S}"
+    return first_free(sibling(path, tag, max_path_bytes=max_path_bytes), taken.__contains__)
 
 
-def copy_names(path: str, names: Sequence[str]) -> list[str]:
+def copy_names(
+    path: str, names: Sequence[str], *, max_path_bytes: int = MAX_KEY_BYTES
+) -> list[str]:
     """The names among `names` (sorted) that `conflict_copy_name` could have given a copy of
-    `path`, oldest first."""
+    `path` (shortened ones included), oldest first.
+
+    A candidate is rebuilt from the time and number in its name and must come out the same, so
+    nothing else matches. Only names that start as every copy's name does are looked at: the
+    stem as far as the copy numbered 999,999 keeps it."""
     parent, stem, suffix = split_name(path)
-    start = f"{parent}{stem}.conflict-"
-    pattern = re.compile(re.escape(start) + r"\d{8}-\d{6}(?:-\d+)?" + re.escape(suffix))
-    found = []
+    longest_tail = ".conflict-00000000-000000-999999" + suffix
+    kept = _cut(stem, _room(parent, max_path_bytes) - _utf8_len(longest_tail))
+    start = f"{parent}{kept}"
+    if kept == stem:
+        start += ".conflict-"  # the usual case: no name is cut, so only this path's copies
+    found: list[tuple[str, int, str]] = []
     at = bisect.bisect_left(names, start)
     while at < len(names) and names[at].startswith(start):
-        if pattern.fullmatch(names[at]):
-            found.append(names[at])
+        name = names[at]
+        for tag in _CONFLICT_TAG.finditer(name, len(parent)):
+            number = int(tag.group(2) or 1)
+            rebuilt = sibling(path, f"conflict-{tag.group(1)}", max_path_bytes=max_path_bytes)
+            if rebuilt(number) == name:
+                found.append((tag.group(1), number, name))
+                break
         at += 1
-    return found
+    return [name for _, _, name in sorted(found)]

@@ -20,7 +20,7 @@ from pathlib import Path
 from bmsync.digests import EtagShape, etag_shape, new_hasher
 from bmsync.failures import FileActionError
 from bmsync.local.hashing import md5_file
-from bmsync.names import copy_names
+from bmsync.names import MAX_KEY_BYTES, copy_names
 from bmsync.ports import RemoteStore
 from bmsync.types import Comparison, LocalFile, RemoteMeta, RemoteObject
 
@@ -108,8 +108,10 @@ async def compare_paths(
     listing: Mapping[str, RemoteObject],
     *,
     concurrency: int,
+    key_room: int = MAX_KEY_BYTES,
 ) -> tuple[dict[str, Comparison], dict[str, str]]:
-    """Comparisons by path, and the paths that could not be compared with the reason."""
+    """Comparisons by path, and the paths that could not be compared with the reason;
+    `key_room` is the planner's (`plan_sync`), so the copies it would name are recognised."""
     gate = asyncio.Semaphore(concurrency)
     found: dict[str, Comparison] = {}
     failed: dict[str, str] = {}
@@ -119,7 +121,9 @@ async def compare_paths(
     async def one(path: str) -> None:
         listed = listing[path]
         copies = [
-            local[name] for name in copy_names(path, names) if local[name].size == listed.size
+            local[name]
+            for name in copy_names(path, names, max_path_bytes=key_room)
+            if local[name].size == listed.size
         ]
         async with gate:
             try:

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import Enum
 from typing import TypeVar
 
-from bmsync.names import conflict_copy_name
+from bmsync.names import MAX_KEY_BYTES, conflict_copy_name
 from bmsync.options import ConflictStrategy, Mode, OneWayConflict
 from bmsync.sync.actions import (
     Action,
@@ -262,6 +262,7 @@ class _Context:
     one_way: OneWayConflict
     now: datetime
     taken: set[str]
+    key_room: int = MAX_KEY_BYTES
     conflicts: list[str] = field(default_factory=list)
 
 
@@ -278,15 +279,19 @@ def plan_sync(
     one_way: OneWayConflict = OneWayConflict.FAIL,
     excluded: Mapping[str, RemoteObject] | None = None,
     settled: Collection[str] = (),
+    key_room: int = MAX_KEY_BYTES,
 ) -> Plan:
     """Decide every path by `mode`'s table. With `resync` (and on a first run, where the
     snapshot is empty) the snapshot is ignored, which makes the plan a union: nothing can be
     deleted. `one_way` resolves push and pull conflicts; `settled` (`settled_paths`) are
     conflicts an earlier keep-both settled, left as they are. `excluded`: remote objects the
     ignore rules exclude, deleted by PRUNE (and by MIRROR when the caller passes them).
-    Conflict copies a killed run left are adopted afterwards (`bmsync.sync.adopt`)."""
+    Conflict copies a killed run left are adopted afterwards (`bmsync.sync.adopt`).
+    `key_room`: the bytes a path may take in a key below the remote's prefix, which conflict
+    copies' names are cut to fit (`bmsync.names.sibling`)."""
     base: Snapshot = {} if resync else snapshot
-    context = _Context(mode, strategy, one_way, now, set(local) | set(remote) | set(snapshot))
+    taken = set(local) | set(remote) | set(snapshot)
+    context = _Context(mode, strategy, one_way, now, taken, key_room)
     actions: list[Action] = []
     skipped: list[str] = []
     destination = local if mode is Mode.PULL else remote
@@ -364,7 +369,7 @@ def _differing(
     the folder's version simply replaces the remote one (kept in the trash)."""
     if context.mode is Mode.MIRROR:
         return _upload(lf, ro)
-    copy = conflict_copy_name(path, context.now, context.taken)
+    copy = conflict_copy_name(path, context.now, context.taken, max_path_bytes=context.key_room)
     if context.mode is Mode.BISYNC:
         context.taken.add(copy)
         winner = choose_winner(context.strategy, lf, comparison)

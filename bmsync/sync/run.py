@@ -24,6 +24,7 @@ from pathlib import Path
 from bmsync.errors import ConfigError
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.trash import Trash
+from bmsync.names import MAX_KEY_BYTES
 from bmsync.options import Mode, SyncOptions
 from bmsync.ports import RemoteStore, SnapshotStore
 from bmsync.progress import PhaseEvent, ProgressFn, no_progress
@@ -77,7 +78,9 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
         mode=options.mode, one_way=options.one_way,
     )  # fmt: skip
     comparisons = await _compare(run, found.inputs, settled, result)
-    plan, folders = _plan(found.inputs, comparisons, settlements, settled, options, now)
+    plan, folders = _plan(
+        found.inputs, comparisons, settlements, settled, options, now, _key_room(run.remote)
+    )
     (run.progress or no_progress)(PhaseEvent("planning", len(plan.actions), finished=True))
     report.report_direction(plan, options, result)
     guard, reason = _plan_guard(plan, options)
@@ -92,6 +95,13 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
     await _check_markers_kept(run, folders)
     await _carry_out(run, run.store, plan, folders, found, result, run_id, now, started)
     return _logged(result)
+
+
+def _key_room(remote: RemoteStore) -> int:
+    """The bytes a path may take in a key below the remote's prefix (`s3://bucket/prefix`),
+    which a conflict copy's name must fit in (`bmsync.names.sibling`)."""
+    prefix = remote.url.partition("://")[2].partition("/")[2].strip("/")
+    return MAX_KEY_BYTES - (len(f"{prefix}/".encode("utf-8", "surrogatepass")) if prefix else 0)
 
 
 def _logged(result: SyncReport) -> SyncReport:
@@ -129,8 +139,9 @@ async def _compare(
     if to_compare:
         (run.progress or no_progress)(PhaseEvent("comparing", len(to_compare)))
     comparisons, failed = await compare_paths(
-        run.root, run.remote, to_compare, trees.local, trees.remote, concurrency=options.transfers
-    )
+        run.root, run.remote, to_compare, trees.local, trees.remote,
+        concurrency=options.transfers, key_room=_key_room(run.remote),
+    )  # fmt: skip
     report.add_errors(result, failed)
     return comparisons
 
@@ -142,6 +153,7 @@ def _plan(
     settled: set[str],
     options: SyncOptions,
     now: datetime,
+    key_room: int,
 ) -> tuple[Plan, FolderPlan]:
     """The pure part: plan (by the mode's table), adopt, moves, and the folders' plan."""
     deletes_excluded = options.mode is Mode.PRUNE or options.delete_excluded
@@ -149,7 +161,7 @@ def _plan(
         trees.local, trees.remote, trees.snapshot, comparisons,
         strategy=options.conflict, now=now, resync=options.resync, mode=options.mode,
         one_way=options.one_way, excluded=trees.excluded if deletes_excluded else None,
-        settled=settled,
+        settled=settled, key_room=key_room,
     )  # fmt: skip
     plan = adopt_kept_copies(
         plan, trees.local, trees.remote, trees.snapshot, comparisons, settlements
