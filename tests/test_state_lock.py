@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
+import resource
+import signal
 import socket
 import stat
 import subprocess
@@ -16,8 +19,10 @@ from pathlib import Path
 import pytest
 
 import bmsync.state.lock
-from bmsync.errors import LockedError
+from bmsync import sync_project
+from bmsync.errors import LockedError, StateError
 from bmsync.state.lock import ProjectLock
+from bmsync.testing import MemoryRemote
 
 HOLD = """
 import sys, time
@@ -167,3 +172,52 @@ def test_racing_processes_exactly_one_wins(tmp_path: Path, racers: int) -> None:
     release.touch()
     outcomes = sorted(p.communicate(timeout=30)[0].decode().strip() for p in procs)
     assert outcomes == ["lost"] * (racers - 1) + ["won"]
+
+
+# -- a lock file that cannot be written (issue 16) ---------------------------------------------
+
+
+def _no_file_growth() -> None:
+    """In the child: no file may grow past 0 bytes, as on a full disk, and the write fails with
+    EFBIG instead of a signal (Python ignores SIGXFSZ too; said here so it cannot depend on it)."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def test_a_lock_file_that_cannot_be_written_is_a_state_error_with_json(tmp_path: Path) -> None:
+    """A real failed write: the command says why, exits 2 and prints the JSON error object,
+    instead of a traceback (exit 1, no JSON) after taking the lock."""
+    root = tmp_path / "notes"
+    root.mkdir()
+    (tmp_path / "state").mkdir()  # made beforehand: only the lock's details are written here
+    done = subprocess.run(
+        [sys.executable, "-m", "bmsync.cli", "sync", str(root), "s3://bucket/notes", "--json",
+         "--endpoint-url", "http://127.0.0.1:9", "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=120, preexec_fn=_no_file_growth,
+        env={**os.environ, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    error = json.loads(done.stdout)
+    assert error["error_type"] == "StateError" and error["exit_code"] == 2
+    assert "cannot write to the lock file" in error["error"] and "File too large" in error["error"]
+
+
+async def test_a_failed_lock_write_releases_the_lock_for_the_next_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In one process (a watch, basic-memory's server): the write fails once (ENOSPC), the run
+    is a state error, and the next sync takes the lock as if nothing happened."""
+    root, state, remote = tmp_path / "notes", tmp_path / "state", MemoryRemote()
+    root.mkdir()
+    (root / "a.md").write_text("a")
+
+    def full_disk(fd: int, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(bmsync.state.lock, "_pwrite", full_disk)
+    with pytest.raises(StateError, match="No space left on device"):
+        await sync_project(root, "s3://memory/project", remote=remote, state_dir=state)
+    monkeypatch.undo()
+    report = await sync_project(root, "s3://memory/project", remote=remote, state_dir=state)
+    assert report.status == "ok" and report.uploaded == ["a.md"]

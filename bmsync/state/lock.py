@@ -19,6 +19,7 @@ locked range fail), which is why the locked byte is not one the holder info is w
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -28,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from bmsync.errors import ConfigError, LockedError
+from bmsync.errors import ConfigError, LockedError, StateError
 from bmsync.portable import BINARY
 
 LOCK_FILE_MODE = 0o600
@@ -164,10 +165,25 @@ class ProjectLock:
                 "(killed, or its machine went down); this run took over its lock and picks up "
                 "where it stopped"
             )
-        # Truncate first: a reader may then see nothing or a prefix, never a mix with the last
-        # holder's info. `_describe_holder` copes with both.
-        os.ftruncate(fd, 0)
-        _pwrite(fd, _holder_info())
+        try:
+            # Truncate first: a reader may then see nothing or a prefix, never a mix with the
+            # last holder's info. `_describe_holder` copes with both.
+            os.ftruncate(fd, 0)
+            _pwrite(fd, _holder_info())
+        except BaseException as err:
+            # Held but not handed to a `with`: nothing else would ever release it, and every
+            # later sync in this process (a watch, basic-memory's server) would be refused as
+            # "another sync is running" (issue 16: a full disk under the state folder).
+            with contextlib.suppress(OSError):
+                self.release()
+            if isinstance(err, OSError):
+                raise StateError(
+                    f"cannot write to the lock file {self.path}: {err.strerror}. Nothing was "
+                    "changed. Free space on that disk (or lift the limit on file sizes) and run "
+                    "again, or choose another state folder with --state-dir (state_dir in "
+                    "Python) or BMSYNC_STATE_DIR"
+                ) from err
+            raise
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
