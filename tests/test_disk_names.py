@@ -21,7 +21,12 @@ import pytest
 
 from bmsync import SyncReport, restore_file, sync_project
 from bmsync.local import ops
-from bmsync.local.casefs import is_case_insensitive, is_case_rename, unsyncable_twins
+from bmsync.local.casefs import (
+    folders_as_listed,
+    is_case_insensitive,
+    is_case_rename,
+    unsyncable_twins,
+)
 from bmsync.testing import MemoryRemote
 from tests.servers import S3TestServer
 
@@ -288,3 +293,76 @@ def test_which_twin_groups_are_renames(
 ) -> None:
     assert is_case_rename(group, local, remote, known) is rename
     assert (unsyncable_twins([group], local, remote, known) == {}) is rename
+
+
+async def test_a_folder_renamed_by_letter_case_in_the_bucket_is_matched_not_moved(
+    case_pair: CasePair,
+) -> None:
+    """A case-insensitive folder keeps the spelling it has (`Notes/`), as macOS and Windows
+    do; its files are matched to the keys whatever case the bucket spells the folder in now:
+    nothing moves, nothing is sent, nothing goes to a trash, and no second key appears."""
+    (case_pair.root / "Notes").mkdir()
+    (case_pair.root / "Notes" / "a.md").write_text("a")
+    await case_pair.sync()
+    client, bucket = case_pair.server.client, case_pair.bucket
+    source = {"Bucket": bucket, "Key": "kb/Notes/a.md"}
+    client.copy_object(Bucket=bucket, Key="kb/notes/a.md", CopySource=source)
+    client.delete_object(Bucket=bucket, Key="kb/Notes/a.md")
+    report = await case_pair.sync()
+    assert report.uploaded == report.downloaded == report.deleted_local == [], report.summary()
+    assert case_pair.keys() == ["kb/keep.md", "kb/notes/a.md"]
+    assert sorted(os.listdir(case_pair.root)) == ["Notes", "keep.md"]
+    assert not (await case_pair.sync()).changed
+
+
+async def test_a_local_folder_renamed_by_letter_case_keeps_the_keys(case_pair: CasePair) -> None:
+    """The other way round: the bucket keeps its spelling, and no second key appears."""
+    (case_pair.root / "Notes").mkdir()
+    (case_pair.root / "Notes" / "a.md").write_text("a")
+    await case_pair.sync()
+    os.rename(case_pair.root / "Notes", case_pair.root / "notes")
+    report = await case_pair.sync()
+    assert not report.changed, report.summary()
+    assert case_pair.keys() == ["kb/Notes/a.md", "kb/keep.md"]
+
+
+async def test_a_file_renamed_by_letter_case_in_a_folder_spelled_otherwise(
+    case_pair: CasePair,
+) -> None:
+    """The bucket spells the folder `notes/`, the disk `Notes/`: a rename of the file by case
+    in the bucket is still a local rename, and stays one."""
+    (case_pair.root / "Notes").mkdir()
+    (case_pair.root / "Notes" / "NOTE.md").write_text("n")
+    await case_pair.sync()
+    client, bucket = case_pair.server.client, case_pair.bucket
+    source = {"Bucket": bucket, "Key": "kb/Notes/NOTE.md"}
+    client.copy_object(Bucket=bucket, Key="kb/notes/note.md", CopySource=source)
+    client.delete_object(Bucket=bucket, Key="kb/Notes/NOTE.md")
+    report = await case_pair.sync()
+    assert moves(report) == [("notes/note.md", "notes/NOTE.md", "local")], report.summary()
+    assert case_pair.keys() == ["kb/keep.md", "kb/notes/note.md"]
+    # In `Notes/` on a case-insensitive file system; through the seam, in a new `notes/`.
+    (renamed,) = (p for p in case_pair.root.rglob("*.md") if p.name != "keep.md")
+    assert renamed.name == "note.md" and renamed.read_text() == "n"
+    assert not (await case_pair.sync()).changed
+
+
+@pytest.mark.parametrize(
+    ("group", "local", "remote", "matched"),
+    [
+        (
+            ["Notes/a.md", "notes/a.md"],
+            {"Notes/a.md"},
+            {"notes/a.md"},
+            {"Notes/a.md": "notes/a.md"},
+        ),
+        (["A/B/x.md", "a/b/X.md"], {"A/B/x.md"}, {"a/b/X.md"}, {"A/B/x.md": "a/b/x.md"}),
+        (["Note.md", "note.md"], {"Note.md"}, {"note.md"}, {}),  # the name's case: a rename
+        (["N/a.md", "n/a.md"], {"N/a.md"}, {"N/a.md", "n/a.md"}, {}),  # twin keys
+        (["N/a.md", "n/a.md"], set(), {"N/a.md", "n/a.md"}, {}),
+    ],
+)
+def test_which_local_files_take_the_buckets_folder_spelling(
+    group: list[str], local: set[str], remote: set[str], matched: dict[str, str]
+) -> None:
+    assert folders_as_listed([group], local, remote) == matched

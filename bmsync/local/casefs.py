@@ -4,6 +4,12 @@ S3 keys are case-sensitive, so a bucket can hold both; writing the second would 
 first on such a folder. The planner's inputs are restricted so that, on a case-insensitive
 folder, only one path of each case-twin group is synced and the others are reported.
 
+A folder has one spelling on such a file system, whatever case the bucket spells it in (a
+Linux client may rename `Notes/` to `notes/` in the bucket; a Mac user may rename the folder
+on disk): a local file is matched to the key that differs from it in its folders' case alone
+(`folders_as_listed`), and keeps its name on disk. So a folder renamed by case on either side
+neither moves nor doubles anything.
+
 One kind of group is no pair of twins but a rename: a file renamed on one side by letter case
 alone (`Note.md` → `note.md`). The folder then holds one spelling and the bucket the other,
 and the snapshot knows the old one only. Both paths go to the planner, which sees a delete and
@@ -44,12 +50,33 @@ def case_twins(paths: Iterable[str]) -> list[list[str]]:
     return [sorted(group) for group in groups.values() if len(group) > 1]
 
 
+def folders_as_listed(groups: list[list[str]], local: Set[str], remote: Set[str]) -> dict[str, str]:
+    """The local paths to match as the bucket spells their folders: for each twin group of one
+    local path and one key whose folders differ by case alone, local path → the key's folders
+    with the local file's own name (which may still differ by case: `is_case_rename`)."""
+    spelled: dict[str, str] = {}
+    for group in groups:
+        here = [p for p in group if p in local]
+        there = [p for p in group if p in remote]
+        if len(here) != 1 or len(there) != 1:
+            continue
+        (mine,), (listed,) = here, there
+        folder, _, name = mine.rpartition("/")
+        listed_folder = listed.rpartition("/")[0]
+        if folder != listed_folder and folder.casefold() == listed_folder.casefold():
+            matched = f"{listed_folder}/{name}"
+            if matched not in local:
+                spelled[mine] = matched
+    return spelled
+
+
 def is_case_rename(group: list[str], local: Set[str], remote: Set[str], known: Set[str]) -> bool:
     """Whether a twin group is one file renamed by letter case on one side: the folder holds
     one spelling, the bucket another, and the snapshot (`known`) exactly one of the two.
 
     Only a rename of the file's own name: a folder renamed by case alone (`Notes/` → `notes/`)
-    keeps its spelling in a case-insensitive folder, so a move there could not take effect.
+    keeps its spelling in a case-insensitive folder, and is matched (`folders_as_listed`)
+    before this is asked.
     """
     here = [p for p in group if p in local]
     there = [p for p in group if p in remote]

@@ -7,8 +7,10 @@ path the run must leave alone is dropped from all three trees:
   here, and a snapshot row of a newly ignored path is *forgotten*, touching neither side);
 - paths the scanner could not read, and everything below a folder it skipped: such a path must
   not look deleted, or its remote copy would go;
-- on a case-insensitive folder, all but one of each group of case twins (a file renamed by
-  letter case alone is no pair of twins: both names go on, and the rename becomes a move).
+- on a case-insensitive folder, all but one of each group of case twins. Two kinds of group
+  are no twins: a local file under a folder the bucket spells in another case is matched to
+  that key, and a file renamed by letter case alone goes on under both names, for the
+  planner to make a move of (`local/casefs.py`).
 Each of them is reported as a warning saying why. The folders (for runs that keep folder
 markers) are restricted the same way.
 """
@@ -22,7 +24,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from bmsync.errors import ConfigError
-from bmsync.local.casefs import case_twins, is_case_insensitive, unsyncable_twins
+from bmsync.local.casefs import (
+    case_twins,
+    folders_as_listed,
+    is_case_insensitive,
+    unsyncable_twins,
+)
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import LocalScan, scan_local
 from bmsync.names import is_internal
@@ -44,7 +51,8 @@ class Inputs:
     remote: dict[str, RemoteObject]
     snapshot: dict[str, SnapshotEntry]
     forgotten: list[str]
-    """Snapshot rows of newly ignored paths: dropped without touching either side."""
+    """Snapshot rows of newly ignored paths: dropped without touching either side (and the
+    old rows of `respelled` ones)."""
     shadowed: list[str]
     """Remote paths below a local folder that was skipped (unreadable, a symlink): left alone."""
     excluded: dict[str, RemoteObject] = field(default_factory=dict)
@@ -52,6 +60,10 @@ class Inputs:
     or a mirror told to delete excluded files."""
     folders: FolderTrees = field(default_factory=FolderTrees)
     """The folders, gathered only for runs that keep folder markers."""
+    respelled: list[SnapshotEntry] = field(default_factory=list)
+    """Snapshot rows now under the path their file is matched as (a folder the bucket spells
+    in another case, on a case-insensitive folder): written in place of the old rows, which
+    are in `forgotten`."""
 
 
 @dataclass(slots=True)
@@ -137,18 +149,46 @@ async def _restrict_all(
         warnings.append(FileError(rejected.key, rejected.reason))
     untouchable = {p.path for p in scan.problems}
     twins = case_twins(set(scan.files) | set(listing.objects))
+    respelled: dict[str, SnapshotEntry] = {}
     if twins and gathered.root_exists and await asyncio.to_thread(is_case_insensitive, root):
+        spelled = folders_as_listed(twins, scan.files.keys(), listing.objects.keys())
+        if spelled:
+            scan.files = _matched_as(scan.files, spelled)
+            respelled = {
+                old: replace(snapshot[old], path=new)
+                for old, new in spelled.items()
+                if old in snapshot and new not in snapshot
+            }
+            snapshot = {p: e for p, e in snapshot.items() if p not in respelled}
+            snapshot.update((entry.path, entry) for entry in respelled.values())
+            twins = case_twins(set(scan.files) | set(listing.objects))
         left = unsyncable_twins(twins, scan.files.keys(), listing.objects.keys(), snapshot.keys())
         for path, why in left.items():
             warnings.append(FileError(path, why))
             untouchable.add(path)
     inputs = restrict(scan, listing.objects, snapshot, rules, untouchable)
+    if respelled:
+        forgotten = inputs.forgotten + list(respelled)
+        inputs = replace(inputs, forgotten=forgotten, respelled=list(respelled.values()))
     skipped_why = {p.path: p.message for p in scan.problems}
     for path in inputs.shadowed:
         parent = next(d for d in parents(path) if d in untouchable)
         why = skipped_why.get(parent, "skipped")
         warnings.append(FileError(path, f"left alone: local folder {parent} is skipped ({why})"))
     return inputs, untouchable
+
+
+def _matched_as(files: dict[str, LocalFile], spelled: dict[str, str]) -> dict[str, LocalFile]:
+    """The scan's files with some of them matched under another path; each keeps its name on
+    disk (`disk_path`), which every local step uses."""
+    matched: dict[str, LocalFile] = {}
+    for path, file in files.items():
+        new = spelled.get(path)
+        if new is None:
+            matched[path] = file
+        else:
+            matched[new] = replace(file, path=new, disk_path=file.os_relpath)
+    return matched
 
 
 def restrict(

@@ -201,7 +201,7 @@ async def _carry_out(
     await commit.begin_run(store, run_id, now)
     await housekeeping.prepare_folder(run.root, found.temp_files)
     batcher = commit.SnapshotBatcher(store.apply)
-    await batcher.add(deletes=found.inputs.forgotten)
+    await batcher.add(upserts=found.inputs.respelled, deletes=found.inputs.forgotten)
     executor = Executor(
         root=run.root, remote=run.remote, batcher=batcher, trash=Trash(run.trash_root, run_id),
         run_id=run_id, report=result, transfers=run.options.transfers,
