@@ -957,6 +957,7 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    jsontext.escape_unwritable()  # a name that is not UTF-8 never ends in a traceback
     try:
         args = build_parser().parse_args(argv)
     except UsageError as err:

@@ -12,12 +12,20 @@ surrogate is written escaped, in a reversible way (`original`):
 - any other lone surrogate (a Windows name's unpaired UTF-16 unit) as `\\uNNNN`.
 
 Strings without one, by far the most, are written exactly as `json.dumps` writes them.
+
+The command's text output (the summary, warnings, log lines) would otherwise end in a
+`UnicodeEncodeError` traceback on a terminal whose encoding is strict UTF-8 (most desktops):
+`escape_unwritable` makes stdout and stderr write such a byte the same way, `\\xNN` (there a
+backslash is not doubled: the text is for a person, not for reversing).
 """
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
 import re
+import sys
 from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -50,10 +58,14 @@ def original(text: str) -> str:
 
 
 def _escape_one(found: re.Match[str]) -> str:
-    point = ord(found.group())
+    return _escape_char(found.group())
+
+
+def _escape_char(char: str) -> str:
+    point = ord(char)
     if 0xDC80 <= point <= 0xDCFF:
         return f"\\x{point - 0xDC00:02x}"
-    return f"\\u{point:04x}"
+    return f"\\u{point:04x}" if point <= 0xFFFF else f"\\U{point:08x}"
 
 
 def _unescape_one(found: re.Match[str]) -> str:
@@ -73,3 +85,28 @@ def _escaped_all(data: Any) -> Any:
     if isinstance(data, list | tuple):
         return [_escaped_all(item) for item in data]
     return data
+
+
+UNWRITABLE = "bmsync-escape"
+"""The codec error handler `escape_unwritable` gives the standard streams."""
+
+
+def _escape_unencodable(err: UnicodeError) -> tuple[str, int]:
+    """A byte that was not UTF-8 as `\\xNN`, any other character the stream's encoding
+    lacks (a legacy Windows console) as `\\uNNNN`."""
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    bad = err.object[err.start : err.end]
+    return "".join(_escape_char(char) for char in bad), err.end
+
+
+codecs.register_error(UNWRITABLE, _escape_unencodable)
+
+
+def escape_unwritable() -> None:
+    """Make stdout and stderr write what their encoding cannot hold as escapes instead of
+    raising (module docstring). For the command line only: a library leaves its host's
+    streams alone."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors=UNWRITABLE)

@@ -359,11 +359,12 @@ def notes(root: Path) -> list[str]:
     return sorted(p.name for p in root.glob("*.md")) if root.exists() else []
 
 
-def test_json_output_is_strict_utf8_for_a_name_that_is_not_utf8(
+def test_output_is_strict_utf8_for_a_name_that_is_not_utf8(
     tmp_path: Path, s3_server: S3TestServer, bucket: str
 ) -> None:
     """A file name that is not UTF-8 is reported (never uploaded) in a `--json` report that a
-    strict parser reads: the undecodable byte written as `\\xe9`, reversibly."""
+    strict parser reads: the undecodable byte written as `\\xe9`, reversibly; the text output
+    on a strict UTF-8 terminal says it the same way instead of ending in a traceback."""
     root = tmp_path / "notes"
     root.mkdir()
     (root / "a.md").write_text("a")
@@ -383,3 +384,16 @@ def test_json_output_is_strict_utf8_for_a_name_that_is_not_utf8(
     assert warned == ["caf\\xe9.md"], report["warnings"]
     assert os.fsencode(jsontext.original(warned[0])) == b"caf\xe9.md"
     assert report["uploaded"] == ["a.md"]
+    strict = cli_env(s3_server.config, tmp_path) | {
+        "PYTHONIOENCODING": "utf-8:strict",  # a desktop's UTF-8 terminal, not Python's C locale
+        "PYTHONUTF8": "0",
+    }
+    text = subprocess.run(
+        [sys.executable, "-m", "bmsync.cli", "sync", str(root), f"s3://{bucket}/notes", "-v",
+         "--endpoint-url", str(s3_server.config.endpoint_url),
+         "--state-dir", str(tmp_path / "state")],
+        env=strict, capture_output=True, timeout=300,
+    )  # fmt: skip
+    said = (text.stdout + text.stderr).decode("utf-8")
+    assert text.returncode == 0 and "Traceback" not in said, said
+    assert "caf\\xe9.md" in said
