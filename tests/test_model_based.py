@@ -727,9 +727,11 @@ class _PipedProgress:
 CI_EXPLORES = {"interrupted_mid_run": 6, "killed_mid_run": 18, "restores": 9}
 """What the CI budget (seed `CI_SEED`, 25 examples x 20 steps) explores, on each server (the
 lower of the two; measured 2026-12-08)."""
-CI_FLOORS = {"interrupted_mid_run": 5, "killed_mid_run": 15, "restores": 7}
+CI_FLOORS = {"interrupted_mid_run": 4, "killed_mid_run": 15, "restores": 7}
 """Floors for the CI budget, near what it explores: a change that makes the rules reach less
-(a stop that no longer lands mid-run, a restore that finds nothing) fails CI."""
+(a stop that no longer lands mid-run, a restore that finds nothing) fails CI. Kills land where
+aimed by construction; an interrupt may not (actions finishing in the loop iteration of the stop
+complete the run: 6 or 7 of 7 measured), hence the wider margin there."""
 FLOORS_PER_1000_STEPS = {"interrupted_mid_run": 3, "killed_mid_run": 8, "restores": 3}
 """Floors for any other seed or budget of 200 steps or more, in proportion to its steps: lower
 than CI's rate (12, 36 and 18 per 1,000 steps), because Hypothesis's swarm testing leaves whole
