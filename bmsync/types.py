@@ -155,6 +155,10 @@ class Comparison:
     same_as_remote: tuple[str, ...] = ()
     """Local conflict copies of this path proven to hold the remote version's bytes: what a
     run killed mid-conflict left behind (`bmsync.engine.reuse`)."""
+    same_as_local: tuple[str, ...] = ()
+    """Remote conflict copies of this path proven to hold the local version's bytes (asked
+    for by a push with keep-both only): what a push killed before it recorded its
+    `Settlement` left behind."""
 
 
 @dataclass(frozen=True, slots=True)

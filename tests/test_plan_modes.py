@@ -25,6 +25,7 @@ from bmsync.sync.actions import (
     Forget,
     Record,
     ResolveConflict,
+    Settle,
     Upload,
     UploadCopy,
 )
@@ -296,6 +297,30 @@ def test_keep_both_settles_a_conflict_for_good(
     }
     copies = {a.path for a in later.actions if isinstance(a, UploadCopy | DownloadCopy)}
     assert copies == changed_sources
+
+
+@pytest.mark.parametrize("mode", ONE_WAY_MODES)
+def test_keep_both_records_the_copy_a_killed_run_made_instead_of_making_another(
+    mode: Mode,
+) -> None:
+    local = {"a.md": LocalFile("a.md", 1, 1, "h-x")}
+    remote = {"a.md": RemoteObject("a.md", 1, "e-y", 1)}
+    copy = "a.conflict-20261130-115900.md"
+    meta = RemoteMeta("e-y", 1, 0, 2, None)
+    if mode is Mode.PUSH:
+        remote[copy] = RemoteObject(copy, 1, "e-x", 1)
+        comparison = Comparison(False, meta, same_as_local=(copy,))
+        expected = Settlement("a.md", Side.REMOTE, "h-x", copy, "e-x")
+    else:
+        local[copy] = LocalFile(copy, 1, 1, "h-y")
+        comparison = Comparison(False, meta, same_as_remote=(copy,))
+        expected = Settlement("a.md", Side.LOCAL, "e-y", copy, "h-y")
+    plan = plan_sync(
+        local, remote, {}, {"a.md": comparison}, strategy=ConflictStrategy.NEWER, now=NOW,
+        mode=mode, one_way=OneWayConflict.KEEP_BOTH,
+    )  # fmt: skip
+    assert [a for a in plan.actions if not isinstance(a, Upload | Download)] == [Settle(expected)]
+    assert plan.conflicts == ()
 
 
 @settings(max_examples=400, deadline=None)

@@ -8,6 +8,8 @@ finds nothing to do where both sides agree.
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 import bmsync
 from bmsync.commands.transfer import mirror_project, prune_project, pull_project, push_project
 from bmsync.options import OneWayConflictName
+from bmsync.state.paths import ProjectPaths
 from tests.servers import S3TestServer
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -352,3 +355,27 @@ async def test_a_sync_after_push_keep_both_keeps_no_second_copy_of_the_local_ver
     assert sorted(copies.values()) == (["cloud", "local"] if winner == "local" else ["local"])
     assert copies[copy] == "local"
     assert not (await world.sync()).changed
+
+
+@pytest.mark.parametrize("command", ["push", "pull"])
+async def test_keep_both_killed_before_recording_its_settlement_keeps_the_version_once(
+    world: World, command: str
+) -> None:
+    """A run killed after its copy landed and before the settlement was committed (simulated
+    by dropping the recorded settlement): the next run finds the copy holding the source's
+    version (proven by MD5 or xxh3), records the settlement and makes no second copy."""
+    move = push_project if command == "push" else pull_project
+    world.write("a.md", "local")
+    world.put("a.md", "cloud")
+    first = await move(world.root, world.url, conflict="keep-both", now=NOW, **world.opts)  # type: ignore[arg-type]
+    copy = first.conflicts[0].loser_copy
+    db = ProjectPaths.for_remote(world.opts["state_dir"], world.url).db  # type: ignore[arg-type]
+    with closing(sqlite3.connect(db)) as conn, conn:
+        assert conn.execute("DELETE FROM settled").rowcount == 1
+    later = NOW + timedelta(minutes=1)
+    again = await move(world.root, world.url, conflict="keep-both", now=later, **world.opts)  # type: ignore[arg-type]
+    assert again.status == "ok" and not again.changed and again.conflicts == [], again.summary()
+    destination = world.remote() if command == "push" else world.local()
+    assert conflict_copies(destination) == {copy: "local" if command == "push" else "cloud"}
+    last = await move(world.root, world.url, conflict="keep-both", now=later, **world.opts)  # type: ignore[arg-type]
+    assert not last.changed and last.conflicts == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bmsync.types import LocalFile, PutMode, RemoteObject, Side, SnapshotEntry
+from bmsync.types import LocalFile, PutMode, RemoteObject, Settlement, Side, SnapshotEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +120,19 @@ class DownloadCopy:
 
 
 @dataclass(frozen=True, slots=True)
+class Settle:
+    """Push or pull with keep-both: the source's version is already beside the destination's
+    (a run killed after making the copy, before recording it): record the `Settlement` only,
+    so the version is not kept a second time."""
+
+    settlement: Settlement
+
+    @property
+    def path(self) -> str:
+        return self.settlement.path
+
+
+@dataclass(frozen=True, slots=True)
 class MoveRemote:
     """A local rename, done remotely by a server-side copy and a delete: nothing is uploaded.
 
@@ -153,6 +166,7 @@ Action = (
     | ResolveConflict
     | UploadCopy
     | DownloadCopy
+    | Settle
     | MoveRemote
     | MoveLocal
 )

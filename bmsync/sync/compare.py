@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from bmsync.digests import EtagShape, etag_shape, new_hasher
@@ -100,6 +101,24 @@ async def _local_md5(root: Path, local: LocalFile) -> str:
     return digest
 
 
+async def _holding_local(
+    root: Path, remote: RemoteStore, local: LocalFile, copies: Sequence[RemoteObject]
+) -> list[str]:
+    """The remote copies proven to hold `local`'s bytes: MD5 against a single-part ETag (no
+    request), else the `xxh3` metadata of a HEAD."""
+    same: list[str] = []
+    for copy in copies:
+        etag = copy.etag.lower()
+        if etag_shape(etag) is EtagShape.MD5:
+            if await _md5_matches(root, local, etag):
+                same.append(copy.path)
+            continue
+        meta = await remote.head(copy.relkey)
+        if meta is not None and (meta.size, meta.xxh3) == (local.size, local.xxh3):
+            same.append(copy.path)
+    return same
+
+
 async def compare_paths(
     root: Path,
     remote: RemoteStore,
@@ -109,14 +128,18 @@ async def compare_paths(
     *,
     concurrency: int,
     key_room: int = MAX_KEY_BYTES,
+    remote_copies: bool = False,
 ) -> tuple[dict[str, Comparison], dict[str, str]]:
     """Comparisons by path, and the paths that could not be compared with the reason;
-    `key_room` is the planner's (`plan_sync`), so the copies it would name are recognised."""
+    `key_room` is the planner's (`plan_sync`), so the copies it would name are recognised.
+    `remote_copies` (a push with keep-both): also name the remote conflict copies that hold
+    the local version (`Comparison.same_as_local`)."""
     gate = asyncio.Semaphore(concurrency)
     found: dict[str, Comparison] = {}
     failed: dict[str, str] = {}
     paths = list(paths)
     names = sorted(local) if paths else []  # most runs compare nothing: skip the sort
+    keys = sorted(listing) if paths and remote_copies else []
 
     async def one(path: str) -> None:
         listed = listing[path]
@@ -128,6 +151,15 @@ async def compare_paths(
         async with gate:
             try:
                 result = await compare_path(root, remote, local[path], listed, copies)
+                mine = local[path]
+                if result is not None and not result.equal and keys:
+                    candidates = [
+                        listing[name]
+                        for name in copy_names(path, keys, max_path_bytes=key_room)
+                        if listing[name].size == mine.size
+                    ]
+                    same = await _holding_local(root, remote, mine, candidates)
+                    result = replace(result, same_as_local=tuple(same))
             except (FileActionError, OSError) as err:
                 failed[path] = f"could not compare the two versions: {err}"
                 return

@@ -67,6 +67,7 @@ from bmsync.sync.actions import (
     MoveRemote,
     Record,
     ResolveConflict,
+    Settle,
     Upload,
     UploadCopy,
 )
@@ -152,10 +153,12 @@ class Executor:
         if self.progress is not None:
             moving = sum(planned_bytes(a) for a in actions)
             self.progress(PhaseEvent("transferring", len(actions), moving))
-        quiet = [a for a in actions if isinstance(a, Record | Forget)]
+        quiet = [a for a in actions if isinstance(a, Record | Forget | Settle)]
         deletes = [a for a in actions if isinstance(a, DeleteLocal | DeleteRemote)]
         transfers = [
-            a for a in actions if not isinstance(a, Record | Forget | DeleteLocal | DeleteRemote)
+            a
+            for a in actions
+            if not isinstance(a, Record | Forget | Settle | DeleteLocal | DeleteRemote)
         ]
         try:
             for quiet_action in quiet:
@@ -171,9 +174,11 @@ class Executor:
         finally:
             await self.batcher.flush()
 
-    async def _record_quietly(self, action: Record | Forget) -> None:
+    async def _record_quietly(self, action: Record | Forget | Settle) -> None:
         if isinstance(action, Record):
             await self.batcher.add(upserts=[action.entry])
+        elif isinstance(action, Settle):
+            await self.batcher.add(settle=[action.settlement])
         else:
             await self.batcher.add(deletes=[action.path])
         self._tick(action, ok=True)
@@ -302,7 +307,7 @@ class Executor:
                 await self.batcher.add(upserts=[entry], deletes=[action.source.path])
                 self.report.moved.append(MoveReport(action.path, action.source.path, "local"))
                 self._changed("moved", action.path, action.source.path)
-            case Record() | Forget():
+            case Record() | Forget() | Settle():
                 await self._record_quietly(action)
 
     async def _send(self, local: LocalFile, relkey: str, mode: PutMode) -> RemoteMeta:

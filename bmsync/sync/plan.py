@@ -26,6 +26,7 @@ from bmsync.sync.actions import (
     Forget,
     Record,
     ResolveConflict,
+    Settle,
     Upload,
     UploadCopy,
 )
@@ -264,6 +265,8 @@ class _Context:
     taken: set[str]
     key_room: int = MAX_KEY_BYTES
     conflicts: list[str] = field(default_factory=list)
+    local: Mapping[str, LocalFile] = field(default_factory=dict)
+    remote: Mapping[str, RemoteObject] = field(default_factory=dict)
 
 
 def plan_sync(
@@ -291,7 +294,7 @@ def plan_sync(
     copies' names are cut to fit (`bmsync.names.sibling`)."""
     base: Snapshot = {} if resync else snapshot
     taken = set(local) | set(remote) | set(snapshot)
-    context = _Context(mode, strategy, one_way, now, taken, key_room)
+    context = _Context(mode, strategy, one_way, now, taken, key_room, local=local, remote=remote)
     actions: list[Action] = []
     skipped: list[str] = []
     destination = local if mode is Mode.PULL else remote
@@ -362,6 +365,23 @@ def _act(
             return None
 
 
+def _kept_before(
+    path: str, lf: LocalFile, ro: RemoteObject, comparison: Comparison, context: _Context
+) -> Settlement | None:
+    """Push and pull with keep-both: the copy an earlier run made of the source's version
+    beside the destination's, proven by the edge to hold those bytes, when that run was killed
+    before it recorded the `Settlement`. Recording it now keeps the version once."""
+    if context.mode is Mode.PUSH:
+        for name in comparison.same_as_local:
+            if (obj := context.remote.get(name)) is not None and name not in context.local:
+                return Settlement(path, Side.REMOTE, lf.xxh3, name, obj.etag)
+    else:
+        for name in comparison.same_as_remote:
+            if (kept := context.local.get(name)) is not None and name not in context.remote:
+                return Settlement(path, Side.LOCAL, ro.etag, name, kept.xxh3)
+    return None
+
+
 def _differing(
     path: str, lf: LocalFile, ro: RemoteObject, comparison: Comparison, context: _Context
 ) -> Action | None:
@@ -374,8 +394,11 @@ def _differing(
         context.taken.add(copy)
         winner = choose_winner(context.strategy, lf, comparison)
         return ResolveConflict(path, lf, ro, winner, copy)
-    context.conflicts.append(path)
     push = context.mode is Mode.PUSH
+    kept_both = context.one_way is OneWayConflict.KEEP_BOTH
+    if kept_both and (kept := _kept_before(path, lf, ro, comparison, context)) is not None:
+        return Settle(kept)
+    context.conflicts.append(path)
     match context.one_way:
         case OneWayConflict.FAIL:
             return None

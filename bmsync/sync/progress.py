@@ -26,6 +26,7 @@ from bmsync.sync.actions import (
     MoveRemote,
     Record,
     ResolveConflict,
+    Settle,
     Upload,
     UploadCopy,
 )
@@ -45,7 +46,7 @@ def action_name(action: Action) -> ActionName:
             return "delete-remote"
         case ResolveConflict():
             return "conflict"
-        case Record() | Forget():
+        case Record() | Forget() | Settle():
             return "record"
         case MoveRemote() | MoveLocal():
             return "move"
@@ -65,7 +66,15 @@ def planned_bytes(action: Action) -> int:
                 return action.local.size + action.remote.size
             fetched = action.remote.size if action.kept_copy is None else 0
             return fetched + action.local.size
-        case DeleteLocal() | DeleteRemote() | Record() | Forget() | MoveRemote() | MoveLocal():
+        case (
+            DeleteLocal()
+            | DeleteRemote()
+            | Record()
+            | Forget()
+            | Settle()
+            | MoveRemote()
+            | MoveLocal()
+        ):
             return 0  # a move copies on the server or renames locally: no bytes travel
         case _:
             assert_never(action)

@@ -25,7 +25,7 @@ from bmsync.errors import ConfigError
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.trash import Trash
 from bmsync.names import MAX_KEY_BYTES
-from bmsync.options import Mode, SyncOptions
+from bmsync.options import Mode, OneWayConflict, SyncOptions
 from bmsync.ports import RemoteStore, SnapshotStore
 from bmsync.progress import PhaseEvent, ProgressFn, no_progress
 from bmsync.report import Guard, SyncReport
@@ -141,6 +141,7 @@ async def _compare(
     comparisons, failed = await compare_paths(
         run.root, run.remote, to_compare, trees.local, trees.remote,
         concurrency=options.transfers, key_room=_key_room(run.remote),
+        remote_copies=options.mode is Mode.PUSH and options.one_way is OneWayConflict.KEEP_BOTH,
     )  # fmt: skip
     report.add_errors(result, failed)
     return comparisons
