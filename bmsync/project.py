@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bmsync.errors import ConfigError
+from bmsync.errors import ConfigError, StateCorruptError
 from bmsync.local.ignore import IgnoreRules
 from bmsync.ports import RemoteStore, SnapshotStore
 from bmsync.s3.config import S3Config
@@ -131,16 +131,22 @@ async def open_project(
     )
 
 
-def locked(project: Project) -> contextlib.AbstractAsyncContextManager[ProjectLock]:
+def locked(
+    project: Project, *, dry_run: bool = False
+) -> contextlib.AbstractAsyncContextManager[ProjectLock]:
     """Hold the project's lock (creating its state folder, user-only); `LockedError` at once
-    when another process holds it."""
-    return lock_state(project.paths)
+    when another process holds it. A dry run of a project never synced holds nothing and makes
+    nothing: there is no state to protect, and a dry run writes nothing anywhere."""
+    return lock_state(project.paths, dry_run=dry_run)
 
 
 @contextlib.asynccontextmanager
-async def lock_state(paths: ProjectPaths) -> AsyncIterator[ProjectLock]:
+async def lock_state(paths: ProjectPaths, *, dry_run: bool = False) -> AsyncIterator[ProjectLock]:
     """`locked` for a state folder found without its pair (basic-memory's `bisync-reset NAME`
     knows only the project's name)."""
+    if dry_run and not await asyncio.to_thread(paths.root.exists):
+        yield ProjectLock(paths.lock)  # not taken: nothing to hold, nothing to make
+        return
     await asyncio.to_thread(paths.ensure)
     lock = ProjectLock(paths.lock)
     lock.acquire()  # one non-blocking syscall: in a thread, a cancel could leak the held lock
@@ -155,18 +161,27 @@ async def open_store(
     project: Project, *, dry_run: bool = False, repair: bool = False
 ) -> AsyncIterator[SnapshotStore | None]:
     """The project's snapshot, created if missing; None for a dry run of a project never
-    synced, which leaves no snapshot file behind."""
+    synced, which leaves no snapshot file behind, and for a dry run of a resync of a corrupt
+    one, which leaves it as it is."""
     from bmsync.state.store import SqliteSnapshotStore
 
     if dry_run and not await asyncio.to_thread(project.paths.db.exists):
         yield None
         return
-    store = await SqliteSnapshotStore.open(
-        project.paths.db,
-        local_root=str(project.root),
-        remote_url=project.url,
-        repair=repair and not dry_run,
-    )
+    try:
+        store = await SqliteSnapshotStore.open(
+            project.paths.db,
+            local_root=str(project.root),
+            remote_url=project.url,
+            repair=repair and not dry_run,
+        )
+    except StateCorruptError:
+        if not (dry_run and repair):
+            raise
+        # A dry run of a resync: the plan is the union a resync runs once it has set the file
+        # aside, which only the real run does.
+        yield None
+        return
     try:
         yield store
     finally:

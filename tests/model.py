@@ -339,8 +339,8 @@ class SnapshotRow:
 def read_snapshot(db: Path) -> dict[str, SnapshotRow]:
     """The snapshot's file rows, read with plain sqlite3 (no bmsync code involved).
 
-    A file without tables is a snapshot whose creation was killed: bmsync treats it as never
-    made, and so does this.
+    A missing file, or one without tables (which bmsync reports as corrupt; a killed creation
+    leaves no file, since bmsync renames a made snapshot into place), reads as no rows.
     """
     if not db.exists():
         return {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -22,6 +23,8 @@ from typing import Any
 import pytest
 
 from bmsync import S3Config, SyncReport, mirror_project, prune_project, sync_project
+from bmsync.errors import StateCorruptError
+from bmsync.state.paths import ProjectPaths
 from bmsync.types import NS_MAX
 from tests.commandline import cli_env, run_cli
 from tests.killing import ProgressTerminal, killed
@@ -461,6 +464,77 @@ async def test_dry_run_changes_nothing(client: Client, remote: Side, root: Path)
     assert report.uploaded == ["a.md"] and report.downloaded == ["b.md"]
     assert remote.keys() == [f"{PREFIX}/b.md"] and tree(root) == {"a.md": b"a"}
     assert (await client.sync()).uploaded == ["a.md"]
+
+
+def whole_tree(top: Path) -> dict[str, tuple[int, bytes | None]]:
+    """Every entry below `top`: a folder as (0, None), a file as (mtime, bytes)."""
+    found: dict[str, tuple[int, bytes | None]] = {}
+    for path in sorted(top.rglob("*")):
+        rel = path.relative_to(top).as_posix()
+        found[rel] = (0, None) if path.is_dir() else (path.stat().st_mtime_ns, path.read_bytes())
+    return found
+
+
+async def test_dry_run_of_a_pair_never_synced_writes_nothing_anywhere(
+    client: Client, remote: Side, root: Path, tmp_path: Path
+) -> None:
+    """Issue 16: it made the state folder, the lock file and the trash folder."""
+    write(root, "a.md", "a")
+    remote.put("b.md", "b")
+    before, keys = whole_tree(tmp_path), remote.keys()
+    report = await client.sync(dry_run=True)
+    assert report.uploaded == ["a.md"] and report.downloaded == ["b.md"]
+    assert whole_tree(tmp_path) == before and remote.keys() == keys
+    assert not client.state.exists()
+
+
+def snapshot_db(client: Client) -> Path:
+    return ProjectPaths.resolve(client.state, client.url).db
+
+
+async def test_a_zero_byte_snapshot_is_corrupt_and_nothing_comes_back(
+    client: Client, remote: Side, root: Path
+) -> None:
+    """Issue 16: an emptied snapshot was taken for a first run, whose union brought back every
+    file deleted since. It is a corrupt snapshot, reported with the same advice and path."""
+    write(root, "a.md", "a")
+    write(root, "gone.md", "gone")
+    await client.sync()
+    (root / "gone.md").unlink()
+    db = snapshot_db(client)
+    db.write_bytes(b"")
+    Path(f"{db}-wal").unlink(missing_ok=True)
+    with pytest.raises(
+        StateCorruptError, match=rf"the snapshot {re.escape(str(db))} is not a"
+    ) as err:
+        await client.sync()
+    assert "--resync" in str(err.value)
+    assert tree(root) == {"a.md": b"a"} and db.read_bytes() == b""
+
+
+async def test_dry_run_of_a_resync_on_a_corrupt_snapshot_plans_it_and_changes_nothing(
+    client: Client, remote: Side, root: Path, tmp_path: Path
+) -> None:
+    """Issue 16: it said "run again with --resync" to a run given resync=True."""
+    write(root, "a.md", "a")
+    await client.sync()
+    write(root, "new.md", "new")
+    remote.put("b.md", "b")
+    snapshot_db(client).write_bytes(b"\x00garbage" * 512)
+
+    def unchanged() -> dict[str, tuple[int, bytes | None]]:
+        # A dry run of a synced project holds its lock like any run: it writes its details in
+        # the lock file and erases them, so only that file's time moves.
+        found = whole_tree(tmp_path).items()
+        return {rel: (0 if rel.endswith("/lock") else t, data) for rel, (t, data) in found}
+
+    before, keys = unchanged(), remote.keys()
+    report = await client.sync(dry_run=True, resync=True)
+    assert report.status == "ok" and report.dry_run
+    assert report.uploaded == ["new.md"] and report.downloaded == ["b.md"]
+    assert unchanged() == before and remote.keys() == keys
+    done = await client.sync(resync=True)
+    assert done.uploaded == ["new.md"] and done.downloaded == ["b.md"]
 
 
 async def test_two_clients_share_a_prefix(

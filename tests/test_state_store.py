@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+import bmsync.state.store
 from bmsync.errors import StateCorruptError, StateError, StateMismatchError, StateTooNewError
 from bmsync.state.store import RUNNING, SqliteSnapshotStore
 from bmsync.types import Settlement, Side, SnapshotEntry
@@ -420,12 +421,43 @@ async def test_failing_integrity_check_is_reported(db: Path) -> None:
         await open_store(db)
 
 
-async def test_zero_length_file_is_a_snapshot_never_made(db: Path) -> None:
-    """A run killed between creating the file and committing the tables leaves exactly this."""
+async def test_zero_length_file_is_a_corrupt_snapshot(db: Path) -> None:
+    """Issue 16: taken for a snapshot never made, an emptied file made the next run a first
+    run, which brought back every file deleted since. A snapshot is made beside its name and
+    renamed into place whole, so no creation leaves this: it is damage, reported like any."""
     db.touch()
+    with pytest.raises(StateCorruptError, match=r"the file is empty.*--resync"):
+        await open_store(db)
+    assert db.read_bytes() == b"", "nothing was changed"
+    async with await open_store(db, repair=True) as store:
+        assert await store.load() == {} and store.set_aside is not None
+
+
+async def test_a_sqlite_file_without_tables_is_a_corrupt_snapshot(db: Path) -> None:
+    with raw_sqlite(db) as conn:
+        conn.execute("PRAGMA user_version=7")
+    with pytest.raises(StateCorruptError, match="holds no tables"):
+        await open_store(db)
+
+
+async def test_a_creation_cut_short_leaves_no_snapshot(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed (here: failing) while the tables are made, the name holds nothing, so the next
+    open makes the snapshot afresh, as for a project never synced."""
+
+    def cut_short(*args: object) -> None:
+        raise OSError("cut short")
+
+    monkeypatch.setattr(bmsync.state.store, "create_tables", cut_short)
+    with pytest.raises(OSError, match="cut short"):
+        await open_store(db)
+    assert not db.exists()
+    monkeypatch.undo()
     async with await open_store(db) as store:
-        assert await store.load() == {} and store.set_aside is None
+        assert await store.load() == {}
         await store.apply([entry(1)], [])
+    assert not Path(f"{db}.new").exists()
 
 
 async def test_damage_found_while_running_is_a_corrupt_error(db: Path) -> None:

@@ -98,7 +98,7 @@ async def run_pair(
         pair.local_path, pair.remote_url, pair.state_dir, pair.ignore, pair.ignore_files
     )
     async with (
-        locked(project) as lock,
+        locked(project, dry_run=options.dry_run) as lock,
         open_store(project, dry_run=options.dry_run, repair=options.resync) as store,
         remote_for(pair.remote, project.location, pair.s3) as opened,
     ):

@@ -13,15 +13,15 @@ engine's batcher commits every 256 rows or 0.5 s, so that is a few fsyncs a seco
 
 Opening a file decides what it is:
 
-- missing, zero-length, or a SQLite file without any table: a snapshot that was never made (a
-  run killed while creating it leaves exactly that, because creation is one transaction), so a
-  fresh one is created in it;
+- missing: a snapshot that was never made, so a fresh one is made beside it and renamed into
+  place whole (`_create`): a run killed while making it leaves no file at that name;
 - a bmsync snapshot of a newer schema: `StateTooNewError`;
-- anything else that is not a sound bmsync snapshot (not SQLite, truncated, foreign tables,
-  `PRAGMA quick_check` failing): `StateCorruptError`. It is never silently replaced: with
-  `repair=True` (what `--resync` asks for) it is moved aside to `<db>.corrupt-<time>` and a
-  fresh snapshot is started, which is safe because a run on an empty snapshot is a union that
-  deletes nothing;
+- anything else that is not a sound bmsync snapshot (not SQLite, truncated, zero-length or
+  without any table, foreign tables, `PRAGMA quick_check` failing): `StateCorruptError` (taking
+  an emptied file for a first run would bring back every file deleted since: issue 16). It is
+  never silently replaced: with `repair=True` (what `--resync` asks for) it is moved aside to
+  `<db>.corrupt-<time>` and a fresh snapshot is started, which is safe because a run on an
+  empty snapshot is a union that deletes nothing;
 - a snapshot bound to another local folder or remote: `StateMismatchError`.
 
 Every later SQLite failure is raised as a `StateError` too (`StateCorruptError` when SQLite says
@@ -61,10 +61,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 from sqlalchemy.util import greenlet_spawn
 
 from bmsync.errors import StateCorruptError, StateError, StateMismatchError
-from bmsync.portable import make_private, same_folder
+from bmsync.portable import fsync_folder, make_private, same_folder
 from bmsync.state.aside import set_aside
 from bmsync.state.schema import (
     META_KEYS,
@@ -167,7 +168,7 @@ class SqliteSnapshotStore:
     async def _open(
         cls, db: Path, local_root: str, remote_url: str, *, set_aside: Path | None
     ) -> SqliteSnapshotStore:
-        _create_private_file(db)
+        await asyncio.to_thread(_made_private, db, local_root, remote_url)
         engine = _make_engine(db)
         try:
             conn = await _to_the_end(greenlet_spawn(engine.connect))
@@ -176,9 +177,8 @@ class SqliteSnapshotStore:
             raise _state_error(db, err) from err
         store = cls(engine, conn, db, set_aside)
         try:
-            stored = await store._run(lambda conn: _bind(conn, db, local_root, remote_url))
-            if stored is not None:
-                store._check_binding(stored, local_root, remote_url)
+            stored = await store._run(lambda conn: _check(conn, db))
+            store._check_binding(stored, local_root, remote_url)
         except BaseException:
             await store.close()
             raise
@@ -409,15 +409,63 @@ def _in_transaction(conn: Connection, work: Callable[[Connection], _T]) -> _T:
         return work(conn)
 
 
-def _bind(conn: Connection, db: Path, local_root: str, remote_url: str) -> dict[str, str] | None:
-    """Create the tables of a never-made snapshot (None), or check that this one is sound and
-    return its binding (the caller checks that it is ours)."""
+def _made_private(db: Path, local_root: str, remote_url: str) -> None:
+    """A fresh snapshot at `db` when there is none (`_create`); else the file as it is, only
+    tightened to user-only (`make_private`: another tool may have made or copied it)."""
+    if not os.path.lexists(db):
+        _create(db, local_root, remote_url)
+        return
+    try:
+        make_private(db, DB_FILE_MODE)
+        wal = Path(f"{db}-wal")
+        if db.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size > 0):
+            # Refused before SQLite opens it, which would write a header into it. (An empty
+            # file beside a WAL is a sound snapshot not yet checkpointed.)
+            raise corrupt_error(db, "the file is empty")
+    except OSError as err:
+        raise StateError(
+            f"cannot use the snapshot {db}: {err.strerror}; choose a writable state folder "
+            "with --state-dir (state_dir in Python) or BMSYNC_STATE_DIR"
+        ) from err
+
+
+def _create(db: Path, local_root: str, remote_url: str) -> None:
+    """Make a fresh snapshot at `<db>.new` and rename it to `db` once whole, so the name only
+    ever holds a made snapshot and an empty or table-less file there is damage. Plain sqlite3
+    in a rollback journal: the file is complete when its connection closes (the store turns WAL
+    on when it opens it)."""
+    temp = db.with_name(f"{db.name}.new")
+    for leftover in (temp, Path(f"{temp}-journal")):
+        leftover.unlink(missing_ok=True)  # a creation killed before
+    _create_private_file(temp)
+    engine = create_engine(URL.create("sqlite", database=str(temp)), poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            create_tables(conn, local_root, remote_url)
+    except DBAPIError as err:
+        raise _state_error(temp, err) from err
+    finally:
+        engine.dispose()
+    try:
+        with temp.open("rb") as made:
+            os.fsync(made.fileno())
+        os.replace(temp, db)
+        fsync_folder(db.parent)
+    except OSError as err:
+        raise StateError(
+            f"cannot create the snapshot {db}: {err.strerror}; choose a writable state folder "
+            "with --state-dir (state_dir in Python) or BMSYNC_STATE_DIR"
+        ) from err
+
+
+def _check(conn: Connection, db: Path) -> dict[str, str]:
+    """Check that the snapshot is sound and return its binding (the caller checks that it is
+    ours)."""
     tables = set(
         conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'")).scalars().all()
     )
     if not tables:
-        create_tables(conn, local_root, remote_url)
-        return None
+        raise corrupt_error(db, "it holds no tables: an empty or emptied file")
     stored = read_binding(conn, db, tables)
     if "files" in tables:
         migrate(conn, stored, tables)
