@@ -448,6 +448,49 @@ async def test_newly_ignored_path_leaves_snapshot_without_deletes(
     assert (await sync(root, state, remote)).downloaded == ["drafts/a.md"]
 
 
+@pytest.mark.parametrize(
+    "rules",
+    [("drafts/", "!drafts/keep.md"), ("*", "!*/", "!*.md"), ("*", "!*.md"), ("*.txt", "!notes/")],
+)
+async def test_rules_arriving_between_runs_delete_nothing(
+    root: Path, state: Path, remote: MemoryRemote, rules: tuple[str, ...]
+) -> None:
+    """A negation cannot make a path visible on one side only (issue 16): the scan skips
+    `drafts/`, so the listing must not see `drafts/keep.md` either, or it looks deleted."""
+    for path in ("drafts/keep.md", "drafts/x.md", "notes/a.md", "notes/b.txt", "top.md"):
+        write(root, path, path)
+    await sync(root, state, remote)
+    synced = tree(root)
+    write(root, ".gitignore", "\n".join(rules) + "\n")
+    for _ in range(2):
+        report = await sync(root, state, remote)
+        assert report.status == "ok" and not report.deleted_local and not report.deleted_remote
+        assert tree(root) == {**synced, ".gitignore": "\n".join(rules) + "\n"}
+        assert remote_tree(remote) == synced
+    assert (await sync(root, state, remote)).uploaded == [], "nothing new to see"
+
+
+@pytest.mark.parametrize(
+    ("rules", "seen"),
+    [(("*", "!*/", "!*.md"), ["notes/a.md", "top.md"]), (("*", "!*.md"), ["top.md"])],
+)
+async def test_first_run_under_a_markdown_only_rule_sees_the_same_on_both_sides(
+    root: Path, state: Path, remote: MemoryRemote, rules: tuple[str, ...], seen: list[str]
+) -> None:
+    """A note the rules hide is neither downloaded nor deleted; one they show is downloaded
+    and then stays (it was re-downloaded, then deleted remotely, on every run)."""
+    for path in ("notes/a.md", "notes/b.txt", "top.md"):
+        remote.put_bytes(path, path.encode())
+    assert (await sync(root, state, remote, ignore=list(rules))).downloaded == seen
+    again = await sync(root, state, remote, ignore=list(rules))
+    assert not again.changed and sorted(remote_tree(remote)) == [
+        "notes/a.md",
+        "notes/b.txt",
+        "top.md",
+    ]
+    assert sorted(tree(root)) == seen
+
+
 async def test_gitignore_of_the_project_applies(
     root: Path, state: Path, remote: MemoryRemote
 ) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -746,6 +747,37 @@ def test_cli_check(client: Client, remote: Side, cli: CLI) -> None:
     found = json.loads(full.stdout)
     assert (found["different"], found["same"], found["compared"]) == (["b.md"], 1, 2)
     assert "NOT in sync" in bmsync("check").stdout
+
+
+def test_a_negation_under_an_ignored_folder_deletes_nothing(
+    client: Client, remote: Side, cli: CLI
+) -> None:
+    """`drafts/` then `!drafts/keep.md` arriving after a sync: the scan does not walk into
+    `drafts/`, so `drafts/keep.md` is hidden on the remote side too (as in git) and stays on
+    both sides; it deleted the bucket copy, and `check` called that in sync (issue 16)."""
+    notes = {"a.md": b"a", "drafts/keep.md": b"keep", "drafts/x.md": b"x"}
+    for path, data in notes.items():
+        write(client.root, path, data)
+
+    def bmsync(*args: str) -> subprocess.CompletedProcess[str]:
+        return cli(args[0], str(client.root), remote.url, *args[1:], "--json")
+
+    assert bmsync("sync").returncode == 0
+    write(client.root, ".gitignore", "drafts/\n!drafts/keep.md\n")
+    for _ in range(2):
+        run = bmsync("sync")
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert not json.loads(run.stdout)["deleted_remote"]
+        assert remote.tree() == notes and tree(client.root) == {**notes, ".gitignore": ANY}
+    checked = bmsync("check", "--full")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert json.loads(checked.stdout)["compared"] == 1, "a.md alone is visible"
+    write(client.root, ".gitignore", "drafts/*\n!drafts/keep.md\n")
+    again = bmsync("sync")
+    assert again.returncode == 0, again.stdout + again.stderr
+    found = json.loads(again.stdout)
+    assert found["uploaded"] == found["downloaded"] == [], "visible again, equal on both sides"
+    assert remote.tree() == notes
 
 
 @pytest.mark.slow

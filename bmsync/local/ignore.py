@@ -1,6 +1,8 @@
 """Ignore rules in gitignore syntax, shared by both sides.
 
 An ignored path is invisible to the sync: never uploaded, downloaded or deleted, on either side.
+Visibility is decided as git decides it (`bmsync.local.gitignore` matches one level), and one
+method answers for a scanned file and a listed key alike, so the two sides cannot disagree.
 Rules come from the global `.bmignore` (basic-memory's defaults when it does not exist), the
 project's own `.gitignore`, and patterns the caller passes.
 """
@@ -12,12 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pathspec
-from pathspec.pattern import RegexPattern
-from pathspec.util import normalize_file
-
 from bmsync.bmhome import basic_memory_dir
 from bmsync.errors import ConfigError
+from bmsync.local.gitignore import Matcher
 from bmsync.names import is_internal
 
 # basic-memory's built-in defaults, used when no global .bmignore exists.
@@ -47,32 +46,52 @@ def _read_patterns(path: Path) -> list[str]:
 
 @dataclass(frozen=True)
 class IgnoreRules:
+    """What the sync sees: one answer for a local path and a remote key alike.
+
+    The scan asks `is_ignored_dir` before walking into a folder and `is_ignored` for each file;
+    the gather step asks the same two questions of every listed key and snapshot row. The
+    answers include the folders above the path (git's rule: an excluded folder hides all it
+    holds, and a `!` pattern cannot bring a file back out of it), so a path the scan never
+    reaches is hidden on the remote side too, whatever the patterns say
+    (docs/semantics.md, "Ignored paths").
+    """
+
     patterns: tuple[str, ...]
     sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         try:
-            spec = pathspec.GitIgnoreSpec.from_lines(self.patterns)
-        except Exception as err:  # pathspec raises several types for a bad pattern
+            matcher = Matcher(self.patterns)
+        except re.error as err:  # a pattern the translation cannot express
             raise ConfigError(f"invalid ignore pattern: {err}") from err
-        object.__setattr__(self, "_spec", spec)
-        object.__setattr__(self, "_any", any_pattern(spec))
+        object.__setattr__(self, "_matcher", matcher)
+        # Each folder's answer, asked again for every file inside it; bounded by the folders.
+        object.__setattr__(self, "_folders", {})
 
     def is_ignored(self, path: str) -> bool:
-        """`path` is project-relative POSIX; any ignored parent folder hides it too."""
-        name = path.rsplit("/", 1)[-1]
+        """Whether the sync leaves the file `path` (project-relative POSIX, NFC) alone on both
+        sides: bmsync's own, excluded by the patterns, or inside an ignored folder."""
+        folder, _, name = path.rpartition("/")
         if is_internal(name):
             return True
-        return self._matches(path)
+        if folder and self.is_ignored_dir(folder):
+            return True
+        return self._excludes(path, name, folder=False)
 
     def is_ignored_dir(self, path: str) -> bool:
-        return self._matches(path + "/")
+        """Whether the folder `path` is hidden: excluded itself, or inside a hidden folder."""
+        folders: dict[str, bool] = self._folders  # type: ignore[attr-defined]
+        hidden = folders.get(path)
+        if hidden is None:
+            parent, _, name = path.rpartition("/")
+            hidden = bool(parent) and self.is_ignored_dir(parent)
+            hidden = hidden or self._excludes(path, name, folder=True)
+            folders[path] = hidden
+        return hidden
 
-    def _matches(self, path: str) -> bool:
-        combined: re.Pattern[str] | None = self._any  # type: ignore[attr-defined]
-        if combined is not None:
-            return combined.search(normalize_file(path)) is not None
-        return bool(self._spec.match_file(path))  # type: ignore[attr-defined]
+    def _excludes(self, path: str, name: str, *, folder: bool) -> bool:
+        matcher: Matcher = self._matcher  # type: ignore[attr-defined]
+        return matcher.excludes(path, name, folder=folder)
 
     @classmethod
     def load(
@@ -109,33 +128,3 @@ class IgnoreRules:
             patterns += extra
             sources.append("caller patterns")
         return cls(tuple(patterns), tuple(sources))
-
-
-def any_pattern(spec: pathspec.GitIgnoreSpec) -> re.Pattern[str] | None:
-    """One regular expression matching what `spec` ignores, when it has no `!` pattern.
-
-    pathspec tries every pattern's expression in turn for each path, about 9 us for the 35
-    default patterns: a quarter of a no-change scan's time per file. Without a negation, the
-    last-match-wins rule reduces to "ignored if any pattern matches", which one alternation of
-    the same expressions answers in one search. The named group pathspec puts in each (to tell
-    a folder match from a file match, which only matters when negations compete) is made
-    anonymous, since an alternation cannot repeat a name. None (use pathspec itself) when a
-    pattern negates, or the expressions cannot be joined."""
-    active = [p for p in spec.patterns if p.include is not None]
-    if any(p.include is False or not isinstance(p, RegexPattern) for p in active):
-        return None
-    expressions = [p.regex for p in active if p.regex is not None]
-    if not expressions:
-        return re.compile(r"(?!)")  # ignores nothing
-    flags = {e.flags for e in expressions}
-    if len(flags) != 1 or any(not isinstance(e.pattern, str) for e in expressions):
-        return None
-    source = "|".join(f"(?:{_anonymous(e.pattern)})" for e in expressions)
-    try:
-        return re.compile(source, flags.pop())
-    except re.error:
-        return None
-
-
-def _anonymous(expression: str) -> str:
-    return re.sub(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>", "(?:", expression)
