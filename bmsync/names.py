@@ -167,6 +167,16 @@ def sibling(path: str, tag: str, *, max_path_bytes: int = MAX_KEY_BYTES) -> Call
     return name
 
 
+def numbered_name(name: str, number: int) -> str:
+    """`name` for 1, else `name.<number>`: the further versions of one path a run keeps in its
+    trash (`bmsync.local.trash`), `name` cut by whole characters so the whole fits in
+    `MAX_NAME_BYTES` (`bmsync.commands.recover` finds the name it was cut from)."""
+    if number == 1:
+        return name
+    tail = f".{number}"
+    return _cut(name, MAX_NAME_BYTES - len(tail)) + tail
+
+
 def _room(parent: str, max_path_bytes: int) -> int:
     """The bytes a name in `parent` may take."""
     return min(MAX_NAME_BYTES, max_path_bytes - _utf8_len(parent))

@@ -15,7 +15,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bmsync import restore_file, sync_project
+from bmsync import list_trash, restore_file, sync_project
+from bmsync.local.trash import Trash
 from bmsync.names import (
     MAX_KEY_BYTES,
     MAX_NAME_BYTES,
@@ -24,6 +25,8 @@ from bmsync.names import (
     segment_problem,
     sibling,
 )
+from bmsync.runs import new_run_id
+from bmsync.state.paths import ProjectPaths
 from tests.servers import S3TestServer
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
@@ -149,3 +152,25 @@ async def test_a_conflict_on_a_237_byte_name_keeps_both_and_then_rests(
     restored = await restore_file(root, url, CJK, side="local", state_dir=state)
     assert restored.restored_to.startswith("漢" * 60) and utf8(restored.restored_to) <= 255
     assert ".restored-" in restored.restored_to and (root / restored.restored_to).exists()
+
+
+async def test_a_second_version_of_a_255_byte_name_fits_in_the_trash_and_is_listed(
+    tmp_path: Path,
+) -> None:
+    """Two versions of one path in one run's trash: the second is `name.2`, cut to fit, and the
+    trash listing gives it back under the path it was kept for."""
+    url, state = "s3://bucket/notes", tmp_path / "state"
+    paths = ProjectPaths.resolve(state, url)
+    paths.ensure()
+    long_name = "漢" * 85  # 255 bytes
+    trash = Trash(paths.trash, new_run_id(NOW))
+    for content in ("first", "second"):
+        source = tmp_path / content
+        source.write_text(content)
+        kept = trash.keep_copy(source, f"d/{long_name}")
+        assert utf8(kept.name) <= MAX_NAME_BYTES
+    versions = await list_trash(url, side="local", state_dir=state)
+    assert sorted((v.path, v.number) for v in versions) == [
+        (f"d/{long_name}", 1),
+        (f"d/{long_name}", 2),
+    ]

@@ -16,7 +16,7 @@ import contextlib
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from bmsync.errors import NotInTrashError, RestoreError
 from bmsync.failures import FileActionError
 from bmsync.local import ops
 from bmsync.local.trash import run_folders
-from bmsync.names import canonical, first_free, sibling
+from bmsync.names import MAX_NAME_BYTES, canonical, first_free, numbered_name, sibling
 from bmsync.ports import RemoteStore
 from bmsync.project import PathArg, project_root, remote_for
 from bmsync.runs import run_started
@@ -189,10 +189,7 @@ def _local_versions(trash_root: Path) -> Iterator[TrashedVersion]:
             if p.is_file() and not p.is_symlink()
         }
         for rel, file in files.items():
-            path, number = rel, 1
-            numbered = _NUMBERED.match(rel)
-            if numbered and numbered.group(1) in files:
-                path, number = numbered.group(1), int(numbered.group(2))
+            path, number = _unnumbered(rel, files)
             size = file.stat().st_size
             yield TrashedVersion(
                 path, run_dir.name, started, "local", size, number, str(file), str(file)
@@ -241,6 +238,26 @@ def _copy_into(source: Path, writer: ops.AtomicDownload) -> int:
     with source.open("rb") as handle:
         shutil.copyfileobj(handle, writer.sink)
         return os.fstat(handle.fileno()).st_mtime_ns
+
+
+def _unnumbered(rel: str, files: Mapping[str, Path]) -> tuple[str, int]:
+    """The path and number of a trash entry (`numbered_name`): `name.2` is the second version
+    of `name` when the run's trash holds `name`; a name too long for its number was cut to make
+    room, so an entry of the longest length is matched against the names it may come from."""
+    numbered = _NUMBERED.match(rel)
+    if numbered is None:
+        return rel, 1
+    base, number = numbered.group(1), int(numbered.group(2))
+    if base in files:
+        return base, number
+    folder, _, name = rel.rpartition("/")
+    if len(name.encode("utf-8", "surrogatepass")) < MAX_NAME_BYTES - 3:
+        return rel, 1  # not cut: a cut name fills the segment but for a split character
+    for other in files:
+        other_folder, _, other_name = other.rpartition("/")
+        if other_folder == folder and numbered_name(other_name, number) == name != other_name:
+            return other, number
+    return rel, 1
 
 
 def _not_found_message(

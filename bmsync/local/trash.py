@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from bmsync.failures import FileActionError
-from bmsync.names import first_free
+from bmsync.names import first_free, numbered_name
 from bmsync.portable import (
     LONG_PATHS_ADVICE,
     MAX_PATH,
@@ -48,9 +49,7 @@ class Trash:
 
         # Two versions of one path in a run (a conflict copy, a retried action): keep both, the
         # second as `name.2` (`bmsync.commands.recover` reads the number back).
-        def numbered(n: int) -> str:
-            return target.name if n == 1 else f"{target.name}.{n}"
-
+        numbered = partial(numbered_name, target.name)
         return target.with_name(first_free(numbered, lambda name: (target.parent / name).exists()))
 
     def keep_copy(self, source: Path, relpath: str) -> Path:
