@@ -426,14 +426,22 @@ def move_without_replacing(source: Path, target: Path) -> bool:
 
 
 def _same_file_by_another_case(source: Path, target: Path) -> bool:
-    """Whether `target` differs from `source` by letter case alone and names the same file."""
+    """Whether `target` differs from `source` by letter case alone and the folder finds the
+    source under it: `target` is there, its own spelling is not listed, the source's is.
+
+    By the listing, not by inode numbers: FAT has none, and some drivers number each name
+    looked up anew. Listed under its own spelling, `target` is a file of its own (a folder
+    that tells case apart), never replaced.
+    """
     if source == target or str(source).casefold() != str(target).casefold():
         return False
+    if not os.path.lexists(target):
+        return False
     try:
-        one, other = os.lstat(source), os.lstat(target)
+        names = os.listdir(target.parent)
     except OSError:
         return False
-    return (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
+    return target.name not in names and source.name in names
 
 
 def prune_emptied(root: Path, relfolders: Iterable[str]) -> None:
