@@ -76,7 +76,8 @@ def test_emptied_folder_with_one_new_file_trips(mode: Mode) -> None:
 def test_emptied_remote_with_one_new_object_trips() -> None:
     found = reason(NOTES, ["Welcome.md"], NOTES)
     assert found is not None
-    assert "remote prefix holds none of them, only 1 new file (Welcome.md)" in found
+    assert "remote prefix holds none of the 20 files the last sync recorded" in found
+    assert "only 1 new file (Welcome.md)" in found
     assert "would delete them locally" in found
 
 

@@ -296,7 +296,7 @@ async def test_emptied_remote_with_a_new_object_trips_the_guard(
     remote.put("Welcome.md", "welcome")
     report = await client.sync()
     assert (report.status, report.guard) == ("aborted", "empty_side")
-    assert "remote prefix holds none of them" in str(report.abort_reason)
+    assert "remote prefix holds none of the 20 files" in str(report.abort_reason)
     assert len(tree(root)) == 20 and remote.keys() == [f"{PREFIX}/Welcome.md"]
 
 

@@ -97,11 +97,15 @@ def _local_reason(
 
 
 def _remote_reason(snapshot: Snapshot, remote: Mapping[str, RemoteObject]) -> str:
-    what = f"holds none of them, only {_new(remote)}" if remote else "holds no objects"
+    recorded = f"the last sync recorded {len(snapshot)} files"
+    what = (
+        f"holds none of the {len(snapshot)} files the last sync recorded, only {_new(remote)}"
+        if remote
+        else f"holds no objects but {recorded}"
+    )
     return (
-        f"the remote prefix {what} but the last sync recorded {len(snapshot)} files; syncing "
-        "now would delete them locally. Check the bucket, prefix and endpoint; if the remote "
-        "really was emptied, run again with force"
+        f"the remote prefix {what}; syncing now would delete them locally. Check the bucket, "
+        "prefix and endpoint; if the remote really was emptied, run again with force"
     )
 
 
