@@ -15,6 +15,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+import bmsync.integrations.basic_memory as bm
 from bmsync import list_trash, restore_file, sync_project
 from bmsync.local.trash import Trash
 from bmsync.names import (
@@ -69,6 +70,11 @@ def test_a_suffix_too_long_to_keep_is_cut_with_the_stem() -> None:
     copy = sibling(path, STAMP)(1)
     assert utf8(copy) <= MAX_NAME_BYTES and copy.startswith("a.bbb") and copy.endswith(STAMP)
     assert copy_names(path, [copy]) == [copy]
+
+
+def test_basic_memorys_transfer_copy_name_is_cut_the_same_way() -> None:
+    copy = bm.conflict_copy_name(f"notes/{CJK}", "20261123-101500")
+    assert copy == conflict_copy_name(f"notes/{CJK}", NOW, set())
 
 
 def test_short_names_keep_their_form() -> None:

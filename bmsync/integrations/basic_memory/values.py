@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any, Literal
+
+from bmsync.names import sibling
 
 TransferDirection = Literal["push", "pull"]
 """push = local -> cloud, pull = cloud -> local."""
@@ -67,9 +68,9 @@ class TransferPlan:
 
 
 def conflict_copy_name(rel_path: str, suffix: str) -> str:
-    """`notes/x.md` -> `notes/x.conflict-<suffix>.md` (basic-memory's `transfer` rule)."""
-    path = PurePosixPath(rel_path)
-    return str(path.with_name(f"{path.stem}.conflict-{suffix}{path.suffix}"))
+    """`notes/x.md` -> `notes/x.conflict-<suffix>.md` (basic-memory's `transfer` rule), cut to
+    fit like every name bmsync makes beside a file (`bmsync.names.sibling`)."""
+    return sibling(rel_path, f"conflict-{suffix}")(1)
 
 
 def strategy_overwrites_dest(direction: TransferDirection, strategy: ConflictStrategy) -> bool:
