@@ -19,7 +19,7 @@ from bmsync.local.ops import AtomicDownload
 from bmsync.local.source import FileSource
 from bmsync.project import remote_for
 from bmsync.s3.url import parse_remote_url
-from bmsync.types import Create
+from bmsync.types import Create, storable_ns
 
 
 async def copy_one_file(
@@ -35,7 +35,7 @@ async def copy_one_file(
         if direction == "push":
             file = pair.folder / source
             digest, size = await asyncio.to_thread(hash_file, file)
-            mtime_ns = (await asyncio.to_thread(os.stat, file)).st_mtime_ns
+            mtime_ns = storable_ns((await asyncio.to_thread(os.stat, file)).st_mtime_ns)
             upload = FileSource(file, size, mtime_ns, digest)
             await remote.upload(dest, upload, mode=Create(), verify=True)
         else:
