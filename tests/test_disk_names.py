@@ -392,6 +392,9 @@ async def test_a_file_renamed_by_letter_case_in_a_folder_spelled_otherwise(
         (["Note.md", "note.md"], {"Note.md"}, {"note.md"}, {}),  # the name's case: a rename
         (["N/a.md", "n/a.md"], {"N/a.md"}, {"N/a.md", "n/a.md"}, {}),  # twin keys
         (["N/a.md", "n/a.md"], set(), {"N/a.md", "n/a.md"}, {}),
+        (["S/d.md", "s/D.md", "s/d.md"], {"S/d.md"}, {"s/D.md", "s/d.md"}, {"S/d.md": "s/d.md"}),
+        (["AB/x.md", "Ab/x.md", "ab/x.md"], {"Ab/x.md"}, {"AB/x.md", "ab/x.md"}, {}),  # which?
+        (["A/d.md", "a/d.md", "a/D.md"], {"A/d.md"}, {"a/D.md"}, {"A/d.md": "a/d.md"}),
     ],
 )
 def test_which_local_files_take_the_buckets_folder_spelling(

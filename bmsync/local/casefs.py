@@ -51,20 +51,27 @@ def case_twins(paths: Iterable[str]) -> list[list[str]]:
 
 
 def folders_as_listed(groups: list[list[str]], local: Set[str], remote: Set[str]) -> dict[str, str]:
-    """The local paths to match as the bucket spells their folders: for each twin group of one
-    local path and one key whose folders differ by case alone, local path → the key's folders
-    with the local file's own name (which may still differ by case: `is_case_rename`)."""
+    """The local paths to match as the bucket spells their folders: for each twin group whose
+    one local path is no key, and whose keys spell its folders in one other case, local path →
+    those folders with the local file's own name (which may still differ by case from the
+    key's: `is_case_rename`). A key with the file's own name is preferred, so a file is matched
+    to its key rather than to a twin of it."""
     spelled: dict[str, str] = {}
     for group in groups:
         here = [p for p in group if p in local]
-        there = [p for p in group if p in remote]
-        if len(here) != 1 or len(there) != 1:
+        if len(here) != 1 or here[0] in remote:
             continue
-        (mine,), (listed,) = here, there
+        (mine,) = here
         folder, _, name = mine.rpartition("/")
-        listed_folder = listed.rpartition("/")[0]
-        if folder != listed_folder and folder.casefold() == listed_folder.casefold():
-            matched = f"{listed_folder}/{name}"
+        others = [
+            (key_folder, key_name)
+            for key_folder, _, key_name in (p.rpartition("/") for p in group if p in remote)
+            if key_folder != folder and key_folder.casefold() == folder.casefold()
+        ]
+        same_name = [(f, n) for f, n in others if n == name]
+        spellings = {f for f, _ in same_name or others}
+        if len(spellings) == 1:
+            matched = f"{spellings.pop()}/{name}"
             if matched not in local:
                 spelled[mine] = matched
     return spelled
