@@ -576,16 +576,17 @@ async def test_cli_json_and_exit_codes(
     base = [str(root), remote.url, "--endpoint-url", str(s3_server.config.endpoint_url)]
     base += ["--state-dir", str(tmp_path / "st"), "--json"]
     write(root, "a.md", "a")
+    write(root, "c.md", "c")
     done = run_cli("sync", *base, env=env)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["status"] == "ok" and report["uploaded"] == ["a.md"]
+    assert report["status"] == "ok" and report["uploaded"] == ["a.md", "c.md"]
     assert set(report) >= {
         "status", "dry_run", "uploaded", "downloaded", "deleted_local", "deleted_remote",
         "conflicts", "errors", "abort_reason", "bytes_uploaded", "bytes_downloaded", "duration_s",
     }  # fmt: skip
-    # A new file keeps the folder from being empty, so the max-delete guard, not the empty-side
-    # one, is what stops the run, and the CLI names the flags that would lift it.
+    # c.md is still there, so the folder is not emptied: the max-delete guard, not the
+    # empty-side one, is what stops the run, and the CLI names the flags that would lift it.
     write(root, "b.md", "b")
     (root / "a.md").unlink()
     done = run_cli("sync", *base, "--max-delete", "0", env=env)
@@ -594,7 +595,7 @@ async def test_cli_json_and_exit_codes(
     assert aborted["guard"] == "max_delete", aborted["abort_reason"]
     assert aborted["abort_reason"].startswith("1 files would be deleted from the remote")
     assert "--max-delete" in done.stderr and "--force" in done.stderr
-    assert remote.keys() == [f"{PREFIX}/a.md"], "an aborted run uploads nothing either"
+    assert remote.keys() == [f"{PREFIX}/a.md", f"{PREFIX}/c.md"], "an aborted run uploads nothing"
     done = run_cli("sync", *base, "--max-delete", "lots", env=env)
     assert done.returncode == 2 and "max_delete" in json.loads(done.stdout)["abort_reason"]
     done = run_cli("sync", str(root), "not-a-url", env=env)
