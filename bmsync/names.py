@@ -28,7 +28,13 @@ from collections.abc import Callable, Sequence, Set
 from datetime import datetime
 
 TEMP_PREFIX = ".bmsync-tmp-"
-"""Downloads land in `<folder>/.bmsync-tmp-*` first; such names are never synced."""
+"""Downloads land in `<folder>/.bmsync-tmp-<owner>-<random>-<name>` first (`temp_name`)."""
+
+_TEMP_FORM = re.compile(
+    r"\.bmsync-tmp-(?:(?P<host>[0-9a-f]{8})\.(?P<pid>[0-9]{1,10})-)?[0-9a-f]{8}-", re.ASCII
+)
+"""A temporary file's name, exactly: the owner (a host tag and a process id) and 8 random hex
+digits. Names from before the owner was written (`.bmsync-tmp-<8 hex>-<name>`) still match."""
 
 MAX_NAME_BYTES = 255
 """The longest name segment (NAME_MAX on Linux and macOS; APFS and ext4 count UTF-8 bytes)."""
@@ -51,13 +57,32 @@ _WINDOWS_DEVICES = frozenset(
 )
 
 
+DATA_IN_FOLDER_KEY = (
+    "a key ending in '/' that holds data: no file can have this name, so it is not synced "
+    "(and nothing is deleted); copy it to a key without the trailing '/' to sync it"
+)
+"""Why a key such as `a/` holding bytes is skipped: a folder marker holds none."""
+
+
 def canonical(relpath: str) -> str:
     return unicodedata.normalize("NFC", relpath)
 
 
 def is_internal(name: str) -> bool:
-    """bmsync's own temporary files, which must never be synced whatever the ignore rules say."""
-    return name.startswith(TEMP_PREFIX)
+    """Whether a file named `name` is one of bmsync's temporary files, never synced whatever
+    the ignore rules say. Only names of exactly that form: a user's `.bmsync-tmp-mine.md` is
+    a note like any other. The same rule hides a local file and a remote key; folders are
+    never bmsync's own."""
+    return name.startswith(TEMP_PREFIX) and _TEMP_FORM.match(name) is not None
+
+
+def temp_owner(name: str) -> tuple[str, int] | None:
+    """The host tag and process id a temporary file's name records; None when it records
+    none (an older bmsync's name) or is not a temporary file's name."""
+    found = _TEMP_FORM.match(name)
+    if found is None or found["host"] is None:
+        return None
+    return found["host"], int(found["pid"])
 
 
 def segment_problem(segment: str, *, windows: bool = ON_WINDOWS) -> str | None:
@@ -115,8 +140,9 @@ def path_problem(path: str, *, windows: bool = ON_WINDOWS) -> str | None:
 
 def temp_name(name: str, token: str) -> str:
     """The temporary file a download of `name` is written to before it is renamed over it:
-    `.bmsync-tmp-<token>-<name>`, with as much of `name` as fits in the 255 bytes a name may
-    have (UTF-8 on Linux and macOS; NTFS counts UTF-16 units, never more than UTF-8 bytes)."""
+    `.bmsync-tmp-<token>-<name>`, `token` being `<host tag>.<pid>-<8 hex>` (`_TEMP_FORM`),
+    with as much of `name` as fits in the 255 bytes a name may have (UTF-8 on Linux and macOS;
+    NTFS counts UTF-16 units, never more than UTF-8 bytes)."""
     head = f"{TEMP_PREFIX}{token}-"
     room = MAX_NAME_BYTES - len(head.encode())
     return head + name.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")

@@ -169,3 +169,46 @@ def path_length_problem(path: str, *, folder: bool, max_path: int | None = MAX_P
 
 LONG_PATHS_ADVICE = "enable long paths (Windows 10 1607 or newer: the LongPathsEnabled setting)"
 """What to do about a `path_length_problem`, before the caller's "or use a shorter folder"."""
+
+
+if sys.platform == "win32":
+    import ctypes
+    from ctypes import wintypes
+
+    _kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    _kernel32.OpenProcess.restype = wintypes.HANDLE
+    _kernel32.OpenProcess.argtypes = [wintypes.DWORD, wintypes.BOOL, wintypes.DWORD]
+    _kernel32.GetExitCodeProcess.restype = wintypes.BOOL
+    _kernel32.GetExitCodeProcess.argtypes = [wintypes.HANDLE, ctypes.POINTER(wintypes.DWORD)]
+    _kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
+    _PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
+    _ERROR_ACCESS_DENIED = 5
+    _STILL_ACTIVE = 259
+
+    def pid_alive(pid: int) -> bool:
+        """Whether process `pid` runs on this machine, asked without touching it: on Windows
+        `os.kill(pid, 0)` would terminate it, so this asks `OpenProcess`. Type-checked
+        (`mypy --platform win32`), not run, here."""
+        handle = _kernel32.OpenProcess(_PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
+        if not handle:
+            # No such process, or one we may not query (which exists).
+            return bool(ctypes.get_last_error() == _ERROR_ACCESS_DENIED)
+        try:
+            code = wintypes.DWORD()
+            if not _kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return code.value == _STILL_ACTIVE
+        finally:
+            _kernel32.CloseHandle(handle)
+
+else:
+
+    def pid_alive(pid: int) -> bool:
+        """Whether process `pid` runs on this machine (signal 0 only asks)."""
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True  # exists, owned by someone else
+        return True

@@ -31,7 +31,7 @@ from datetime import datetime
 
 from bmsync.digests import new_md5
 from bmsync.failures import FileActionError, RemoteChanged, RemoteMissing
-from bmsync.names import canonical, path_problem
+from bmsync.names import DATA_IN_FOLDER_KEY, canonical, path_problem
 from bmsync.ports import ByteSink, LocalSource
 from bmsync.runs import expired_runs, trash_runs
 from bmsync.types import (
@@ -105,8 +105,9 @@ class MemoryRemote:
             obj, path = self.objects[key], canonical(key)
             if key.endswith("/"):
                 folder, raw = path[:-1], (key[:-1] if path != key else "")
-                if obj.data:
-                    continue  # holds data: not a marker, and no file either
+                if obj.data:  # not a marker, and no file either
+                    rejected.append(RejectedKey(key, DATA_IN_FOLDER_KEY))
+                    continue
                 if not folder:
                     prefix_marked = True
                 elif path_problem(folder) is None:

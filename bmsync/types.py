@@ -195,6 +195,9 @@ class RemoteListing:
     folder could have are left out, as are keys ending in `/` that hold data."""
     prefix_marked: bool = True
     """Whether the prefix's own folder has its marker (`prefix/`); a whole bucket needs none."""
+    reserved: Sequence[str] = ()
+    """Top-level names below the prefix the store keeps for itself (`.bmsync-trash` when the
+    prefix is a whole bucket): left out of the listing, and synced on neither side."""
 
 
 @dataclass(frozen=True, slots=True)

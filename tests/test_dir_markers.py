@@ -25,13 +25,14 @@ from bmsync.errors import ConfigError
 from bmsync.failures import RemoteChanged
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import scan_local
+from bmsync.names import DATA_IN_FOLDER_KEY
 from bmsync.report import SyncReport
 from bmsync.s3.listing import ListingBuilder
 from bmsync.s3.remote import S3Remote, open_remote
 from bmsync.s3.url import RemoteLocation
 from bmsync.sync import gather as gather_step
 from bmsync.testing import MemoryRemote
-from bmsync.types import FolderMarker
+from bmsync.types import FolderMarker, RejectedKey
 from tests.commandline import cli_env, run_cli
 from tests.servers import S3TestServer
 
@@ -312,7 +313,8 @@ def test_the_listing_keeps_zero_byte_markers_apart_from_the_files() -> None:
     ):  # fmt: skip
         builder.add({"Key": key, "Size": size, "ETag": f'"{EMPTY_ETAG}"'})
     listing = builder.listing()
-    assert list(listing.objects) == ["a/x.md"] and listing.rejected == ()
+    assert list(listing.objects) == ["a/x.md"]
+    assert listing.rejected == (RejectedKey("p/data/", DATA_IN_FOLDER_KEY),), "reported, kept"
     assert listing.prefix_marked
     assert listing.folders == {
         "a": FolderMarker("a", EMPTY_ETAG),

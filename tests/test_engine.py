@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
 import sys
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,8 @@ from bmsync.failures import FileActionError
 from bmsync.local import scan as engine_scan
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import LocalScan, scan_local
-from bmsync.names import TEMP_PREFIX
+from bmsync.local.temps import HOST_TAG
+from bmsync.names import DATA_IN_FOLDER_KEY, TEMP_PREFIX, temp_name
 from bmsync.report import SyncReport
 from bmsync.sync.compare import compare_paths
 from bmsync.testing import MemoryRemote
@@ -526,11 +528,27 @@ async def test_nfd_local_name_syncs_as_nfc_key(
 
 
 async def test_stale_temp_files_are_removed(root: Path, state: Path, remote: MemoryRemote) -> None:
+    """A temporary file whose process has ended is a killed run's: removed
+    (tests/test_own_names.py: whose are left alone)."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    leftover = temp_name("x.md", f"{HOST_TAG}.{int(ended.stdout)}-0badcafe")
     write(root, "a.md", "a")
-    write(root, "sub/.bmsync-tmp-dead-x.md", "partial")
+    write(root, f"sub/{leftover}", "partial")
     await sync(root, state, remote, ignore=["!.*"])
-    assert not (root / "sub" / ".bmsync-tmp-dead-x.md").exists()
+    assert not (root / "sub" / leftover).exists()
     assert list(remote.objects) == ["a.md"]
+
+
+async def test_a_key_ending_in_a_slash_that_holds_data_is_reported_and_kept(
+    root: Path, state: Path, remote: MemoryRemote
+) -> None:
+    remote.put_bytes("a/", b"data no file can hold")
+    write(root, "note.md", "n")
+    report = await sync(root, state, remote)
+    assert report.uploaded == ["note.md"] and report.status == "ok"
+    assert [(w.path, w.message) for w in report.warnings] == [("a/", DATA_IN_FOLDER_KEY)]
+    assert remote.objects["a/"].data == b"data no file can hold" and not (root / "a").exists()
 
 
 async def test_symlink_is_reported_not_followed(

@@ -24,6 +24,7 @@ from bmsync import sync_project
 from bmsync.local.gitignore import Matcher
 from bmsync.local.ignore import DEFAULT_PATTERNS, IgnoreRules
 from bmsync.local.scan import scan_local
+from bmsync.local.temps import new_temp_name
 from bmsync.testing import MemoryRemote
 
 GIT = shutil.which("git")
@@ -128,7 +129,8 @@ def test_markdown_only_idioms() -> None:
 def test_no_patterns_ignore_nothing_but_bmsyncs_own_files() -> None:
     rules = IgnoreRules(())
     assert not rules.is_ignored("a/b.md") and not rules.is_ignored_dir("a")
-    assert rules.is_ignored("a/.bmsync-tmp-1234-b.md")
+    assert rules.is_ignored(f"a/{new_temp_name('b.md')}")
+    assert not rules.is_ignored("a/.bmsync-tmp-mine.md"), "only bmsync's exact form"
 
 
 def test_rules_without_a_negation_are_one_joined_expression() -> None:
@@ -202,3 +204,19 @@ def test_rules_arriving_between_runs_never_delete_a_file(
 
 def files_in(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*") if p.is_file()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(tree_paths, st.lists(pattern, max_size=6), st.data())
+def test_showing_makes_exactly_the_kept_files_visible(
+    paths: list[str], extra: list[str], data: st.DataObject
+) -> None:
+    """basic-memory's prune keeps the files the user did not confirm by adding these lines:
+    they must show those files, even inside excluded folders, and hide or show nothing else."""
+    rules = IgnoreRules(tuple(extra))
+    files = sorted(set(paths))
+    files = [f for f in files if not any(g.startswith(f + "/") for g in files)]
+    keep = data.draw(st.lists(st.sampled_from(files), unique=True))
+    shown = IgnoreRules((*extra, *rules.showing(keep)))
+    before = {f for f in files if not rules.is_ignored(f)}
+    assert {f for f in files if not shown.is_ignored(f)} == before | set(keep)

@@ -26,6 +26,7 @@ import pytest
 from bmsync import S3Config, SyncReport, mirror_project, prune_project, sync_project
 from bmsync.errors import StateCorruptError
 from bmsync.state.paths import ProjectPaths
+from bmsync.sync.gather import RESERVED_NAME
 from bmsync.types import NS_MAX
 from tests.commandline import cli_env, run_cli
 from tests.killing import ProgressTerminal, killed
@@ -748,6 +749,31 @@ def test_cli_check(client: Client, remote: Side, cli: CLI) -> None:
     found = json.loads(full.stdout)
     assert (found["different"], found["same"], found["compared"]) == (["b.md"], 1, 2)
     assert "NOT in sync" in bmsync("check").stdout
+
+
+async def test_a_local_trash_folder_at_a_bucket_root_is_reported_not_synced(
+    s3_server: S3TestServer, bucket: str, root: Path, tmp_path: Path
+) -> None:
+    """A whole bucket keeps its remote trash in `.bmsync-trash/`: a local folder of that name
+    was uploaded into the trash, missing from the next listing, and trashed locally as deleted
+    remotely. It is now synced on neither side, and reported (issue 16)."""
+    global_bmignore("")  # no defaults: dotfiles are visible
+    write(root, ".bmsync-trash/mine.md", "mine")
+    write(root, "note.md", "n")
+
+    async def sync() -> SyncReport:
+        return await sync_project(
+            root, f"s3://{bucket}", s3=s3_server.config, state_dir=tmp_path / "state", now=NOW
+        )
+
+    first = await sync()
+    assert first.status == "ok" and first.uploaded == ["note.md"]
+    assert [(w.path, w.message) for w in first.warnings] == [(".bmsync-trash", RESERVED_NAME)]
+    again = await sync()
+    assert not again.changed and [w.path for w in again.warnings] == [".bmsync-trash"]
+    assert tree(root) == {".bmsync-trash/mine.md": b"mine", "note.md": b"n"}
+    listed = s3_server.client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    assert [o["Key"] for o in listed] == ["note.md"]
 
 
 def test_a_negation_under_an_ignored_folder_deletes_nothing(

@@ -16,9 +16,10 @@ from bmsync.digests import new_md5
 from bmsync.failures import FileActionError, LocalChanged, RemoteChanged, RemoteMissing
 from bmsync.local.hashing import hash_file
 from bmsync.local.source import FileSource
+from bmsync.names import DATA_IN_FOLDER_KEY
 from bmsync.runs import new_run_id
 from bmsync.testing import MemoryRemote
-from bmsync.types import Create, Overwrite, PutMode, RemoteMeta, Update
+from bmsync.types import Create, Overwrite, PutMode, RejectedKey, RemoteMeta, Update
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 MTIME_NS = 1_700_000_000_000_000_000
@@ -180,7 +181,8 @@ async def test_markers_are_listed_apart_put_once_and_deleted_only_as_listed(
     assert sorted(remote.objects) == ["/", "a/b/", "data/"]
     assert remote.objects["data/"].data == b"not a marker"
     listing = await remote.list_objects()
-    assert listing.objects == {} and listing.rejected == () and listing.prefix_marked
+    assert listing.objects == {} and listing.prefix_marked
+    assert listing.rejected == (RejectedKey("data/", DATA_IN_FOLDER_KEY),), "reported, kept"
     assert set(listing.folders) == {"a/b"}
     with pytest.raises(RemoteChanged):
         await remote.delete_marker("a/b", if_match=STALE_ETAG)

@@ -21,17 +21,16 @@ local file into the trash and download it again (a remote one).
 from __future__ import annotations
 
 import os
-import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Set
 from pathlib import Path
 
-from bmsync.names import TEMP_PREFIX
+from bmsync.local.temps import new_temp_name
 
 
 def is_case_insensitive(root: Path) -> bool:
     """Probe the folder itself: the answer depends on the file system, not the OS."""
-    probe = root / f"{TEMP_PREFIX}case-{secrets.token_hex(4)}"
+    probe = root / new_temp_name("case-probe")
     probe.touch()
     try:
         return os.path.exists(root / probe.name.upper())

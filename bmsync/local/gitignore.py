@@ -57,6 +57,12 @@ def parse(line: str) -> Pattern | None:
     return Pattern(text, negated, folders_only, anchored, _translate(body))
 
 
+def literal(path: str) -> str:
+    """`path` as the body of a pattern matching that path alone (prefix `/` to anchor it)."""
+    escaped = "".join(f"\\{ch}" if ch in "\\[]!*#?" else ch for ch in path)
+    return escaped[:-1] + "\\ " if escaped.endswith(" ") else escaped
+
+
 class Matcher:
     """Which patterns of a list match a path itself; the last one that does decides."""
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bmsync.bmhome import basic_memory_dir
 from bmsync.errors import ConfigError
-from bmsync.local.gitignore import Matcher
+from bmsync.local.gitignore import Matcher, literal
 from bmsync.names import is_internal
 
 # basic-memory's built-in defaults, used when no global .bmignore exists.
@@ -88,6 +88,27 @@ class IgnoreRules:
             hidden = hidden or self._excludes(path, name, folder=True)
             folders[path] = hidden
         return hidden
+
+    def showing(self, paths: Iterable[str]) -> list[str]:
+        """Patterns that, added after these rules, make the files `paths` visible and change
+        nothing else. A `!` line alone cannot bring a file out of an excluded folder, so each
+        excluded folder above one is re-included and everything else in it excluded again
+        (all of which it hid before). For a caller's "keep these files" (basic-memory's prune
+        keeps what the user did not confirm)."""
+        folders: set[str] = set()
+        files = sorted(set(paths))
+        for path in files:
+            parts = path.split("/")[:-1]
+            above = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+            hidden = next(
+                (i for i, folder in enumerate(above) if self.is_ignored_dir(folder)), None
+            )
+            if hidden is not None:
+                folders.update(above[hidden:])
+        lines: list[str] = []
+        for folder in sorted(folders, key=lambda f: (f.count("/"), f)):
+            lines += [f"!/{literal(folder)}/", f"/{literal(folder)}/*"]
+        return lines + [f"!/{literal(path)}" for path in files]
 
     def _excludes(self, path: str, name: str, *, folder: bool) -> bool:
         matcher: Matcher = self._matcher  # type: ignore[attr-defined]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import random
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,10 +27,11 @@ from typing import BinaryIO
 
 from bmsync.digests import new_hasher
 from bmsync.failures import FileActionError, LocalChanged, LocalWriteFailed
+from bmsync.local import temps
 from bmsync.local.files import file_of_stat
 from bmsync.local.hashing import hash_file
 from bmsync.local.trash import Trash
-from bmsync.names import canonical, temp_name
+from bmsync.names import canonical
 from bmsync.portable import (
     BINARY,
     LONG_PATHS_ADVICE,
@@ -297,15 +297,16 @@ class AtomicDownload:
             # Refused before any byte is fetched; `commit` checks again in case one appears.
             if stat.S_ISDIR(os.lstat(self.target).st_mode):
                 raise _folder_in_the_way(relpath)
-        token = _temp_token()
-        self.temp = self.target.with_name(temp_name(self.target.name, token))
+        self.temp = self.target.with_name(temps.new_temp_name(self.target.name))
         if path_length_problem(str(self.temp), folder=False, max_path=max_path):
             # Near Windows' path limit: the temporary name without the target's still fits.
-            self.temp = self.target.with_name(temp_name("", token))
+            self.temp = self.target.with_name(temps.new_temp_name(""))
         _check_length(relpath, self.temp, folder=False, max_path=max_path)
+        temps.claim(self.temp)  # before it exists: no other run may take it for a leftover
         try:
             fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY, 0o644)
         except OSError as err:
+            temps.release(self.temp)
             raise FileActionError(f"{relpath}: cannot create a file here: {err.strerror}") from err
         self.sink = HashingFile(os.fdopen(fd, "wb"), relpath)
 
@@ -322,6 +323,7 @@ class AtomicDownload:
         except OSError as err:
             reason = f"the download could not replace the local file: {refusal(err)}"
             raise LocalWriteFailed(self.relpath, reason, LEFT_AS_IT_WAS) from err
+        temps.release(self.temp)
         fsync_folder(self.target.parent)
         info = os.stat(self.target, follow_symlinks=False)
         path = canonical(self.relpath)
@@ -336,12 +338,14 @@ class AtomicDownload:
         os.utime(self.temp, ns=(mtime_ns, mtime_ns))
         if not move_without_replacing(self.temp, self.target):
             raise FileActionError(f"{self.relpath}: a file appeared there; nothing was replaced")
+        temps.release(self.temp)
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):
             self.sink.handle.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.temp)
+        temps.release(self.temp)
 
 
 def _keep_mode(target: Path, temp: Path) -> None:
@@ -468,19 +472,10 @@ def prune_empty_parents(root: Path, folder: Path) -> None:
 
 
 def remove_temp_files(root: Path, relpaths: list[str]) -> None:
+    """Remove those of bmsync's temporary files that a finished or killed run left; another
+    live run's are its own (`temps.is_leftover`)."""
     for relpath in relpaths:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(_disk(root, relpath))
-
-
-_TOKENS = random.Random()
-"""Seeded once from the OS: `secrets.token_hex` asks the kernel for every token (0.1 ms here,
-once per downloaded file), and a temporary name needs to be unlikely to collide, not secret.
-`O_EXCL` makes a collision an error, never an overwrite. Reseeded in a forked child, which
-would otherwise draw its parent's sequence."""
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_TOKENS.seed)
-
-
-def _temp_token() -> str:
-    return f"{_TOKENS.getrandbits(32):08x}"
+        path = _disk(root, relpath)
+        if temps.is_leftover(path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)

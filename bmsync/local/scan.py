@@ -43,7 +43,8 @@ class LocalScan:
     """Folders ("" for the root) holding an entry the sync leaves alone (ignored, a link, a
     special file, unreadable): never empty, whatever the sync does to the rest."""
     temp_files: list[str] = field(default_factory=list)
-    """bmsync temporary files left by a killed run (relative disk paths), to be removed."""
+    """bmsync temporary files (relative disk paths): a killed run's are removed, a live one's
+    (another run writing into this folder) are left to it."""
     hashed: int = 0
     """How many files had to be read (the rest kept the snapshot's hash)."""
 
@@ -140,11 +141,9 @@ def _visit(
 ) -> bool:
     """Scan one entry; False when the sync leaves it alone (so its folder is never empty)."""
     disk_rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-    if is_internal(entry.name):
-        if entry.is_file(follow_symlinks=False):
-            scan.temp_files.append(disk_rel)
-            return True
-        return False
+    if is_internal(entry.name) and entry.is_file(follow_symlinks=False):
+        scan.temp_files.append(disk_rel)  # removed once its run is over (`local.temps`)
+        return True
     path = canonical(disk_rel)
     try:
         info = entry.stat(follow_symlinks=False)

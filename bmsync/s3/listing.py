@@ -14,9 +14,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bmsync.names import DATA_IN_FOLDER_KEY
 from bmsync.s3.bucket import Bucket
 from bmsync.s3.errors import TRANSPORT_ERRORS, listing_error
 from bmsync.s3.keys import (
+    TRASH_PREFIX,
     InvalidKey,
     is_folder_marker,
     is_trash_key,
@@ -208,10 +210,11 @@ class ListingBuilder:
 
     def _add_marker(self, relkey: str, entry: Mapping[str, Any]) -> None:
         """A key ending in `/`: a folder marker when it holds no data (one that does is left
-        alone, as it always was). A marker no local folder could be named after is skipped
+        alone, and reported). A marker no local folder could be named after is skipped
         silently, as every marker was before runs kept them; of two spellings of one folder
         the NFC one is kept."""
         if int(entry.get("Size", 0)) != 0:
+            self._rejected.append(RejectedKey(entry["Key"], DATA_IN_FOLDER_KEY))
             return
         if relkey == "":
             self._prefix_marked = True
@@ -231,6 +234,7 @@ class ListingBuilder:
             rejected=tuple(self._rejected),
             folders=self._folders,
             prefix_marked=self._prefix_marked,
+            reserved=() if self._prefix else (TRASH_PREFIX,),
         )
 
 

@@ -13,8 +13,8 @@ Windows has no `flock`; there `msvcrt.locking` locks one byte far past the holde
 Windows also releases when the process dies. A Windows byte-range lock is mandatory (reads of a
 locked range fail), which is why the locked byte is not one the holder info is written to:
 `bmsync status` and a refused second run read that info while the lock is held. And on Windows
-`os.kill(pid, 0)` would not ask whether a holder is alive but terminate it, so `_pid_alive` asks
-`OpenProcess` there. That branch is type-checked (`mypy --platform win32`), not run, here.
+`os.kill(pid, 0)` would not ask whether a holder is alive but terminate it, so
+`portable.pid_alive` asks `OpenProcess` there.
 """
 
 from __future__ import annotations
@@ -30,15 +30,13 @@ from pathlib import Path
 from types import TracebackType
 
 from bmsync.errors import ConfigError, LockedError, StateError
-from bmsync.portable import BINARY
+from bmsync.portable import BINARY, pid_alive
 
 LOCK_FILE_MODE = 0o600
 _HOLDER_MAX_BYTES = 4096
 
 if sys.platform == "win32":
-    import ctypes
     import msvcrt
-    from ctypes import wintypes
 
     _LOCKED_BYTE = 1 << 30  # beyond any holder info, which must stay readable to others
     # `_locking` reports a range someone else holds as EACCES (EDEADLOCK after its retries).
@@ -66,30 +64,6 @@ if sys.platform == "win32":
         os.lseek(fd, 0, os.SEEK_SET)
         return os.read(fd, _HOLDER_MAX_BYTES)
 
-    _kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-    _kernel32.OpenProcess.restype = wintypes.HANDLE
-    _kernel32.OpenProcess.argtypes = [wintypes.DWORD, wintypes.BOOL, wintypes.DWORD]
-    _kernel32.GetExitCodeProcess.restype = wintypes.BOOL
-    _kernel32.GetExitCodeProcess.argtypes = [wintypes.HANDLE, ctypes.POINTER(wintypes.DWORD)]
-    _kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
-    _PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
-    _ERROR_ACCESS_DENIED = 5
-    _STILL_ACTIVE = 259
-
-    def _pid_alive(pid: int) -> bool:
-        """Whether process `pid` runs, asked without touching it (see the module docstring)."""
-        handle = _kernel32.OpenProcess(_PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
-        if not handle:
-            # No such process, or one we may not query (which exists).
-            return bool(ctypes.get_last_error() == _ERROR_ACCESS_DENIED)
-        try:
-            code = wintypes.DWORD()
-            if not _kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-                return True
-            return code.value == _STILL_ACTIVE
-        finally:
-            _kernel32.CloseHandle(handle)
-
 else:
     import fcntl
 
@@ -108,15 +82,6 @@ else:
 
     def _pread(fd: int) -> bytes:
         return os.pread(fd, _HOLDER_MAX_BYTES, 0)
-
-    def _pid_alive(pid: int) -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except OSError:
-            return True  # exists, owned by someone else
-        return True
 
 
 class ProjectLock:
@@ -242,7 +207,7 @@ def describe_lock(path: Path) -> str | None:
         return f"a sync is starting or running ({holder})"
     if host != socket.gethostname():
         return f"a sync on another machine is running or stopped without finishing ({holder})"
-    if _pid_alive(pid):
+    if pid_alive(pid):
         return f"a sync is running ({holder})"
     return (
         f"the last sync stopped without finishing ({holder}); the next run takes over its lock "

@@ -18,7 +18,7 @@ markers) are restricted the same way.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -32,7 +32,6 @@ from bmsync.local.casefs import (
 )
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import LocalScan, scan_local
-from bmsync.names import is_internal
 from bmsync.ports import RemoteStore
 from bmsync.progress import PhaseEvent, ProgressFn, no_progress
 from bmsync.report import FileError
@@ -148,6 +147,9 @@ async def _restrict_all(
     for rejected in listing.rejected:
         warnings.append(FileError(rejected.key, rejected.reason))
     untouchable = {p.path for p in scan.problems}
+    for reserved in _reserved_in_use(listing.reserved, scan, snapshot):
+        warnings.append(FileError(reserved, RESERVED_NAME))
+        untouchable.add(reserved)
     twins = case_twins(set(scan.files) | set(listing.objects))
     respelled: dict[str, SnapshotEntry] = {}
     if twins and gathered.root_exists and await asyncio.to_thread(is_case_insensitive, root):
@@ -189,6 +191,27 @@ def _matched_as(files: dict[str, LocalFile], spelled: dict[str, str]) -> dict[st
         else:
             matched[new] = replace(file, path=new, disk_path=file.os_relpath)
     return matched
+
+
+RESERVED_NAME = (
+    "bmsync keeps the remote trash under this name at the top of a bucket synced whole, so "
+    "this local path is not synced and nothing in it is touched on either side; rename it to "
+    "sync it"
+)
+
+
+def _reserved_in_use(reserved: Sequence[str], scan: LocalScan, snapshot: Snapshot) -> list[str]:
+    """The names the store keeps for itself (`RemoteListing.reserved`) that a local file or
+    folder has, or the snapshot holds (a run before this rule uploaded such a file into the
+    trash): visible on neither side, and reported. Uploading one would put it in the trash,
+    outside every listing, and the next run would take it for deleted remotely."""
+    return [
+        name
+        for name in reserved
+        if name in scan.files
+        or name in scan.folders
+        or any(path == name or path.startswith(name + "/") for path in snapshot)
+    ]
 
 
 def restrict(
@@ -245,7 +268,7 @@ def restrict_folders(
         return path not in untouchable and not any(p in untouchable for p in parents(path))
 
     def ignored(path: str) -> bool:
-        return is_internal(path.rsplit("/", 1)[-1]) or rules.is_ignored_dir(path)
+        return rules.is_ignored_dir(path)
 
     holding = set(scan.holding)
     holding.update(path.rpartition("/")[0] for path in untouchable)

@@ -50,6 +50,7 @@ from bmsync.integrations.basic_memory.values import (
     TransferDirection,
     TransferPlan,
 )
+from bmsync.local.ignore import IgnoreRules
 from bmsync.options import OneWayConflictName
 from bmsync.report import SyncReport
 
@@ -313,16 +314,11 @@ def _one_way(
 def _prune(
     pair: Pair, *, yes: bool, keep: Sequence[str] = (), limit: int | None = None
 ) -> Coroutine[Any, Any, SyncReport]:
+    shown = IgnoreRules.load(Path(pair.folder)).showing(keep) if keep else []
     return prune_project(
         pair.folder, pair.url, yes=yes, max_delete=limit, s3=pair.s3, state_dir=pair.state_dir,
-        ignore=[f"!/{_literal(path)}" for path in keep],
+        ignore=shown,
     )  # fmt: skip
-
-
-def _literal(path: str) -> str:
-    """`path` as a gitignore pattern matching that path alone."""
-    escaped = "".join(f"\\{ch}" if ch in "\\[]!*#?" else ch for ch in path)
-    return escaped[:-1] + "\\ " if escaped.endswith(" ") else escaped
 
 
 def _suffix_time(suffix: str) -> datetime | None:
