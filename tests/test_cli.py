@@ -202,6 +202,52 @@ def test_ignore_file_applies_to_sync_and_check(
     assert missing.returncode == 2 and f"ignore file {tmp_path / 'nope'}" in missing.stderr
 
 
+WITHOUT_READ_ANYTHING = """
+import ctypes, os, runpy, sys
+if os.geteuid() == 0 and os.environ.get("BMSYNC_TEST_DAC") != "dropped":
+    # root reads anything through CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH: drop both from the
+    # bounding set and exec again, so a chmod means for root what it means for everyone else.
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+    os.environ["BMSYNC_TEST_DAC"] = "dropped"
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+sys.argv[0] = "bmsync"
+runpy.run_module("bmsync.cli", run_name="__main__")
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="prctl drops root's capabilities (Linux)")
+def test_an_unreadable_gitignore_is_a_config_error(tmp_path: Path) -> None:
+    """The project's `.gitignore` a link into a folder this user cannot search: `Path.is_file`
+    raised PermissionError and the command ended in a traceback (issue 16). Now the JSON error
+    object says which file and what to do, exit 2, before any request."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "rules").write_text("drafts/\n")
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / ".gitignore").symlink_to(locked / "rules")
+    script = tmp_path / "bmsync_without_read_anything.py"
+    script.write_text(WITHOUT_READ_ANYTHING)
+    locked.chmod(0)
+    try:
+        done = subprocess.run(
+            [sys.executable, str(script), "sync", str(root), "s3://bucket/notes", "--json",
+             "--state-dir", str(tmp_path / "state"), "--endpoint-url", "http://127.0.0.1:9"],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={**os.environ, "BASIC_MEMORY_CONFIG_DIR": str(tmp_path / "bm")},
+        )  # fmt: skip
+    finally:
+        locked.chmod(0o755)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    error = json.loads(done.stdout)
+    assert error["error_type"] == "ConfigError", error
+    assert f"cannot read ignore file {root / '.gitignore'}: Permission denied" in error["error"]
+    assert "readable by this user, or remove it" in error["error"]
+
+
 def test_exit_1_when_a_file_cannot_be_synced(
     tmp_path: Path, s3_server: S3TestServer, bucket: str, s3_args: list[str]
 ) -> None:

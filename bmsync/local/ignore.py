@@ -10,6 +10,7 @@ project's own `.gitignore`, and patterns the caller passes.
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,27 @@ def _read_patterns(path: Path) -> list[str]:
             f"ignore file {path} is not UTF-8 text ({err}); fix or remove it"
         ) from err
     except OSError as err:
-        raise ConfigError(f"cannot read ignore file {path}: {err.strerror}") from err
+        raise _unreadable(path, err) from err
+
+
+def _is_file(path: Path) -> bool:
+    """Whether an ignore file is there. One that cannot even be looked at (a folder above it
+    not searchable, a link into one) is an error, not "no rules": syncing without the rules
+    would upload what they hide. `Path.is_file` raises for some errors and not others,
+    depending on the Python version, so this asks `stat` itself."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as err:
+        raise _unreadable(path, err) from err
+
+
+def _unreadable(path: Path, err: OSError) -> ConfigError:
+    return ConfigError(
+        f"cannot read ignore file {path}: {err.strerror or err}; make it (and the folders "
+        "above it) readable by this user, or remove it"
+    )
 
 
 @dataclass(frozen=True)
@@ -126,18 +147,18 @@ class IgnoreRules:
         global_path = global_file if global_file is not None else global_bmignore_path()
         patterns: list[str] = []
         sources: list[str] = []
-        if global_path.is_file():
+        if _is_file(global_path):
             patterns += _read_patterns(global_path)
             sources.append(str(global_path))
         else:
             patterns += DEFAULT_PATTERNS
             sources.append("basic-memory defaults")
         gitignore = project_root / ".gitignore"
-        if gitignore.is_file():
+        if _is_file(gitignore):
             patterns += _read_patterns(gitignore)
             sources.append(str(gitignore))
         for path in ignore_files:
-            if not path.is_file():
+            if not _is_file(path):
                 raise ConfigError(
                     f"ignore file {path} does not exist; check the path given with "
                     "--ignore-file (ignore_files in Python)"
