@@ -9,6 +9,7 @@ downloads in flight.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -24,7 +25,9 @@ from bmsync.local import ops, temps
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.trash import Trash
 from bmsync.names import is_internal, temp_name
+from bmsync.ports import ByteSink
 from bmsync.testing import MemoryRemote
+from bmsync.types import RemoteMeta
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 
@@ -172,3 +175,36 @@ async def test_a_killed_runs_leftovers_go_a_live_ones_stay(root: Path) -> None:
     assert (await sync(root, remote)).status == "ok"
     assert not temp.exists(), "a killed run's leftover"
     assert list(remote.objects) == ["a.md"]
+
+
+class Stalled(MemoryRemote):
+    """Holds every download until `gate` opens (its temporary file already made)."""
+
+    gate: asyncio.Event
+
+    async def download(
+        self, relkey: str, sink: ByteSink, *, if_match: str | None, verify: bool
+    ) -> RemoteMeta:
+        await self.gate.wait()
+        return await super().download(relkey, sink, if_match=if_match, verify=verify)
+
+
+async def test_one_folder_synced_to_two_prefixes_at_once(root: Path) -> None:
+    """Two runs into one folder (two state folders, two locks): the second scans and tidies
+    while the first's downloads are in flight, and must leave them alone (it removed them, and
+    the first run reported "No such file or directory" for each)."""
+    first, second = Stalled(), MemoryRemote()
+    first.gate = asyncio.Event()
+    for i in range(5):
+        first.put_bytes(f"one/{i}.md", b"1")
+        second.put_bytes(f"two/{i}.md", b"2")
+    running = asyncio.ensure_future(sync(root, first, state="state-one"))
+    async with asyncio.timeout(120):  # a guard against hanging, not a measure
+        while len(list(root.rglob(".bmsync-tmp-*"))) < 5:
+            await asyncio.sleep(0.01)
+    other = await sync(root, second, state="state-two")
+    assert other.errors == [] and len(other.downloaded) == 5
+    first.gate.set()
+    report = await running
+    assert report.errors == [] and len(report.downloaded) == 5
+    assert not list(root.rglob(".bmsync-tmp-*"))

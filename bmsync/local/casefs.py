@@ -25,17 +25,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Set
 from pathlib import Path
 
-from bmsync.local.temps import new_temp_name
+from bmsync.local import temps
 
 
 def is_case_insensitive(root: Path) -> bool:
     """Probe the folder itself: the answer depends on the file system, not the OS."""
-    probe = root / new_temp_name("case-probe")
-    probe.touch()
+    probe = root / temps.new_temp_name("case-probe")
+    temps.claim(probe)  # another run's scan in this process must not take it for a leftover
     try:
+        probe.touch()
         return os.path.exists(root / probe.name.upper())
     finally:
-        probe.unlink()
+        probe.unlink(missing_ok=True)
+        temps.release(probe)
 
 
 def case_twins(paths: Iterable[str]) -> list[list[str]]:
