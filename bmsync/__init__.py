@@ -85,7 +85,7 @@ _LAZY = {
     "ProgressEvent": "bmsync.progress",
     "TransferEvent": "bmsync.progress",
     "SyncReport": "bmsync.report",
-    "S3Config": "bmsync.s3.config",
+    "S3Config": "bmsync.remotes",
     "sync_all": "bmsync.commands.all",
     "sync_all_blocking": "bmsync.commands.all",
     "AllReport": "bmsync.commands.all",
@@ -172,8 +172,8 @@ if _typing.TYPE_CHECKING:
         StateTooNewError,
     )
     from bmsync.progress import PhaseEvent, Progress, ProgressEvent, TransferEvent
+    from bmsync.remotes import S3Config
     from bmsync.report import ConflictReport, FileError, SyncReport
-    from bmsync.s3.config import S3Config
 
 
 def __getattr__(name: str) -> _typing.Any:

@@ -40,8 +40,8 @@ from bmsync.options import PROFILES, ConflictStrategy
 if TYPE_CHECKING:
     from bmsync.commands.projects import CloudSource
     from bmsync.commands.recover import TrashedVersion
+    from bmsync.remotes import S3Config
     from bmsync.report import Guard, SyncReport
-    from bmsync.s3.config import S3Config
     from bmsync.terminal import Terminal
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ABORTED, EXIT_LOCKED = 0, 1, 2, 3, 4
@@ -602,7 +602,7 @@ def _stop_writing_to_closed_pipes() -> None:
 
 
 def _s3_config(args: argparse.Namespace) -> S3Config:
-    from bmsync.s3.config import S3Config
+    from bmsync.remotes import S3Config
 
     return S3Config(
         endpoint_url=args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),

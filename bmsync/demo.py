@@ -27,9 +27,9 @@ from bmsync.commands.recover import RestoreResult, restore_file
 from bmsync.commands.status import ProjectStatus, project_status
 from bmsync.commands.sync import sync_project
 from bmsync.errors import ConfigError
+from bmsync.remotes import S3Config
 from bmsync.report import SyncReport
 from bmsync.s3.client import open_s3_client
-from bmsync.s3.config import S3Config
 
 BUCKET = "basic-memory-demo"
 REMOTE = f"s3://{BUCKET}/research"

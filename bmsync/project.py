@@ -22,8 +22,7 @@ from pathlib import Path
 from bmsync.errors import ConfigError, StateCorruptError
 from bmsync.local.ignore import IgnoreRules
 from bmsync.ports import RemoteStore, SnapshotStore
-from bmsync.s3.config import S3Config
-from bmsync.s3.url import RemoteLocation, parse_remote_url
+from bmsync.remotes import RemoteLocation, S3Config, parse_remote_url
 from bmsync.state.lock import ProjectLock
 from bmsync.state.paths import ProjectPaths, default_state_dir
 from bmsync.types import SnapshotEntry

@@ -25,7 +25,7 @@ from typing import Any
 import botocore.config
 import botocore.session
 
-from bmsync.s3.config import S3Config
+from bmsync.remotes import S3Config
 
 REGION = "us-east-1"
 MOTO_KEY = ("testing", "testing")  # moto accepts any credentials

@@ -17,7 +17,7 @@ import pytest
 
 from bmsync.integrations import basic_memory as bm
 from bmsync.integrations.basic_memory import cli
-from bmsync.s3.config import S3Config
+from bmsync.remotes import S3Config
 from tests.faultproxy import Decision, FaultProxy, Request
 from tests.servers import S3TestServer
 

@@ -26,10 +26,10 @@ from bmsync.failures import RemoteChanged
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import scan_local
 from bmsync.names import DATA_IN_FOLDER_KEY
+from bmsync.remotes import RemoteLocation
 from bmsync.report import SyncReport
 from bmsync.s3.listing import ListingBuilder
 from bmsync.s3.remote import S3Remote, open_remote
-from bmsync.s3.url import RemoteLocation
 from bmsync.sync import gather as gather_step
 from bmsync.testing import MemoryRemote
 from bmsync.types import FolderMarker, RejectedKey

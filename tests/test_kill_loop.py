@@ -64,7 +64,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bmsync import S3Config
-from bmsync.s3.url import parse_remote_url
+from bmsync.remotes import parse_remote_url
 from bmsync.state.paths import ProjectPaths
 from bmsync.state.store import SqliteSnapshotStore
 from tests.killing import ProgressTerminal, killed

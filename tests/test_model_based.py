@@ -71,10 +71,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from bmsync import SyncReport, list_trash, restore_file, sync_project
+from bmsync.remotes import parse_remote_url
 from bmsync.report import ProgressEvent
 from bmsync.s3.client import make_client_config
 from bmsync.s3.remote import S3Remote
-from bmsync.s3.url import parse_remote_url
 from bmsync.state.paths import ProjectPaths
 from tests.events import actions_only
 from tests.model import (

@@ -20,7 +20,7 @@ import pytest
 
 import bmsync
 from bmsync.integrations import basic_memory as bm
-from bmsync.s3.config import S3Config
+from bmsync.remotes import S3Config
 from tests.faultproxy import Decision, FaultProxy, Request
 from tests.servers import S3TestServer, _venv_bin
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bmsync.remotes import S3Config
 from bmsync.s3.client import open_s3_client
-from bmsync.s3.config import S3Config
 
 
 async def test_clients_share_one_data_loader_per_process() -> None:

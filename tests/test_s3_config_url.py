@@ -28,12 +28,11 @@ from bmsync.errors import (
     RemoteError,
     RemoteUrlError,
 )
+from bmsync.remotes import RemoteLocation, S3Config, parse_remote_url
 from bmsync.s3 import dates
 from bmsync.s3.client import open_s3_client, parse_timestamp
-from bmsync.s3.config import S3Config
 from bmsync.s3.errors import translate_client_error
 from bmsync.s3.integrity import ContentDigest, PartDigester, etag_verdict
-from bmsync.s3.url import RemoteLocation, parse_remote_url
 
 # -- s3:// URLs -----------------------------------------------------------------------------
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bmsync.remotes import parse_remote_url
 from bmsync.s3.bucket import Bucket
 from bmsync.s3.existence import ExistenceChecks
-from bmsync.s3.url import parse_remote_url
 
 
 class ListingClient:

@@ -22,13 +22,13 @@ from bmsync.commands.recover import list_trash
 from bmsync.errors import BucketNotFoundError, RemoteAuthError
 from bmsync.failures import FileActionError, LocalChanged, RemoteChanged, RemoteMissing
 from bmsync.local.source import FileSource
+from bmsync.remotes import RemoteLocation
 from bmsync.s3 import client as s3_client
 from bmsync.s3 import multipart
 from bmsync.s3.client import open_s3_client
 from bmsync.s3.integrity import PartDigester
 from bmsync.s3.keys import normalise_etag
 from bmsync.s3.remote import S3Remote, open_remote
-from bmsync.s3.url import RemoteLocation
 from bmsync.types import Create, Overwrite, PutMode, RemoteMeta, Update
 from tests.faultproxy import FaultProxy
 from tests.servers import S3TestServer, ServerPool

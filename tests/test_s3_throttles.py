@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from bmsync.remotes import RemoteLocation
 from bmsync.s3.remote import open_remote
 from bmsync.s3.throttles import ThrottleCounter, is_throttle, throttle_counter
-from bmsync.s3.url import RemoteLocation
 from bmsync.types import RemoteMeta
 from tests.faultproxy import Fault, FaultProxy, PerIdentityBurst, Request
 from tests.servers import S3TestServer

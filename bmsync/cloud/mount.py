@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bmsync.errors import CloudError
-from bmsync.s3.config import S3Config
+from bmsync.remotes import S3Config
 
 if TYPE_CHECKING:
     from bmsync.cloud.client import CloudClient

@@ -29,9 +29,8 @@ from bmsync.errors import BmsyncError, ConfigError
 from bmsync.options import ConflictName, ProfileName, SyncOptions, resolve_options
 from bmsync.progress import Progress
 from bmsync.project import PathArg
+from bmsync.remotes import S3Config, parse_remote_url
 from bmsync.report import FileError, SyncReport
-from bmsync.s3.config import S3Config
-from bmsync.s3.url import parse_remote_url
 
 ProjectProgressFn = Callable[[str, Progress], None]
 """A progress callback for several projects: the project's name, then the event."""

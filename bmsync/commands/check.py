@@ -21,8 +21,8 @@ from bmsync.display import counted, first_few, html_table, short_repr
 from bmsync.options import check_transfers
 from bmsync.ports import RemoteStore
 from bmsync.project import PathArg, open_project, read_snapshot, remote_for
+from bmsync.remotes import S3Config
 from bmsync.report import FileError
-from bmsync.s3.config import S3Config
 from bmsync.sync.compare import compare_paths
 from bmsync.sync.diff import local_change, remote_change
 from bmsync.sync.gather import gather

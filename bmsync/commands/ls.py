@@ -16,9 +16,8 @@ from bmsync.display import first_few, html_table, human_bytes, short_repr
 from bmsync.names import canonical
 from bmsync.ports import RemoteStore
 from bmsync.project import remote_for
+from bmsync.remotes import S3Config, parse_remote_url
 from bmsync.report import FileError
-from bmsync.s3.config import S3Config
-from bmsync.s3.url import parse_remote_url
 
 
 @dataclass(frozen=True, slots=True)

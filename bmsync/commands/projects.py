@@ -24,9 +24,8 @@ from bmsync.cloud.configured import (
 from bmsync.errors import ConfigError
 from bmsync.names import segment_problem
 from bmsync.project import PathArg, project_root, remote_for
+from bmsync.remotes import RemoteLocation, S3Config, parse_remote_url
 from bmsync.report import FileError
-from bmsync.s3.config import S3Config
-from bmsync.s3.url import RemoteLocation, parse_remote_url
 
 
 @dataclass(frozen=True, slots=True)

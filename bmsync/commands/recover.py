@@ -31,10 +31,9 @@ from bmsync.local.trash import run_folders
 from bmsync.names import MAX_NAME_BYTES, canonical, first_free, numbered_name, sibling
 from bmsync.ports import RemoteStore
 from bmsync.project import PathArg, project_root, remote_for
+from bmsync.remotes import S3Config, parse_remote_url
 from bmsync.runs import run_started
-from bmsync.s3.config import S3Config
 from bmsync.s3.keys import InvalidKey, relkey_to_path, trash_key
-from bmsync.s3.url import parse_remote_url
 from bmsync.state.paths import ProjectPaths
 
 TrashSide = Literal["local", "remote"]

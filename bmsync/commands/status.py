@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from bmsync.commands.blocking import blocking
 from bmsync.display import html_table, short_repr
 from bmsync.project import PathArg, project_root
-from bmsync.s3.url import parse_remote_url
+from bmsync.remotes import parse_remote_url
 from bmsync.state.lock import describe_lock
 from bmsync.state.paths import ProjectPaths
 

@@ -17,8 +17,8 @@ from bmsync.options import ConflictName, ProfileName, SyncOptions, resolve_optio
 from bmsync.ports import RemoteStore
 from bmsync.progress import ProgressFn
 from bmsync.project import PathArg, locked, open_project, open_store, remote_for
+from bmsync.remotes import S3Config
 from bmsync.report import FileError, SyncReport
-from bmsync.s3.config import S3Config
 from bmsync.sync.run import Run, run_sync
 
 

@@ -32,8 +32,8 @@ from bmsync.options import Mode, OneWayConflictName, resolve_options
 from bmsync.ports import RemoteStore
 from bmsync.progress import ProgressFn
 from bmsync.project import PathArg
+from bmsync.remotes import S3Config
 from bmsync.report import SyncReport
-from bmsync.s3.config import S3Config
 
 
 async def push_project(

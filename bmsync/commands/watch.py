@@ -38,8 +38,8 @@ from bmsync.local.changes import changed_paths
 from bmsync.names import canonical
 from bmsync.ports import RemoteStore
 from bmsync.project import PathArg, Project, open_project, read_snapshot, remote_for
+from bmsync.remotes import S3Config
 from bmsync.report import SyncReport
-from bmsync.s3.config import S3Config
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from bmsync.commands.watch import (
     keep_in_sync,
 )
 from bmsync.project import PathArg, Project, open_project, project_root
+from bmsync.remotes import S3Config
 from bmsync.report import SyncReport
-from bmsync.s3.config import S3Config
 
 
 async def watch_all(

@@ -1,7 +1,5 @@
 """The S3 side of bmsync.
 
-    url.py          `s3://BUCKET/PREFIX` -> `RemoteLocation`
-    config.py       `S3Config`: endpoint, region, credentials, extra headers
     client.py       the aiobotocore client: retries, timeouts, headers, timestamp parsing
     aio.py          aiobotocore imported without its unused httpx backend (start-up time)
     pool.py         clients kept open between runs of one process, with their connections
@@ -22,6 +20,7 @@
       throttles.py  the store's "slow down" answers, counted per client for `throttled`
 
 The S3 side reads local files only through the `bmsync.ports.LocalSource` it is handed; it
-imports nothing from `bmsync.local`. Nothing is re-exported here, so importing
-`bmsync.s3.config` (the CLI does) does not load aiobotocore.
+imports nothing from `bmsync.local`. What it is told, the `RemoteLocation` and the `S3Config`, are
+values every adapter shares, in `bmsync.remotes`. Nothing is re-exported here, so importing one
+module of this package loads no more than it needs (`bmsync.s3.keys` loads no aiobotocore).
 """

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bmsync.failures import FileActionError
+from bmsync.remotes import RemoteLocation
 from bmsync.s3.keys import InvalidKey, key_for, relkey_to_path
-from bmsync.s3.url import RemoteLocation
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,8 +48,8 @@ from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
 from bmsync.errors import ConfigError
 from bmsync.options import MAX_REQUESTS_IN_FLIGHT
+from bmsync.remotes import S3Config
 from bmsync.s3.aio import AioConfig, AioSession
-from bmsync.s3.config import S3Config
 from bmsync.s3.dates import fast_parse
 from bmsync.s3.fastparse import FastParserFactory, install_200_check
 

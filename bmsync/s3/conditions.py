@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from botocore.exceptions import ClientError
 
+from bmsync.remotes import TRASH_PREFIX
 from bmsync.s3.bucket import Bucket
 from bmsync.s3.errors import (
     TRANSPORT_ERRORS,
@@ -31,7 +32,7 @@ from bmsync.s3.errors import (
     rejects_condition,
 )
 from bmsync.s3.existence import ExistenceChecks
-from bmsync.s3.keys import TRASH_PREFIX, normalise_etag, quote_etag
+from bmsync.s3.keys import normalise_etag, quote_etag
 from bmsync.s3.reads import head_key
 from bmsync.types import Create, Overwrite, PutMode, Update
 

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from bmsync.names import canonical, path_problem
+from bmsync.remotes import TRASH_PREFIX
 from bmsync.types import NS_MAX, NS_MIN
-
-TRASH_PREFIX = ".bmsync-trash"
-"""Top-level folder of the bucket holding the remote copies kept before overwrite or delete."""
 
 _NS_PER_S = 10**9
 # rclone writes `mtime` as decimal seconds, and so does s3fs-fuse (whole seconds). No exponent,

@@ -15,10 +15,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bmsync.names import DATA_IN_FOLDER_KEY
+from bmsync.remotes import TRASH_PREFIX
 from bmsync.s3.bucket import Bucket
 from bmsync.s3.errors import TRANSPORT_ERRORS, listing_error
 from bmsync.s3.keys import (
-    TRASH_PREFIX,
     InvalidKey,
     is_folder_marker,
     is_trash_key,

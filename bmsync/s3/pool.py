@@ -39,8 +39,8 @@ from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bmsync.remotes import S3Config
 from bmsync.s3.client import open_s3_client
-from bmsync.s3.config import S3Config
 
 log = logging.getLogger(__name__)
 

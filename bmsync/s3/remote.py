@@ -24,14 +24,13 @@ from datetime import datetime
 from typing import Any
 
 from bmsync.ports import ByteSink, LocalSource
+from bmsync.remotes import RemoteLocation, S3Config, parse_remote_url
 from bmsync.s3 import listing, markers, multipart, reads, trash, writes
 from bmsync.s3.bucket import Bucket
 from bmsync.s3.conditions import ConditionalWrites
-from bmsync.s3.config import S3Config
 from bmsync.s3.multipart import MULTIPART_THRESHOLD, PART_BYTES, PartSizes
 from bmsync.s3.pool import pooled_s3_client
 from bmsync.s3.throttles import throttle_counter
-from bmsync.s3.url import RemoteLocation, parse_remote_url
 from bmsync.types import PutMode, RemoteListing, RemoteMeta, TrashedObject
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bmsync.cloud.mount import CONSISTENT_HEADERS
 from bmsync.errors import ConfigError
-from bmsync.s3.config import S3Config
+from bmsync.remotes import S3Config
 
 _registered: dict[str | None, S3Config] = {}
 _lock = threading.Lock()

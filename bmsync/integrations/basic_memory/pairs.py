@@ -24,7 +24,7 @@ from bmsync.cloud.projects import cloud_prefix
 from bmsync.errors import BmsyncError
 from bmsync.integrations.basic_memory.credentials import s3_config_for
 from bmsync.integrations.basic_memory.values import RcloneError, SyncProject
-from bmsync.s3.config import S3Config
+from bmsync.remotes import S3Config
 
 
 def get_project_bisync_state(project_name: str) -> Path:

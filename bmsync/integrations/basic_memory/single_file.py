@@ -18,7 +18,7 @@ from bmsync.local.hashing import hash_file
 from bmsync.local.ops import AtomicDownload
 from bmsync.local.source import FileSource
 from bmsync.project import remote_for
-from bmsync.s3.url import parse_remote_url
+from bmsync.remotes import parse_remote_url
 from bmsync.types import Create, storable_ns
 
 

@@ -1,8 +1,14 @@
-"""How to reach an S3 service: endpoint, region, credentials, extra headers.
+"""The remote side's address and settings: values every remote adapter shares.
 
-Every field is optional: left out, botocore's usual chain applies (environment variables,
-`~/.aws/config` and `~/.aws/credentials`, instance roles), so the same config works against AWS
-and, with `endpoint_url`, against any S3-compatible store.
+A user names the remote with a URL (`s3://BUCKET/PREFIX`, parsed into a `RemoteLocation`) and
+says how to reach it with an `S3Config` (endpoint, region, credentials, extra headers). Every
+command takes both, the Cloud hands them out, and the adapter that talks to the store reads
+them; so they live here, at the bottom, as plain frozen values with no client behind them, not
+inside the S3 adapter (a WebDAV adapter takes the same location and its own settings).
+
+`S3Config`: every field is optional. Left out, botocore's usual chain applies (environment
+variables, `~/.aws/config` and `~/.aws/credentials`, instance roles), so the same config works
+against AWS and, with `endpoint_url`, against any S3-compatible store.
 """
 
 from __future__ import annotations
@@ -12,7 +18,53 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from bmsync.errors import ConfigError
+from bmsync.errors import ConfigError, RemoteUrlError
+
+TRASH_PREFIX = ".bmsync-trash"
+"""Top-level folder of the bucket holding the remote copies kept before overwrite or delete; a
+URL may not point into it."""
+
+EXPECTED_FORM = "s3://BUCKET/PREFIX"
+
+# Loose on purpose: real stores allow more than AWS's naming rules (dots, capitals on MinIO
+# legacy buckets, underscores on some), and the server is the judge of what exists. Only what
+# could never be a bucket in a URL path is refused here.
+_BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteLocation:
+    bucket: str
+    prefix: str
+    """Without leading or trailing slash; empty for the whole bucket."""
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+
+def parse_remote_url(url: str) -> RemoteLocation:
+    """`s3://bucket`, `s3://bucket/` and `s3://bucket/a/b/` are accepted; nothing else."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() != "s3":
+        raise _bad(url, "it does not start with s3://")
+    bucket, _, prefix = rest.partition("/")
+    if not _BUCKET.match(bucket):
+        raise _bad(url, "the bucket name is missing or invalid")
+    prefix = prefix.removesuffix("/")
+    parts = prefix.split("/") if prefix else []
+    if any(part in ("", ".", "..") for part in parts):
+        raise _bad(url, "the prefix has an empty, '.' or '..' path segment")
+    if parts and parts[0] == TRASH_PREFIX:
+        raise _bad(url, f"{TRASH_PREFIX}/ holds bmsync's remote trash and cannot be synced")
+    if any(ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in prefix):
+        raise _bad(url, "the prefix contains a control character or a backslash")
+    return RemoteLocation(bucket=bucket, prefix=prefix)
+
+
+def _bad(url: str, why: str) -> RemoteUrlError:
+    return RemoteUrlError(f"Invalid remote URL {url!r}: {why}. Expected the form {EXPECTED_FORM}.")
+
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
 
