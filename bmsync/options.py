@@ -63,7 +63,7 @@ ConflictName = Literal["newer", "older", "larger", "smaller", "local", "remote",
 @dataclass(frozen=True, slots=True)
 class MaxDelete:
     """A per-side delete limit: a count, or a percentage of the snapshot's files (of the
-    side's own files when the snapshot holds none: `bmsync.sync.guards.max_delete_reason`)."""
+    side's own files when the snapshot holds none: `bmsync.engine.guards.max_delete_reason`)."""
 
     count: int | None = None
     percent: float | None = None
@@ -97,7 +97,7 @@ MAX_REQUESTS_IN_FLIGHT = 32
 """The most requests a run has in flight: the S3 client's connection pool, and the cap on small
 transfers at once (a note's upload is one round trip, so `transfers` of them at once leave a
 high-latency link idle; the executor runs up to 4x `transfers` of them, never more than this,
-and fewer, down to `transfers`, while the store answers "slow down": `bmsync/sync/aimd.py`)."""
+and fewer, down to `transfers`, while the store answers "slow down": `bmsync/engine/aimd.py`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,7 @@ class RemoteStore(Protocol):
         """How many of this remote's requests the store has answered "slow down" (HTTP 503
         SlowDown, 429, a throttling error code) since the remote was opened, retried or not;
         it only ever grows. The executor reads it as each small action ends, and runs fewer of
-        them at once while it grows (`bmsync.sync.aimd`). A store that never throttles says 0.
+        them at once while it grows (`bmsync.engine.aimd`). A store that never throttles says 0.
         """
         ...
 

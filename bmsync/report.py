@@ -26,7 +26,7 @@ __all__ = [
 
 Status = Literal["ok", "partial", "aborted"]
 Guard = Literal["empty_side", "max_delete", "conflicts"]
-"""The safety guards (`bmsync.sync.guards`), by the name a program can act on."""
+"""The safety guards (`bmsync.engine.guards`), by the name a program can act on."""
 
 
 @dataclass(frozen=True, slots=True)

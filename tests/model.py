@@ -422,7 +422,7 @@ def forecast_guards(snapshot: Mapping[str, SnapshotRow], inventory: Inventory) -
         (bool(remote) and not local_kept) or (bool(local) and not remote_kept)
     )
 
-    # Renames travel as moves, which are no deletes (`bmsync/sync/moves.py`): a remote delete
+    # Renames travel as moves, which are no deletes (`bmsync/engine/moves.py`): a remote delete
     # whose snapshot row (size, xxh3) is exactly one new local file's, that content unique on
     # both sides, is a server-side move; likewise a local delete and one new remote object of
     # the row's (size, ETag) a local rename. New: on one side only, and not as recorded there.

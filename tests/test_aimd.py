@@ -1,4 +1,4 @@
-"""The limit on small actions in flight (bmsync/sync/aimd.py): examples, then properties over
+"""The limit on small actions in flight (bmsync/engine/aimd.py): examples, then properties over
 any history of events."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bmsync.sync.aimd import Width, after, opened, recovery_bound
+from bmsync.engine.aimd import Width, after, opened, recovery_bound
 
 # -- examples ----------------------------------------------------------------------------------
 

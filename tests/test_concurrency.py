@@ -1,6 +1,6 @@
 """How many transfers run at once: small files up to 4x `transfers` (capped by the client's
-connection pool), fewer while the store throttles (bmsync/sync/aimd.py), large ones at
-`transfers` (bmsync/sync/execute.py)."""
+connection pool), fewer while the store throttles (bmsync/engine/aimd.py), large ones at
+`transfers` (bmsync/engine/execute.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bmsync import SyncReport, sync_project
+from bmsync.engine.execute import SMALL_BYTES, small_transfers
 from bmsync.options import MAX_REQUESTS_IN_FLIGHT
 from bmsync.ports import LocalSource
 from bmsync.s3.client import MAX_POOL_CONNECTIONS
-from bmsync.sync.execute import SMALL_BYTES, small_transfers
 from bmsync.testing import MemoryRemote
 from bmsync.types import PutMode, RemoteMeta
 
@@ -72,7 +72,7 @@ async def test_large_files_keep_to_transfers(tmp_path: Path) -> None:
     assert await _peak(tmp_path, SMALL_BYTES, 6, transfers=2) == 2
 
 
-# -- fewer at once while the store throttles (bmsync/sync/aimd.py, gate.py) ---------------------
+# -- fewer at once while the store throttles (bmsync/engine/aimd.py, gate.py) ---------------------
 
 
 class ThrottlingRemote(SlowRemote):

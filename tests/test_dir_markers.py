@@ -21,6 +21,7 @@ import pytest
 from bmsync import sync_project
 from bmsync.commands.all import sync_all
 from bmsync.commands.transfer import mirror_project, push_project
+from bmsync.engine import gather as gather_step
 from bmsync.errors import ConfigError
 from bmsync.failures import RemoteChanged
 from bmsync.local.ignore import IgnoreRules
@@ -30,7 +31,6 @@ from bmsync.remotes import RemoteLocation
 from bmsync.report import SyncReport
 from bmsync.s3.listing import ListingBuilder
 from bmsync.s3.remote import S3Remote, open_remote
-from bmsync.sync import gather as gather_step
 from bmsync.testing import MemoryRemote
 from bmsync.types import FolderMarker, RejectedKey
 from tests.commandline import cli_env, run_cli

@@ -225,7 +225,7 @@ def folder(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
     if request.param == "mounted":
         path: Path = request.getfixturevalue("mounted_case_insensitive_folder")
         return path
-    monkeypatch.setattr("bmsync.sync.gather.is_case_insensitive", lambda root: True)
+    monkeypatch.setattr("bmsync.engine.gather.is_case_insensitive", lambda root: True)
     path = tmp_path / "notes"
     path.mkdir()
     return path

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from bmsync import sync_project
+from bmsync.engine.compare import compare_paths
 from bmsync.failures import FileActionError
 from bmsync.local import scan as engine_scan
 from bmsync.local.ignore import IgnoreRules
@@ -25,7 +26,6 @@ from bmsync.local.scan import LocalScan, scan_local
 from bmsync.local.temps import HOST_TAG
 from bmsync.names import DATA_IN_FOLDER_KEY, TEMP_PREFIX, temp_name
 from bmsync.report import SyncReport
-from bmsync.sync.compare import compare_paths
 from bmsync.testing import MemoryRemote
 from bmsync.types import SnapshotEntry
 

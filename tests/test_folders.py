@@ -1,4 +1,4 @@
-"""The folder planner (`bmsync/sync/folders.py`), pure: one test per row of the folder table in
+"""The folder planner (`bmsync/engine/folders.py`), pure: one test per row of the folder table in
 docs/semantics.md, the one-way modes, and Hypothesis properties over random folder trees.
 
 The properties are the promises of "Folders" in docs/semantics.md:
@@ -19,9 +19,8 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bmsync.options import ConflictStrategy, Mode
-from bmsync.sync.actions import DeleteLocal, Upload
-from bmsync.sync.folders import (
+from bmsync.engine.actions import DeleteLocal, Upload
+from bmsync.engine.folders import (
     FolderPlan,
     FolderTrees,
     LocalFolder,
@@ -30,7 +29,8 @@ from bmsync.sync.folders import (
     plan_folders,
     with_parents,
 )
-from bmsync.sync.plan import Plan, paths_to_compare, plan_sync
+from bmsync.engine.plan import Plan, paths_to_compare, plan_sync
+from bmsync.options import ConflictStrategy, Mode
 from bmsync.types import (
     Comparison,
     Create,

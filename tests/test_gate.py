@@ -1,4 +1,4 @@
-"""`Gate` (bmsync/sync/gate.py): a semaphore whose limit moves while it is held."""
+"""`Gate` (bmsync/engine/gate.py): a semaphore whose limit moves while it is held."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bmsync.sync.gate import Gate
+from bmsync.engine.gate import Gate
 
 
 async def settle() -> None:

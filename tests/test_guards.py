@@ -1,4 +1,4 @@
-"""The safety guards (`bmsync/sync/guards.py`), pure: one test per case of docs/semantics.md,
+"""The safety guards (`bmsync/engine/guards.py`), pure: one test per case of docs/semantics.md,
 "Guards", and Hypothesis properties of the empty-side guard over random three-tree states.
 
 The run-level checks (the guard stops a real run on a real S3 server, and nothing changes) are
@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bmsync.engine.actions import DeleteLocal, DeleteRemote
+from bmsync.engine.guards import empty_side_reason, max_delete_reason
+from bmsync.engine.plan import Plan
 from bmsync.options import MaxDelete, Mode, SyncOptions
-from bmsync.sync.actions import DeleteLocal, DeleteRemote
-from bmsync.sync.guards import empty_side_reason, max_delete_reason
-from bmsync.sync.plan import Plan
 from bmsync.types import LocalFile, RemoteObject, SnapshotEntry
 
 NOTES = [f"note{i}.md" for i in range(20)]

@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-import bmsync.sync.gather as engine_sync
+import bmsync.engine.gather as engine_sync
 from bmsync import StateCorruptError, StateTooNewError, SyncReport, sync_project
 from bmsync.local.hashing import hash_file
 from bmsync.names import TEMP_PREFIX, segment_problem
@@ -341,7 +341,7 @@ async def test_case_twin_keys_are_reported(
 ) -> None:
     """On a case-insensitive folder `Note.md` and `note.md` are one file: the second download
     would replace the first. Linux folders are case-sensitive, so the probe is told otherwise."""
-    monkeypatch.setattr("bmsync.sync.gather.is_case_insensitive", lambda root: True)
+    monkeypatch.setattr("bmsync.engine.gather.is_case_insensitive", lambda root: True)
     remote_bucket.put("Note.md", "upper")
     remote_bucket.put("note.md", "lower")
     report = await remote_bucket.sync(root, state)

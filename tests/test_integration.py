@@ -24,9 +24,9 @@ from unittest.mock import ANY
 import pytest
 
 from bmsync import S3Config, SyncReport, mirror_project, prune_project, sync_project
+from bmsync.engine.gather import RESERVED_NAME
 from bmsync.errors import StateCorruptError
 from bmsync.state.paths import ProjectPaths
-from bmsync.sync.gather import RESERVED_NAME
 from bmsync.types import NS_MAX
 from tests.commandline import cli_env, run_cli
 from tests.killing import ProgressTerminal, killed

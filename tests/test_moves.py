@@ -1,4 +1,4 @@
-"""Renames travel as renames (`bmsync.sync.moves`): nothing re-sent, no delete counted."""
+"""Renames travel as renames (`bmsync.engine.moves`): nothing re-sent, no delete counted."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 import bmsync
+from bmsync.engine.actions import DeleteLocal, DeleteRemote, Download, MoveLocal, MoveRemote, Upload
+from bmsync.engine.moves import detect_moves
+from bmsync.engine.plan import Plan
 from bmsync.local import ops
 from bmsync.progress import PhaseEvent, ProgressEvent
 from bmsync.s3.remote import open_remote
-from bmsync.sync.actions import DeleteLocal, DeleteRemote, Download, MoveLocal, MoveRemote, Upload
-from bmsync.sync.moves import detect_moves
-from bmsync.sync.plan import Plan
 from bmsync.types import Create, LocalFile, RemoteObject, SnapshotEntry
 from tests.servers import S3TestServer
 

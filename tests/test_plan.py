@@ -6,9 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bmsync.names import conflict_copy_name
-from bmsync.options import ConflictStrategy
-from bmsync.sync.actions import (
+from bmsync.engine.actions import (
     DeleteLocal,
     DeleteRemote,
     Download,
@@ -17,8 +15,10 @@ from bmsync.sync.actions import (
     ResolveConflict,
     Upload,
 )
-from bmsync.sync.adopt import adopt_kept_copies
-from bmsync.sync.plan import Plan, choose_winner, paths_to_compare, plan_sync
+from bmsync.engine.adopt import adopt_kept_copies
+from bmsync.engine.plan import Plan, choose_winner, paths_to_compare, plan_sync
+from bmsync.names import conflict_copy_name
+from bmsync.options import ConflictStrategy
 from bmsync.types import (
     Comparison,
     Create,

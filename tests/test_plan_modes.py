@@ -1,6 +1,6 @@
 """The one-way modes of the planner (push, pull, mirror, prune) as rows and as properties.
 
-Each mode is a table in `bmsync.sync.plan.DECISIONS`; these tests pin its rows and check, over
+Each mode is a table in `bmsync.engine.plan.DECISIONS`; these tests pin its rows and check, over
 random worlds, the promises each mode makes: push and pull never delete and never write to the
 source, a destination changed since the last sync is never overwritten unless the user chose to,
 `fail` transfers nothing that conflicts, a mirror leaves the remote identical to the folder.
@@ -15,8 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bmsync.options import ConflictStrategy, Mode, OneWayConflict
-from bmsync.sync.actions import (
+from bmsync.engine.actions import (
     Action,
     DeleteLocal,
     DeleteRemote,
@@ -29,7 +28,7 @@ from bmsync.sync.actions import (
     Upload,
     UploadCopy,
 )
-from bmsync.sync.plan import (
+from bmsync.engine.plan import (
     _REACHABLE,
     DECISIONS,
     ONE_WAY,
@@ -39,6 +38,7 @@ from bmsync.sync.plan import (
     plan_sync,
     settled_paths,
 )
+from bmsync.options import ConflictStrategy, Mode, OneWayConflict
 from bmsync.types import (
     Change,
     Comparison,

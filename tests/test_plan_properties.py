@@ -13,7 +13,7 @@ model of both sides; the properties are the invariants of docs/semantics.md:
 - a conflict copy that a killed run left behind is adopted (not kept a second time) exactly when
   the edge proved it holds the remote version and the snapshot does not know it.
 
-`make_plan` runs the pure steps of a run in order, planner then adoption pass (`bmsync.sync.run`).
+`make_plan` runs the pure steps of a run in order, planner then adoption pass (`bmsync.engine.run`).
 """
 
 from __future__ import annotations
@@ -25,9 +25,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bmsync.names import conflict_copy_name, copy_names, split_name
-from bmsync.options import ConflictStrategy
-from bmsync.sync.actions import (
+from bmsync.engine.actions import (
     DeleteLocal,
     DeleteRemote,
     Download,
@@ -36,8 +34,10 @@ from bmsync.sync.actions import (
     ResolveConflict,
     Upload,
 )
-from bmsync.sync.adopt import adopt_kept_copies
-from bmsync.sync.plan import Plan, paths_to_compare, plan_sync
+from bmsync.engine.adopt import adopt_kept_copies
+from bmsync.engine.plan import Plan, paths_to_compare, plan_sync
+from bmsync.names import conflict_copy_name, copy_names, split_name
+from bmsync.options import ConflictStrategy
 from bmsync.types import Comparison, LocalFile, RemoteMeta, RemoteObject, Side, SnapshotEntry
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
@@ -77,7 +77,7 @@ def trees(
 
 
 def compare(world: World, resync: bool) -> dict[str, Comparison]:
-    """What the edge answers for the paths modified on both sides (`bmsync.sync.compare`): equal
+    """What the edge answers for the paths modified on both sides (`bmsync.engine.compare`): equal
     or not, and which local conflict copies it proved to hold the remote version."""
     local, remote, snapshot = trees(world)
     names = sorted(world.local)

@@ -129,13 +129,13 @@ def test_a_run_logs_what_it_does(tmp_path: Path, caplog: pytest.LogCaptureFixtur
         report = bmsync.sync_project_blocking(root, URL, state_dir=tmp_path / "st", remote=remote)
     said = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
     assert (
-        "bmsync.sync.run",
+        "bmsync.engine.run",
         logging.DEBUG,
         f"bisync {root} <-> {remote.url}: run {report.run_id}",
     ) in said
-    assert ("bmsync.sync.execute", logging.DEBUG, "upload a.md") in said
+    assert ("bmsync.engine.execute", logging.DEBUG, "upload a.md") in said
     ended = f"run {report.run_id}: <SyncReport ok: 1 uploaded in {report.duration_s:.2f} s>"
-    assert ("bmsync.sync.run", logging.INFO, ended) in said
+    assert ("bmsync.engine.run", logging.INFO, ended) in said
     caplog.clear()
     with caplog.at_level(logging.DEBUG, logger="bmsync"):
         again = bmsync.sync_project_blocking(root, URL, state_dir=tmp_path / "st", remote=remote)

@@ -164,7 +164,7 @@ async def test_case_twins_on_a_case_insensitive_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Linux folders are case-sensitive; pretend this one is not, as on macOS."""
-    monkeypatch.setattr("bmsync.sync.gather.is_case_insensitive", lambda root: True)
+    monkeypatch.setattr("bmsync.engine.gather.is_case_insensitive", lambda root: True)
     root, remote = tmp_path / "notes", MemoryRemote()
     root.mkdir()
     (root / "Note.md").write_text("local")

@@ -109,14 +109,14 @@ def test_verbose_says_each_action_even_in_a_pipe(
         f"daily/{n:02}.md" for n in range(FILES - 1)
     ]
     assert "bmsync: info: run " in done.stderr, "-v logs what the run did"
-    assert "bmsync.sync.execute: debug:" not in done.stderr, "the debug log needs -vv"
+    assert "bmsync.engine.execute: debug:" not in done.stderr, "the debug log needs -vv"
     assert ESCAPE not in done.stderr
     # A file deleted locally: -v says it was deleted remotely; -vv adds the debug log.
     Path(pair[0], "daily", "00.md").unlink()
     again = run_cli("sync", *pair, "-vv", env=env)
     assert again.returncode == 0, again.stderr
     assert re.search(r"^deleted remotely +daily/00\.md$", again.stderr, re.M), again.stderr
-    assert "bmsync.sync.execute: debug: delete-remote daily/00.md" in again.stderr
+    assert "bmsync.engine.execute: debug: delete-remote daily/00.md" in again.stderr
 
 
 @needs_a_pty

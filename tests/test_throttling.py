@@ -5,7 +5,7 @@ A first sync of some hundreds of notes through tests/faultproxy.py, in front of 
 would, so that the client's requests overlap and the proxy's count of requests in flight
 (`Record.in_flight`) shows how many bmsync sends at once. The proxy answers a phase of the PUTs
 with `503 SlowDown` (S3's XML error body); botocore retries each, and bmsync's executor narrows
-the small transfers in flight (bmsync/sync/aimd.py). Counts of requests and of concurrency are
+the small transfers in flight (bmsync/engine/aimd.py). Counts of requests and of concurrency are
 pinned, never times.
 """
 

@@ -18,14 +18,14 @@ from typing import Any
 
 from bmsync.commands.blocking import blocking
 from bmsync.display import counted, first_few, html_table, short_repr
+from bmsync.engine.compare import compare_paths
+from bmsync.engine.diff import local_change, remote_change
+from bmsync.engine.gather import gather
 from bmsync.options import check_transfers
 from bmsync.ports import RemoteStore
 from bmsync.project import PathArg, open_project, read_snapshot, remote_for
 from bmsync.remotes import S3Config
 from bmsync.report import FileError
-from bmsync.sync.compare import compare_paths
-from bmsync.sync.diff import local_change, remote_change
-from bmsync.sync.gather import gather
 from bmsync.types import Change, LocalFile, RemoteObject, Snapshot, SnapshotEntry
 
 

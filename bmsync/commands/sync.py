@@ -1,7 +1,7 @@
 """`sync_project`: the one call basic-memory, tests and notebooks make.
 
 It validates the arguments, opens the project (lock, snapshot, S3 client) and runs the
-pipeline (`bmsync.sync.run`). A safety abort comes back as a report with status "aborted"
+pipeline (`bmsync.engine.run`). A safety abort comes back as a report with status "aborted"
 (nothing was changed); configuration, state, auth and lock problems are raised as the
 `bmsync.errors` types, each with a message saying what to do.
 """
@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bmsync.commands.blocking import blocking
+from bmsync.engine.run import Run, run_sync
 from bmsync.options import ConflictName, ProfileName, SyncOptions, resolve_options
 from bmsync.ports import RemoteStore
 from bmsync.progress import ProgressFn
 from bmsync.project import PathArg, locked, open_project, open_store, remote_for
 from bmsync.remotes import S3Config
 from bmsync.report import FileError, SyncReport
-from bmsync.sync.run import Run, run_sync
 
 
 async def sync_project(

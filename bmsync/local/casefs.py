@@ -13,7 +13,7 @@ neither moves nor doubles anything.
 One kind of group is no pair of twins but a rename: a file renamed on one side by letter case
 alone (`Note.md` → `note.md`). The folder then holds one spelling and the bucket the other,
 and the snapshot knows the old one only. Both paths go to the planner, which sees a delete and
-a new file of the same bytes and makes them a move (`sync/moves.py`); leaving the new name
+a new file of the same bytes and makes them a move (`engine/moves.py`); leaving the new name
 alone instead would keep the old key in the bucket for ever (a local rename) or delete the
 local file into the trash and download it again (a remote one).
 """

@@ -8,7 +8,7 @@ Client settings and why:
   tests use it to make "fails even after retries" fast. Not `adaptive` mode: its client-side
   rate limiter cost 13-19 % more CPU per request (measured). bmsync instead counts throttled
   answers (`throttles.py`, a handler that changes no retry decision) and narrows its own
-  concurrency while they come (`bmsync/sync/aimd.py`).
+  concurrency while they come (`bmsync/engine/aimd.py`).
 - checksums only "when required": botocore >= 1.36 otherwise adds CRC32 trailers (aws-chunked
   uploads) that several S3-compatible stores reject. bmsync sends Content-MD5 itself and checks
   ETags instead, which every store understands.

@@ -21,6 +21,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bmsync.engine import commit, housekeeping, report
+from bmsync.engine.adopt import adopt_kept_copies
+from bmsync.engine.compare import compare_paths
+from bmsync.engine.execute import Executor
+from bmsync.engine.folders import FolderPlan, plan_folders
+from bmsync.engine.gather import Gathered, Inputs, gather
+from bmsync.engine.guards import conflicts_reason, empty_side_reason, max_delete_reason
+from bmsync.engine.moves import detect_moves
+from bmsync.engine.plan import Plan, paths_to_compare, plan_sync, settled_paths
 from bmsync.errors import ConfigError
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.trash import Trash
@@ -30,15 +39,6 @@ from bmsync.ports import RemoteStore, SnapshotStore
 from bmsync.progress import PhaseEvent, ProgressFn, no_progress
 from bmsync.report import Guard, SyncReport
 from bmsync.runs import new_run_id
-from bmsync.sync import commit, housekeeping, report
-from bmsync.sync.adopt import adopt_kept_copies
-from bmsync.sync.compare import compare_paths
-from bmsync.sync.execute import Executor
-from bmsync.sync.folders import FolderPlan, plan_folders
-from bmsync.sync.gather import Gathered, Inputs, gather
-from bmsync.sync.guards import conflicts_reason, empty_side_reason, max_delete_reason
-from bmsync.sync.moves import detect_moves
-from bmsync.sync.plan import Plan, paths_to_compare, plan_sync, settled_paths
 from bmsync.types import Comparison, Settlement, SnapshotEntry
 
 log = logging.getLogger(__name__)

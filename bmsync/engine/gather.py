@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from bmsync.engine.folders import FolderTrees, parents
 from bmsync.errors import ConfigError
 from bmsync.local.casefs import (
     case_twins,
@@ -35,7 +36,6 @@ from bmsync.local.scan import LocalScan, scan_local
 from bmsync.ports import RemoteStore
 from bmsync.progress import PhaseEvent, ProgressFn, no_progress
 from bmsync.report import FileError
-from bmsync.sync.folders import FolderTrees, parents
 from bmsync.types import LocalFile, RemoteListing, RemoteObject, Snapshot, SnapshotEntry
 
 _A = TypeVar("_A")

@@ -10,9 +10,7 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from bmsync.options import Mode, OneWayConflict, SyncOptions
-from bmsync.report import ConflictReport, FileError, Guard, MoveReport, SyncReport
-from bmsync.sync.actions import (
+from bmsync.engine.actions import (
     DeleteLocal,
     DeleteRemote,
     Download,
@@ -23,8 +21,10 @@ from bmsync.sync.actions import (
     Upload,
     UploadCopy,
 )
-from bmsync.sync.folders import FolderPlan
-from bmsync.sync.plan import Plan
+from bmsync.engine.folders import FolderPlan
+from bmsync.engine.plan import Plan
+from bmsync.options import Mode, OneWayConflict, SyncOptions
+from bmsync.report import ConflictReport, FileError, Guard, MoveReport, SyncReport
 
 
 def start_report(run_id: str, *, dry_run: bool) -> SyncReport:

@@ -82,7 +82,7 @@ class ResolveConflict:
     """`loser_copy` already holds the loser remotely too (a `Record` of this plan covers it)."""
     remote_copy: RemoteObject | None = None
     """The local loser is already at `loser_copy` remotely, as this object: a push's
-    keep-both put it there (see `bmsync.sync.adopt`). None: upload it there."""
+    keep-both put it there (see `bmsync.engine.adopt`). None: upload it there."""
 
     @property
     def winner_name(self) -> Literal["local", "remote"] | None:

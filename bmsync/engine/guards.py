@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bmsync.engine.actions import DeleteLocal, DeleteRemote
+from bmsync.engine.plan import Plan
 from bmsync.options import Mode, SyncOptions
-from bmsync.sync.actions import DeleteLocal, DeleteRemote
-from bmsync.sync.plan import Plan
 from bmsync.types import LocalFile, RemoteObject, Snapshot
 
 _SHOWN = 5

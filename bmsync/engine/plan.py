@@ -15,9 +15,7 @@ from datetime import datetime
 from enum import Enum
 from typing import TypeVar
 
-from bmsync.names import MAX_KEY_BYTES, conflict_copy_name
-from bmsync.options import ConflictStrategy, Mode, OneWayConflict
-from bmsync.sync.actions import (
+from bmsync.engine.actions import (
     Action,
     DeleteLocal,
     DeleteRemote,
@@ -30,7 +28,9 @@ from bmsync.sync.actions import (
     Upload,
     UploadCopy,
 )
-from bmsync.sync.diff import is_touched, local_change, remote_change
+from bmsync.engine.diff import is_touched, local_change, remote_change
+from bmsync.names import MAX_KEY_BYTES, conflict_copy_name
+from bmsync.options import ConflictStrategy, Mode, OneWayConflict
 from bmsync.types import (
     Change,
     Comparison,
@@ -289,7 +289,7 @@ def plan_sync(
     deleted. `one_way` resolves push and pull conflicts; `settled` (`settled_paths`) are
     conflicts an earlier keep-both settled, left as they are. `excluded`: remote objects the
     ignore rules exclude, deleted by PRUNE (and by MIRROR when the caller passes them).
-    Conflict copies a killed run left are adopted afterwards (`bmsync.sync.adopt`).
+    Conflict copies a killed run left are adopted afterwards (`bmsync.engine.adopt`).
     `key_room`: the bytes a path may take in a key below the remote's prefix, which conflict
     copies' names are cut to fit (`bmsync.names.sibling`)."""
     base: Snapshot = {} if resync else snapshot

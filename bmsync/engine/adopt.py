@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from bmsync.sync.actions import Action, Download, Record, ResolveConflict, Upload
-from bmsync.sync.plan import Plan
+from bmsync.engine.actions import Action, Download, Record, ResolveConflict, Upload
+from bmsync.engine.plan import Plan
 from bmsync.types import Comparison, LocalFile, RemoteObject, Settlement, Side, Snapshot
 
 

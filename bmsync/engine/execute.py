@@ -39,6 +39,33 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 
+from bmsync.engine import aimd
+from bmsync.engine.actions import (
+    Action,
+    DeleteLocal,
+    DeleteRemote,
+    Download,
+    DownloadCopy,
+    Forget,
+    MoveLocal,
+    MoveRemote,
+    Record,
+    ResolveConflict,
+    Settle,
+    Upload,
+    UploadCopy,
+)
+from bmsync.engine.commit import SnapshotBatcher
+from bmsync.engine.folders import FolderPlan
+from bmsync.engine.gate import Gate
+from bmsync.engine.progress import (
+    Meter,
+    MeteredSink,
+    MeteredSource,
+    action_name,
+    metered,
+    planned_bytes,
+)
 from bmsync.errors import BmsyncError
 from bmsync.failures import FileActionError, LocalWriteFailed, RemoteMissing, TransientError
 from bmsync.local import ops
@@ -54,33 +81,6 @@ from bmsync.report import (
     LocalChange,
     MoveReport,
     SyncReport,
-)
-from bmsync.sync import aimd
-from bmsync.sync.actions import (
-    Action,
-    DeleteLocal,
-    DeleteRemote,
-    Download,
-    DownloadCopy,
-    Forget,
-    MoveLocal,
-    MoveRemote,
-    Record,
-    ResolveConflict,
-    Settle,
-    Upload,
-    UploadCopy,
-)
-from bmsync.sync.commit import SnapshotBatcher
-from bmsync.sync.folders import FolderPlan
-from bmsync.sync.gate import Gate
-from bmsync.sync.progress import (
-    Meter,
-    MeteredSink,
-    MeteredSource,
-    action_name,
-    metered,
-    planned_bytes,
 )
 from bmsync.types import (
     Create,

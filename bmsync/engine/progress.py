@@ -13,9 +13,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import assert_never
 
-from bmsync.ports import ByteSink, LocalSource
-from bmsync.progress import LARGE_FILE, ActionName, ProgressFn, TransferEvent
-from bmsync.sync.actions import (
+from bmsync.engine.actions import (
     Action,
     DeleteLocal,
     DeleteRemote,
@@ -30,6 +28,8 @@ from bmsync.sync.actions import (
     Upload,
     UploadCopy,
 )
+from bmsync.ports import ByteSink, LocalSource
+from bmsync.progress import LARGE_FILE, ActionName, ProgressFn, TransferEvent
 from bmsync.types import Side
 
 

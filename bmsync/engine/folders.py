@@ -31,8 +31,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from bmsync.options import Mode
-from bmsync.sync.actions import (
+from bmsync.engine.actions import (
     DeleteLocal,
     DeleteRemote,
     Download,
@@ -43,7 +42,8 @@ from bmsync.sync.actions import (
     Upload,
     UploadCopy,
 )
-from bmsync.sync.plan import Plan
+from bmsync.engine.plan import Plan
+from bmsync.options import Mode
 from bmsync.types import FolderMarker
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
-from bmsync.sync.actions import (
+from bmsync.engine.actions import (
     Action,
     DeleteLocal,
     DeleteRemote,
@@ -31,7 +31,7 @@ from bmsync.sync.actions import (
     MoveRemote,
     Upload,
 )
-from bmsync.sync.plan import Plan
+from bmsync.engine.plan import Plan
 from bmsync.types import Create, Snapshot, SnapshotEntry
 
 _D = TypeVar("_D", DeleteLocal, DeleteRemote)
