@@ -56,8 +56,8 @@ _LAZY = {
     "ProjectStatus": "bmsync.commands.status",
     "project_status": "bmsync.commands.status",
     "project_status_blocking": "bmsync.commands.status",
-    "sync_project": "bmsync.commands.sync",
-    "sync_project_blocking": "bmsync.commands.sync",
+    "sync_project": "bmsync.commands.run_pair",
+    "sync_project_blocking": "bmsync.commands.run_pair",
     "watch_project": "bmsync.commands.watch",
     "watch_all": "bmsync.commands.watch_all",
     "watch_project_blocking": "bmsync.commands.watch",
@@ -138,8 +138,8 @@ if _typing.TYPE_CHECKING:
         restore_file_blocking,
     )
     from bmsync.commands.reset import ResetResult, reset_project, reset_project_blocking
+    from bmsync.commands.run_pair import sync_project, sync_project_blocking
     from bmsync.commands.status import ProjectStatus, project_status, project_status_blocking
-    from bmsync.commands.sync import sync_project, sync_project_blocking
     from bmsync.commands.transfer import (
         mirror_project,
         mirror_project_blocking,

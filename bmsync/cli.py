@@ -633,7 +633,7 @@ def _pair_options(args: argparse.Namespace, terminal: Terminal) -> dict[str, Any
 
 
 async def _sync(args: argparse.Namespace, terminal: Terminal) -> Outcome:
-    from bmsync.commands.sync import sync_project
+    from bmsync.commands.run_pair import sync_project
 
     report = await sync_project(
         args.local,
@@ -996,7 +996,7 @@ _ENGINE_COMMANDS = frozenset(
     {"sync", "push", "pull", "mirror", "prune", "check", "sync-all", "watch"}
 )
 """The commands that open a snapshot and an S3 client, whatever their options."""
-_ENGINE_MODULES = ("bmsync.s3.remote", "bmsync.state.store", "bmsync.commands.sync")
+_ENGINE_MODULES = ("bmsync.s3.remote", "bmsync.state.store", "bmsync.commands.run_pair")
 
 
 def _command_of(argv: Sequence[str]) -> str | None:

@@ -24,8 +24,8 @@ from typing import Any
 
 from bmsync.commands.blocking import run_blocking
 from bmsync.commands.recover import RestoreResult, restore_file
+from bmsync.commands.run_pair import sync_project
 from bmsync.commands.status import ProjectStatus, project_status
-from bmsync.commands.sync import sync_project
 from bmsync.errors import ConfigError
 from bmsync.remotes import S3Config
 from bmsync.report import SyncReport

@@ -1,6 +1,7 @@
 """The commands: each a thin use of `bmsync.project` and the pipeline, one module each.
 
-sync.py      `sync_project`: the two-way sync
+run_pair.py  `run_pair`: one run on one (folder, remote) pair, which every syncing command
+             uses; `sync_project`, the two-way sync
 check.py     `check_project`: do both sides hold the same files? (read-only)
 status.py    `project_status`: snapshot, recent runs, lock (reads only the state folder)
 recover.py   `list_trash`, `restore_file`: what syncs deleted or overwrote, and getting it back

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from bmsync.commands.blocking import blocking
 from bmsync.commands.projects import CloudSource, ProjectPair, find_projects
-from bmsync.commands.sync import Pair, run_pair
+from bmsync.commands.run_pair import Pair, run_pair
 from bmsync.display import counted, html_table, short_repr
 from bmsync.errors import BmsyncError, ConfigError
 from bmsync.options import ConflictName, ProfileName, SyncOptions, resolve_options

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bmsync.commands.blocking import blocking
-from bmsync.commands.sync import Pair, SyncedFn, run_pair
+from bmsync.commands.run_pair import Pair, SyncedFn, run_pair
 from bmsync.options import Mode, OneWayConflictName, resolve_options
 from bmsync.ports import RemoteStore
 from bmsync.progress import ProgressFn

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from bmsync.commands.blocking import blocking
+from bmsync.commands.run_pair import sync_project
 from bmsync.commands.schedule import Schedule, Timing, Trigger
-from bmsync.commands.sync import sync_project
 from bmsync.display import counted
 from bmsync.errors import BmsyncError, ConfigError
 from bmsync.local.changes import changed_paths

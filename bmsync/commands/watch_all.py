@@ -17,8 +17,8 @@ from typing import Any
 
 from bmsync.commands.all import ProjectProgressFn
 from bmsync.commands.projects import CloudSource, find_projects
+from bmsync.commands.run_pair import sync_project
 from bmsync.commands.schedule import Timing
-from bmsync.commands.sync import sync_project
 from bmsync.commands.watch import (
     LocalChanges,
     WatchedFolder,

@@ -11,7 +11,8 @@ execute.py       carry out the actions, with bounded concurrency
 aimd.py          how many small actions at once while the store throttles   (pure)
 gate.py          a semaphore whose limit moves while it is held
 commit.py        finished actions into the snapshot, in batches; run history
-report.py        the one place a `SyncReport` is filled in from a plan
+build_report.py  the one place a `SyncReport` is filled in from a plan
+meter.py         what the executor tells a `progress` callback: each action's word and bytes
 housekeeping.py  temp files of killed runs, trash retention, stale multipart uploads
 run.py           the steps strung together
 actions.py       the action types a plan is made of

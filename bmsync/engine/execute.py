@@ -58,7 +58,7 @@ from bmsync.engine.actions import (
 from bmsync.engine.commit import SnapshotBatcher
 from bmsync.engine.folders import FolderPlan
 from bmsync.engine.gate import Gate
-from bmsync.engine.progress import (
+from bmsync.engine.meter import (
     Meter,
     MeteredSink,
     MeteredSource,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bmsync.engine import commit, housekeeping, report
+from bmsync.engine import build_report, commit, housekeeping
 from bmsync.engine.adopt import adopt_kept_copies
 from bmsync.engine.compare import compare_paths
 from bmsync.engine.execute import Executor
@@ -62,16 +62,16 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
     """Sync `run.root` with `run.remote`; a guard's abort is a report, not an exception."""
     started, now = time.monotonic(), now or datetime.now(UTC)
     options, run_id = run.options, new_run_id(now)
-    result = report.start_report(run_id, dry_run=options.dry_run)
+    result = build_report.start_report(run_id, dry_run=options.dry_run)
     dry = " (dry run)" if options.dry_run else ""
     log.debug("%s %s <-> %s: run %s%s", options.mode.value, run.root, run.remote.url, run_id, dry)
     found = await gather(
         run.root, run.remote, _load(run.store), run.rules,
         load_folders=_load_folders(run.store, options), progress=run.progress,
     )  # fmt: skip
-    report.add_warnings(result, found.warnings)
+    build_report.add_warnings(result, found.warnings)
     if reason := _empty_side(found, options):
-        return _logged(report.abort(result, "empty_side", reason, started))
+        return _logged(build_report.abort(result, "empty_side", reason, started))
     settlements = await run.store.load_settled() if run.store is not None else []
     settled = settled_paths(
         found.inputs.local, found.inputs.remote, settlements,
@@ -82,15 +82,15 @@ async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
         found.inputs, comparisons, settlements, settled, options, now, _key_room(run.remote)
     )
     (run.progress or no_progress)(PhaseEvent("planning", len(plan.actions), finished=True))
-    report.report_direction(plan, options, result)
+    build_report.report_direction(plan, options, result)
     guard, reason = _plan_guard(plan, options)
     if options.dry_run:
-        report.report_plan(plan, result)
-        report.report_folders(folders, result)
+        build_report.report_plan(plan, result)
+        build_report.report_folders(folders, result)
     if guard is not None and reason is not None:
-        return _logged(report.abort(result, guard, reason, started))
+        return _logged(build_report.abort(result, guard, reason, started))
     if options.dry_run:
-        return _logged(report.finish(result, started))
+        return _logged(build_report.finish(result, started))
     assert run.store is not None, "only a dry run goes without a snapshot"
     await _check_markers_kept(run, folders)
     await _carry_out(run, run.store, plan, folders, found, result, run_id, now, started)
@@ -143,7 +143,7 @@ async def _compare(
         concurrency=options.transfers, key_room=_key_room(run.remote),
         remote_copies=options.mode is Mode.PUSH and options.one_way is OneWayConflict.KEEP_BOTH,
     )  # fmt: skip
-    report.add_errors(result, failed)
+    build_report.add_errors(result, failed)
     return comparisons
 
 
@@ -217,10 +217,10 @@ async def _carry_out(
         await housekeeping.purge_daily(store, run.remote, run.trash_root, retention, now, result)
     except BaseException as err:
         log.info("run %s stopped (%s); recorded as interrupted", run_id, type(err).__name__)
-        await commit.record_interrupted(store, report.finish(result, started))
+        await commit.record_interrupted(store, build_report.finish(result, started))
         await housekeeping.remove_leftovers(run.root, run.rules)
         raise
-    await commit.finish_run(store, report.finish(result, started))
+    await commit.finish_run(store, build_report.finish(result, started))
 
 
 def _plan_guard(plan: Plan, options: SyncOptions) -> tuple[Guard | None, str | None]:

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from bmsync.commands.blocking import run_blocking
 from bmsync.commands.check import check_project
 from bmsync.commands.ls import list_remote
-from bmsync.commands.sync import sync_project
+from bmsync.commands.run_pair import sync_project
 from bmsync.commands.transfer import mirror_project, prune_project, pull_project, push_project
 from bmsync.errors import BmsyncError
 from bmsync.failures import FileActionError

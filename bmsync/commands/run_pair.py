@@ -1,4 +1,5 @@
-"""`sync_project`: the one call basic-memory, tests and notebooks make.
+"""`run_pair`, one run on one (folder, remote) pair that every syncing command goes through, and
+`sync_project`, its two-way use: the one call basic-memory, tests and notebooks make.
 
 It validates the arguments, opens the project (lock, snapshot, S3 client) and runs the
 pipeline (`bmsync.engine.run`). A safety abort comes back as a report with status "aborted"

@@ -1,4 +1,4 @@
-"""Report: the one place a `SyncReport` is filled in from what a run decided.
+"""Building the report: the one place a `SyncReport` is filled in from what a run decided.
 
 A real run's report is filled as actions finish (the executor appends each path it synced), so
 that a run stopped halfway reports exactly what it did; a dry run's is filled here from the
