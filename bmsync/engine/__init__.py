@@ -6,6 +6,8 @@ diff.py          how each side of a path compares with the snapshot        (pure
 compare.py       same bytes or not, for the few paths modified on both sides
 plan.py          the decision table, per mode: trees → actions              (pure)
 adopt.py         finish conflicts a killed run began                        (pure)
+moves.py         a renamed file travels as a rename, not a delete and a copy (pure)
+folders.py       the folders to create and remove, from three trees of them (pure)
 guards.py        max-delete and empty-side: abort before anything changes   (pure)
 execute.py       carry out the actions, with bounded concurrency
 aimd.py          how many small actions at once while the store throttles   (pure)
