@@ -3,8 +3,11 @@
 Every command (sync, check, status, trash, restore, and the workflows to come) starts the same
 way: make the folder absolute, parse the remote URL, load the ignore rules, find the state
 folder; then, as it needs them, take the lock, open the snapshot, open the S3 client. That is
-all here, once. The blocking parts run in a worker thread, so a caller's event loop (a notebook,
-basic-memory's server) never stalls on a slow disk.
+all here, once, and it is the way a command reaches the state folder (lock, snapshot, run
+history, setting a snapshot aside) and the remote: `commands/` imports no adapter but through
+this module, save the exceptions the import contract states. The blocking parts run in a
+worker thread, so a caller's event loop (a notebook, basic-memory's server) never stalls on a
+slow disk.
 
 The S3 client (aiobotocore) and the snapshot store (SQLAlchemy) are imported only when opened,
 so `bmsync --help` and `import bmsync` load neither.
@@ -23,9 +26,10 @@ from bmsync.errors import ConfigError, StateCorruptError
 from bmsync.local.ignore import IgnoreRules
 from bmsync.ports import RemoteStore, SnapshotStore
 from bmsync.remotes import RemoteLocation, S3Config, parse_remote_url
-from bmsync.state.lock import ProjectLock
+from bmsync.state.aside import set_aside
+from bmsync.state.lock import ProjectLock, describe_lock
 from bmsync.state.paths import ProjectPaths, default_state_dir
-from bmsync.types import SnapshotEntry
+from bmsync.types import RunRecord, SnapshotEntry
 
 PathArg = str | os.PathLike[str]
 
@@ -130,6 +134,25 @@ async def open_project(
     )
 
 
+async def state_paths(state_dir: PathArg | None, location: RemoteLocation) -> ProjectPaths:
+    """The state folder of a remote, for a command that needs no local folder (`list_trash`)
+    or only reads (`project_status`): found, not created."""
+    return await asyncio.to_thread(ProjectPaths.resolve, state_dir, location.url)
+
+
+async def lock_holder(paths: ProjectPaths) -> str | None:
+    """Who holds or last held the project's lock, read without taking it (`describe_lock`)."""
+    return await asyncio.to_thread(describe_lock, paths.lock)
+
+
+async def forget_snapshot(paths: ProjectPaths) -> Path | None:
+    """Under the project's lock, set its snapshot aside; where it now is, None when there was
+    none. For a caller that knows the state folder but not the pair."""
+    async with lock_state(paths):
+        db = paths.db
+        return await asyncio.to_thread(lambda: set_aside(db, "reset") if db.exists() else None)
+
+
 def locked(
     project: Project, *, dry_run: bool = False
 ) -> contextlib.AbstractAsyncContextManager[ProjectLock]:
@@ -197,6 +220,19 @@ async def read_snapshot(project: Project) -> dict[str, SnapshotEntry]:
         project.paths.db, local_root=str(project.root), remote_url=project.url
     ) as store:
         return await store.load()
+
+
+async def run_history(
+    paths: ProjectPaths, root: str, url: str, runs: int
+) -> tuple[int, list[RunRecord]] | None:
+    """The snapshot's file count and its `runs` most recent runs, newest first, read without
+    changing it; None when there is no snapshot (nothing made)."""
+    from bmsync.state.store import SqliteSnapshotStore
+
+    if not await asyncio.to_thread(paths.db.exists):
+        return None
+    async with await SqliteSnapshotStore.open(paths.db, local_root=root, remote_url=url) as store:
+        return await store.count_files(), await store.last_runs(runs)
 
 
 @contextlib.asynccontextmanager

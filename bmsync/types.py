@@ -3,13 +3,15 @@
 Three trees meet in the planner: a `LocalFile` per file of the local scan, a `RemoteObject` per
 object of the S3 listing, and a `SnapshotEntry` per path both sides agreed on after the last
 successful sync. All are frozen so the pure core can share them without copying, and all paths
-are project-relative POSIX strings in NFC (see `bmsync.names`).
+are project-relative POSIX strings in NFC (see `bmsync.names`). A `RunRecord` is one run of the
+history the snapshot keeps, as `project_status` shows it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 
 NS_MIN = -(2**63)
@@ -227,3 +229,14 @@ class Overwrite:
 
 
 PutMode = Create | Update | Overwrite
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One row of the run history; `status` is `RUNNING` for a run that never finished."""
+
+    id: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    summary: dict[str, object]

@@ -30,11 +30,10 @@ from bmsync.local import ops
 from bmsync.local.trash import run_folders
 from bmsync.names import MAX_NAME_BYTES, canonical, first_free, numbered_name, sibling
 from bmsync.ports import RemoteStore
-from bmsync.project import PathArg, project_root, remote_for
+from bmsync.project import PathArg, project_root, remote_for, state_paths
 from bmsync.remotes import S3Config, parse_remote_url
 from bmsync.runs import run_started
 from bmsync.s3.keys import InvalidKey, relkey_to_path, trash_key
-from bmsync.state.paths import ProjectPaths
 
 TrashSide = Literal["local", "remote"]
 
@@ -115,7 +114,7 @@ async def list_trash(
     """What both trashes of this project hold (or the one `side` names), newest run first
     (local before remote). `side="local"` sends no request to S3, so it works offline."""
     location = parse_remote_url(remote_url)
-    paths = await asyncio.to_thread(ProjectPaths.resolve, state_dir, location.url)
+    paths = await state_paths(state_dir, location)
     found: list[TrashedVersion] = []
     if side != "remote":
         found += await asyncio.to_thread(lambda: list(_local_versions(paths.trash)))

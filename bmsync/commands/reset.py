@@ -10,15 +10,11 @@ says so.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
-from pathlib import Path
 
 from bmsync.commands.blocking import blocking
 from bmsync.display import html_table, short_repr
-from bmsync.project import PathArg, lock_state, open_project
-from bmsync.state.aside import set_aside
-from bmsync.state.paths import ProjectPaths
+from bmsync.project import PathArg, forget_snapshot, open_project
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +60,6 @@ async def reset_project(
     project = await open_project(local_path, remote_url, state_dir)
     aside = await forget_snapshot(project.paths)
     return ResetResult(str(project.root), project.url, str(aside) if aside else None)
-
-
-async def forget_snapshot(paths: ProjectPaths) -> Path | None:
-    """Under the project's lock, set its snapshot aside; where it now is, None when there was
-    none. For a caller that knows the state folder but not the pair."""
-    async with lock_state(paths):
-        db = paths.db
-        return await asyncio.to_thread(lambda: set_aside(db, "reset") if db.exists() else None)
 
 
 reset_project_blocking = blocking(reset_project)

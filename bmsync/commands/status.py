@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from bmsync.commands.blocking import blocking
 from bmsync.display import html_table, short_repr
-from bmsync.project import PathArg, project_root
+from bmsync.project import PathArg, lock_holder, project_root, run_history, state_paths
 from bmsync.remotes import parse_remote_url
-from bmsync.state.lock import describe_lock
-from bmsync.state.paths import ProjectPaths
-
-if TYPE_CHECKING:
-    from bmsync.state.store import RunRecord
+from bmsync.types import RunRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,20 +107,14 @@ async def project_status(
 
     A snapshot bound to another folder or remote raises `StateMismatchError`, as a sync would.
     """
-    from bmsync.state.store import SqliteSnapshotStore
-
     location = parse_remote_url(remote_url)
     root = str(await asyncio.to_thread(project_root, local_path))
-    paths = await asyncio.to_thread(ProjectPaths.resolve, state_dir, location.url)
-    lock = await asyncio.to_thread(describe_lock, paths.lock)
-    status = ProjectStatus(root, location.url, str(paths.root), False, 0, lock)
-    if not await asyncio.to_thread(paths.db.exists):
-        return status
-    async with await SqliteSnapshotStore.open(
-        paths.db, local_root=root, remote_url=location.url
-    ) as store:
-        files = await store.count_files()
-        recent = await store.last_runs(runs)
+    paths = await state_paths(state_dir, location)
+    lock = await lock_holder(paths)
+    history = await run_history(paths, root, location.url, runs)
+    if history is None:
+        return ProjectStatus(root, location.url, str(paths.root), False, 0, lock)
+    files, recent = history
     return ProjectStatus(root, location.url, str(paths.root), True, files, lock, recent)
 
 

@@ -39,7 +39,6 @@ import json
 import os
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -80,7 +79,7 @@ from bmsync.state.schema import (
     runs,
     settled,
 )
-from bmsync.types import Settlement, Side, SnapshotEntry
+from bmsync.types import RunRecord, Settlement, Side, SnapshotEntry
 
 _T = TypeVar("_T")
 
@@ -117,17 +116,6 @@ _SETTLE = _settle.on_conflict_do_update(
 _SELECT_FILES = select(
     files.c.path, files.c.size, files.c.mtime_ns, files.c.xxh3, files.c.etag, files.c.ctime_ns
 )
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    """One row of the run history; `status` is `RUNNING` for a run that never finished."""
-
-    id: str
-    started_at: datetime
-    finished_at: datetime | None
-    status: str
-    summary: dict[str, object]
 
 
 class SqliteSnapshotStore:

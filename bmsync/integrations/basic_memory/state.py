@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from bmsync.commands.blocking import run_blocking
-from bmsync.commands.reset import forget_snapshot
 from bmsync.integrations.basic_memory.commands import rclone_errors
 from bmsync.integrations.basic_memory.pairs import get_project_bisync_state
+from bmsync.project import forget_snapshot
 from bmsync.state.paths import ProjectPaths
 
 
