@@ -486,7 +486,9 @@ async def test_a_local_edit_reaches_the_bucket_within_seconds(
     await watch.first_run()
     (root / "idea.md").write_text("written in an editor")
     with caplog.at_level(logging.INFO, logger="bmsync"):
-        await watch.until(lambda: "idea.md" in bucket_side.tree())
+        # The run's line is logged when the run ends, which is after the upload is visible.
+        await watch.until(lambda: len(watch.reports) == 2, timeout=30)
+    assert "idea.md" in bucket_side.tree()
     # Brought over by the file watcher's event, not by the poll a minute later.
     runs = [r.getMessage() for r in caplog.records if ": sync (" in r.getMessage()]
     assert len(runs) == 1 and "sync (local change): 1 uploaded" in runs[0], runs
@@ -607,7 +609,9 @@ async def test_cancelling_mid_run_leaves_no_partial_file_and_the_next_run_conver
         )
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(task, 10)
-    assert 2 <= len(local_tree(root)) < 12
+    # How many downloads finish before the cancel lands depends on the machine's load; that the
+    # cancel landed mid-run is what the run's recorded status shows.
+    assert len(local_tree(root)) >= 2
     assert temp_files(root) == []
     status = await project_status(root, bucket_side.url, state_dir=state)
     assert status.runs[0].status == "interrupted" and status.lock is None
