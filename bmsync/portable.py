@@ -22,6 +22,10 @@ bmsync's local safety rests on promises POSIX makes and Windows keeps differentl
 
 Every choice takes `windows=` (or the limit) as a parameter, so the Windows branch is tested
 on Linux too. Nothing here imports bmsync.
+
+It sits at the bottom rather than in the one adapter that uses it because two do: `local/`
+(the notes) and `state/` (the snapshot, the lock, the trash folders), which the import contract
+keeps apart; each of these rules must exist once for both.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ the freed memory for later: a 1 GiB upload peaked at 147 MiB with two parts in f
 large upload sets `large_io` to a thread of its own for its duration, and the code that reads
 or hashes its bytes (`LocalSource.chunks`, the part digests) runs there through `run_blocking`;
 everything else, and every call made outside such a transfer, uses the default pool.
+
+It sits at the bottom rather than in one adapter because the thread is handed between two that
+may not import each other: `s3/multipart.py` sets it for an upload, and `local/source.py`, the
+`LocalSource` the upload reads through the port, reads on it.
 """
 
 from __future__ import annotations
