@@ -6,7 +6,7 @@ pool, each of its several threads allocates 8 MiB buffers in its own glibc arena
 the freed memory for later: a 1 GiB upload peaked at 147 MiB with two parts in flight, against
 130 MiB when one thread did every read and hash (measured here, same speed within 5 %). So a
 large upload sets `large_io` to a thread of its own for its duration, and the code that reads
-or hashes its bytes (`LocalSource.chunks`, the part digests) runs there through `run_blocking`;
+or hashes its bytes (`LocalSource.chunks`, the part digests) runs there through `off_loop`;
 everything else, and every call made outside such a transfer, uses the default pool.
 
 It sits at the bottom rather than in one adapter because the thread is handed between two that
@@ -32,7 +32,7 @@ large_io: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
 )
 
 
-async def run_blocking(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+async def off_loop(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     """`fn(*args)` off the event loop: on the current large transfer's thread, if any."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(large_io.get(), functools.partial(fn, *args, **kwargs))
@@ -40,7 +40,7 @@ async def run_blocking(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
 
 @contextlib.contextmanager
 def own_thread(name: str) -> Iterator[None]:
-    """Within the block, `run_blocking` uses one thread of its own, stopped at the end."""
+    """Within the block, `off_loop` uses one thread of its own, stopped at the end."""
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
     token = large_io.set(executor)
     try:

@@ -30,7 +30,7 @@ from bmsync.failures import FileActionError, LocalChanged
 from bmsync.local.hashing import open_regular
 from bmsync.local.ops import check_unchanged
 from bmsync.types import LocalFile
-from bmsync.workers import run_blocking
+from bmsync.workers import off_loop
 
 INLINE_READ_BYTES = 64 << 10
 """Files up to this size are read without a thread: a `stat`, an `open` that never blocks (see
@@ -61,19 +61,19 @@ class FileSource:
     async def chunks(self, chunk_bytes: int) -> AsyncGenerator[bytes, None]:
         """See `LocalSource.chunks`: `size` bytes in order, then the length and hash checks."""
         hasher = new_hasher()
-        handle = await run_blocking(self._open)
+        handle = await off_loop(self._open)
         try:
             remaining = self.size
             while remaining > 0:
                 with _read_errors(self.file):
-                    data = await run_blocking(handle.read, min(chunk_bytes, remaining))
+                    data = await off_loop(handle.read, min(chunk_bytes, remaining))
                 if not data:
                     raise self._shorter()
                 remaining -= len(data)
                 hasher.update(data)
                 yield data
             with _read_errors(self.file):
-                more = await run_blocking(handle.read, 1)
+                more = await off_loop(handle.read, 1)
         finally:
             handle.close()
         self._check_end(more, hasher.hexdigest())

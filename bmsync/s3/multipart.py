@@ -37,7 +37,7 @@ from bmsync.s3.keys import list_prefix
 from bmsync.s3.reads import head_key
 from bmsync.s3.responses import Stored, stored_from_response
 from bmsync.types import PutMode
-from bmsync.workers import own_thread, run_blocking
+from bmsync.workers import off_loop, own_thread
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ async def _upload_parts(
                     break
                 # Two MD5s of a whole part (tens of milliseconds): off the event loop, and in
                 # order, as the whole file's digest needs.
-                md5 = await run_blocking(digester.add_part, data)
+                md5 = await off_loop(digester.add_part, data)
                 number += 1
                 group.create_task(send(number, data, md5))
     except BaseExceptionGroup as failed:
