@@ -31,7 +31,7 @@ from bmsync.errors import (
 from bmsync.remotes import RemoteLocation, S3Config, parse_remote_url
 from bmsync.s3 import dates
 from bmsync.s3.client import open_s3_client, parse_timestamp
-from bmsync.s3.errors import translate_client_error
+from bmsync.s3.error_map import translate_client_error
 from bmsync.s3.integrity import ContentDigest, PartDigester, etag_verdict
 
 # -- s3:// URLs -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@
       existence.py  whether keys exist, for many at once, on stores that ignore If-None-Match
       trash.py      the remote trash: preserve, purge, list, download a kept version
       responses.py  what an answer says about an object (identity, times)
-      errors.py     what every botocore and aiohttp error means: run-stopping or one file's
+      error_map.py  what every botocore and aiohttp error means: run-stopping or one file's
       throttles.py  the store's "slow down" answers, counted per client for `throttled`
 
 The S3 side reads local files only through the `bmsync.ports.LocalSource` it is handed; it

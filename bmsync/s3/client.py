@@ -1,4 +1,4 @@
-"""The aiobotocore S3 client bmsync uses (what its errors mean is `bmsync.s3.errors`).
+"""The aiobotocore S3 client bmsync uses (what its errors mean is `bmsync.s3.error_map`).
 
 Client settings and why:
 - standard retry mode, 7 attempts in all (6 retries): exponential backoff with jitter on

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from bmsync.remotes import TRASH_PREFIX
 from bmsync.s3.bucket import Bucket
-from bmsync.s3.errors import (
+from bmsync.s3.error_map import (
     TRANSPORT_ERRORS,
     appeared,
     changed,

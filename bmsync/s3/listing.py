@@ -1,7 +1,7 @@
 """Listing the prefix: ListObjectsV2, paginated, into a `RemoteListing`.
 
 A run lists once and trusts that listing, so any failure to list stops the run
-(`bmsync.s3.errors.listing_error`): an object missing from the listing would look deleted.
+(`bmsync.s3.error_map.listing_error`): an object missing from the listing would look deleted.
 A key that cannot be a safe, unique local path is rejected (reported, never synced). Zero-byte
 folder markers (`a/b/`) are kept apart from the files, for runs that keep markers.
 """
@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from bmsync.names import DATA_IN_FOLDER_KEY
 from bmsync.remotes import TRASH_PREFIX
 from bmsync.s3.bucket import Bucket
-from bmsync.s3.errors import TRANSPORT_ERRORS, listing_error
+from bmsync.s3.error_map import TRANSPORT_ERRORS, listing_error
 from bmsync.s3.keys import (
     InvalidKey,
     is_folder_marker,

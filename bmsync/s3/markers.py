@@ -22,7 +22,12 @@ from bmsync.failures import FileActionError, RemoteChanged
 from bmsync.remotes import TRASH_PREFIX
 from bmsync.s3.bucket import Bucket
 from bmsync.s3.conditions import Condition, ConditionalWrites, put_condition
-from bmsync.s3.errors import TRANSPORT_ERRORS, describe_error, file_errors, is_precondition_failed
+from bmsync.s3.error_map import (
+    TRANSPORT_ERRORS,
+    describe_error,
+    file_errors,
+    is_precondition_failed,
+)
 from bmsync.s3.keys import list_prefix
 from bmsync.s3.writes import delete_key
 from bmsync.types import Create

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from bmsync.ports import LocalSource
 from bmsync.s3.bucket import Bucket
 from bmsync.s3.conditions import Condition, ConditionalWrites, put_condition
-from bmsync.s3.errors import (
+from bmsync.s3.error_map import (
     TRANSPORT_ERRORS,
     corrupt_upload,
     describe_error,

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from bmsync.digests import new_md5
 from bmsync.ports import ByteSink
 from bmsync.s3.bucket import Bucket
-from bmsync.s3.errors import changed, corrupt_download, file_errors, is_not_found, missing
+from bmsync.s3.error_map import changed, corrupt_download, file_errors, is_not_found, missing
 from bmsync.s3.integrity import ContentDigest, etag_is_opaque, etag_verdict
 from bmsync.s3.keys import normalise_etag, quote_etag
 from bmsync.s3.responses import meta_from_response

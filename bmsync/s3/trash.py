@@ -14,7 +14,7 @@ from datetime import datetime
 from bmsync.ports import ByteSink
 from bmsync.runs import expired_runs, trash_runs
 from bmsync.s3.bucket import Bucket
-from bmsync.s3.errors import file_errors
+from bmsync.s3.error_map import file_errors
 from bmsync.s3.keys import trash_key
 from bmsync.s3.reads import download_key
 from bmsync.s3.writes import copy_key

@@ -19,7 +19,7 @@ from bmsync.failures import RemoteChanged
 from bmsync.ports import LocalSource
 from bmsync.s3.bucket import Bucket
 from bmsync.s3.conditions import Condition, ConditionalWrites, put_condition
-from bmsync.s3.errors import (
+from bmsync.s3.error_map import (
     appeared,
     changed,
     corrupt_upload,
