@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 _PROGRESS = re.compile(rb"(\d+)/(\d+) files")
-"""The live progress's count of finished actions (`bmsync.rich_view`), redrawn 10 times a
+"""The live progress's count of finished actions (`bmsync.cli.rich_view`), redrawn 10 times a
 second."""
 _TAIL_BYTES = 4096
 WAIT_S = 300.0

@@ -1,6 +1,6 @@
 """The `bmsync` command as a user runs it: a subprocess, real S3 servers, real signals.
 
-What the README and `bmsync/cli.py`'s exit-code table promise and no library test can show:
+What the README and `bmsync/cli/runner.py`'s exit-code table promise and no library test can show:
 what start-up loads, `--ignore-file`, exit codes 1, 2, 4 and 130, and the one JSON error shape.
 """
 

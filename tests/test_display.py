@@ -107,7 +107,7 @@ def test_an_all_report_shows_each_projects_status() -> None:
 def test_a_warning_about_the_run_is_no_skipped_path(capsys: pytest.CaptureFixture[str]) -> None:
     """`(lock)` and `(throttled)` are notes on the run: shown as warnings, never counted or
     worded as skipped paths, in the summary, the repr, the notebook and the terminal table."""
-    from bmsync.rich_view import print_result
+    from bmsync.cli.rich_view import print_result
 
     report = bmsync.SyncReport(
         uploaded=["a.md"],

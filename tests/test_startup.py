@@ -5,8 +5,8 @@
 - the command imports aiohttp with the CA certificates of its default TLS contexts loaded on a
   thread (`bmsync/s3/cacerts.py`): the contexts end up as aiohttp would have made them, the
   `ssl` module is left as it was, and a library caller is not opted in.
-- the command leaves with `os._exit` once its work is done (`cli.entry`): its output must still
-  be complete, its exit code kept, and the `atexit` handlers run.
+- the command leaves with `os._exit` once its work is done (`cli.startup.entry`): its output
+  must still be complete, its exit code kept, and the `atexit` handlers run.
 Each runs in a fresh interpreter: what is imported, and how a process ends, is the point.
 """
 
@@ -159,7 +159,7 @@ def test_a_syncing_command_loads_its_engine_without_collections_and_freezes_it()
     while they are made, they are frozen out of later ones, and the collector is on again."""
     done = python(
         "import gc, json, sys\n"
-        "from bmsync import cli\n"
+        "from bmsync.cli import startup as cli\n"
         "runs = []\n"
         "gc.callbacks.append(lambda phase, info: runs.append(phase))\n"
         "cli._load_engine()\n"
@@ -178,6 +178,6 @@ def test_a_syncing_command_loads_its_engine_without_collections_and_freezes_it()
     [(["--help"], False), (["sync", "--help"], False), (["-v", "sync", "x"], True)],
 )
 def test_only_a_syncing_command_loads_the_engine_up_front(argv: list[str], engine: bool) -> None:
-    from bmsync import cli
+    from bmsync.cli import startup as cli
 
     assert (cli._command_of(argv) in cli._ENGINE_COMMANDS) is engine

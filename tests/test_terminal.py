@@ -143,9 +143,9 @@ def test_sync_all_shows_a_bar_per_project_then_a_table_of_projects(
 
 def test_tables_show_names_literally_never_as_markup(capsys: pytest.CaptureFixture[str]) -> None:
     """rich reads `[bold]` as markup; a project or a path may be named like that."""
+    from bmsync.cli.rich_view import print_result
     from bmsync.commands.all import AllReport, ProjectOutcome, ProjectPair
     from bmsync.report import FileError, SyncReport
-    from bmsync.rich_view import print_result
 
     report = SyncReport(
         status="aborted", guard="max_delete", abort_reason="30 deletes in [red]notes[/red]",

@@ -6,7 +6,7 @@ thing a sync engine can do; the user lifts them deliberately with `force`.
 
 A reason is read by a Python caller and by a person at a terminal alike, so it names the
 settings in words ("run again with force"), not as flags; the CLI adds the flags
-(`bmsync.cli.GUARD_HINTS`, keyed by `SyncReport.guard`).
+(`bmsync.cli.runner.GUARD_HINTS`, keyed by `SyncReport.guard`).
 """
 
 from __future__ import annotations

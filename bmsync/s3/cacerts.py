@@ -5,7 +5,7 @@ reads and parses the system's CA bundle: about 55 ms of a command's start-up her
 a small project's whole no-change sync. bmsync never uses those contexts: aiobotocore hands
 aiohttp a context of its own for every connection (`ssl=` on its connector).
 
-So the command line (`cli.entry`, through `defer_for_this_process`) imports aiohttp with
+So the command line (`cli.startup.entry`, through `defer_for_this_process`) imports aiohttp with
 `SSLContext.load_default_certs` and `set_default_verify_paths` recording the contexts they were
 called on instead of loading, puts the methods back, and loads the certificates into those very
 contexts on a daemon thread (OpenSSL parses the bundle without the GIL, so that runs beside the

@@ -11,7 +11,7 @@ The rules every command follows (README, "Progress"):
   with `-q` errors only.
 
 rich draws the live progress and the tables. It is imported only when something is drawn
-(`bmsync.rich_view`), so `bmsync --help` and a run into a pipe never load it.
+(`bmsync.cli.rich_view`), so `bmsync --help` and a run into a pipe never load it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from bmsync.display import human_bytes
 from bmsync.progress import Progress, ProgressEvent, ProgressFn
 
 if TYPE_CHECKING:
-    from bmsync.rich_view import LiveView
+    from bmsync.cli.rich_view import LiveView
 
 QUIET, NORMAL, VERBOSE, DEBUG = -1, 0, 1, 2
 
@@ -132,7 +132,7 @@ class Terminal:
             print(jsontext.dumps(data), flush=True)
             return
         if self.tables and result is not None:
-            from bmsync.rich_view import print_result
+            from bmsync.cli.rich_view import print_result
 
             self.end_run()
             if print_result(result):
@@ -150,7 +150,7 @@ class Terminal:
 
     def _live_view(self) -> LiveView:
         if self._view is None:
-            from bmsync.rich_view import LiveView
+            from bmsync.cli.rich_view import LiveView
 
             verbosity = self.verbosity
             self._view = LiveView(lambda project, event: action_line(event, verbosity, project))

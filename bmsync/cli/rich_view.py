@@ -1,6 +1,6 @@
 """Everything bmsync draws with rich: the live progress of runs, and results as tables.
 
-Imported only when something is drawn (`bmsync.terminal` decides), never by `bmsync --help`.
+Imported only when something is drawn (`bmsync.cli.terminal` decides), never by `bmsync --help`.
 
 The live view has one line per project while it is scanning, listing, comparing and planning,
 then one transfer bar per project: files done of all, bytes moved of all, rate and time left.
