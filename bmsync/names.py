@@ -222,12 +222,22 @@ def _cut(text: str, room: int) -> str:
 _CONFLICT_TAG = re.compile(r"\.conflict-(\d{8}-\d{6})(?:-(\d+))?")
 
 
+def conflict_copies(
+    path: str, stamp: str, *, max_path_bytes: int = MAX_KEY_BYTES
+) -> Callable[[int], str]:
+    """The names a conflict copy of `path` made at `stamp` takes, by number: 1 is
+    `notes/x.conflict-<stamp>.md`, n is `notes/x.conflict-<stamp>-n.md`, cut to fit. The one
+    rule for a conflict copy's name, bmsync's (`conflict_copy_name`) and basic-memory's
+    (`integrations.basic_memory.conflict_copy_name`, which takes the stamp as text)."""
+    return sibling(path, f"conflict-{stamp}", max_path_bytes=max_path_bytes)
+
+
 def conflict_copy_name(
     path: str, stamp: datetime, taken: Set[str], *, max_path_bytes: int = MAX_KEY_BYTES
 ) -> str:
     """`notes/x.md` → `notes/x.conflict-20261123-101500.md`, numbered if that is taken."""
-    tag = f"conflict-{stamp:%Y%m%d-%H%M%S}"
-    return first_free(sibling(path, tag, max_path_bytes=max_path_bytes), taken.__contains__)
+    copies = conflict_copies(path, f"{stamp:%Y%m%d-%H%M%S}", max_path_bytes=max_path_bytes)
+    return first_free(copies, taken.__contains__)
 
 
 def copy_names(
@@ -251,7 +261,7 @@ def copy_names(
         name = names[at]
         for tag in _CONFLICT_TAG.finditer(name, len(parent)):
             number = int(tag.group(2) or 1)
-            rebuilt = sibling(path, f"conflict-{tag.group(1)}", max_path_bytes=max_path_bytes)
+            rebuilt = conflict_copies(path, tag.group(1), max_path_bytes=max_path_bytes)
             if rebuilt(number) == name:
                 found.append((tag.group(1), number, name))
                 break

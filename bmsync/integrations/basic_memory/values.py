@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bmsync.names import sibling
+from bmsync.names import conflict_copies
 
 TransferDirection = Literal["push", "pull"]
 """push = local -> cloud, pull = cloud -> local."""
@@ -68,9 +68,10 @@ class TransferPlan:
 
 
 def conflict_copy_name(rel_path: str, suffix: str) -> str:
-    """`notes/x.md` -> `notes/x.conflict-<suffix>.md` (basic-memory's `transfer` rule), cut to
-    fit like every name bmsync makes beside a file (`bmsync.names.sibling`)."""
-    return sibling(rel_path, f"conflict-{suffix}")(1)
+    """`notes/x.md` -> `notes/x.conflict-<suffix>.md` (basic-memory's `transfer` rule and
+    name), bmsync's own rule for a conflict copy (`bmsync.names.conflict_copies`) with
+    basic-memory's arguments."""
+    return conflict_copies(rel_path, suffix)(1)
 
 
 def strategy_overwrites_dest(direction: TransferDirection, strategy: ConflictStrategy) -> bool:
