@@ -28,13 +28,12 @@ from typing import Any, TypeVar
 from bmsync.commands.blocking import run_blocking
 from bmsync.commands.check import check_project
 from bmsync.commands.ls import list_remote
-from bmsync.commands.run_pair import sync_project
+from bmsync.commands.run_pair import Pair, sync_project
 from bmsync.commands.transfer import mirror_project, prune_project, pull_project, push_project
 from bmsync.errors import BmsyncError
 from bmsync.failures import FileActionError
 from bmsync.integrations.basic_memory import output
 from bmsync.integrations.basic_memory.pairs import (
-    Pair,
     bisync_initialized,
     project_pair,
     remote_only_pair,
@@ -75,7 +74,7 @@ def project_sync(
     pair = project_pair(project, bucket_name)
     report = _call(
         mirror_project(
-            pair.folder, pair.url, delete_excluded=True, force=force, dry_run=dry_run,
+            pair.local_path, pair.remote_url, delete_excluded=True, force=force, dry_run=dry_run,
             s3=pair.s3, state_dir=pair.state_dir,
         )
     )  # fmt: skip
@@ -104,8 +103,8 @@ def project_bisync(
     pair = project_pair(project, bucket_name, state_path)
     report = _call(
         sync_project(
-            pair.folder, pair.url, s3=pair.s3, state_dir=pair.state_dir, profile="balanced",
-            dry_run=dry_run, resync=resync, force=force,
+            pair.local_path, pair.remote_url, s3=pair.s3, state_dir=pair.state_dir,
+            profile="balanced", dry_run=dry_run, resync=resync, force=force,
         )
     )  # fmt: skip
     return _shown(report, verbose)
@@ -124,7 +123,9 @@ def project_check(
     lacks or holds differently counts). Changes nothing; prints the differences."""
     pair = project_pair(project, bucket_name)
     found = _call(
-        check_project(pair.folder, pair.url, s3=pair.s3, state_dir=pair.state_dir, one_way=one_way)
+        check_project(
+            pair.local_path, pair.remote_url, s3=pair.s3, state_dir=pair.state_dir, one_way=one_way
+        )
     )
     if not found.in_sync:
         output.show_lines(found.summary().splitlines())
@@ -306,7 +307,7 @@ def _one_way(
     command = push_project if direction == "push" else pull_project
     conflict: OneWayConflictName = strategy
     return command(
-        pair.folder, pair.url, conflict=conflict, dry_run=dry_run, s3=pair.s3,
+        pair.local_path, pair.remote_url, conflict=conflict, dry_run=dry_run, s3=pair.s3,
         state_dir=pair.state_dir, now=now,
     )  # fmt: skip
 
@@ -314,10 +315,10 @@ def _one_way(
 def _prune(
     pair: Pair, *, yes: bool, keep: Sequence[str] = (), limit: int | None = None
 ) -> Coroutine[Any, Any, SyncReport]:
-    shown = IgnoreRules.load(Path(pair.folder)).showing(keep) if keep else []
+    shown = IgnoreRules.load(Path(pair.local_path)).showing(keep) if keep else []
     return prune_project(
-        pair.folder, pair.url, yes=yes, max_delete=limit, s3=pair.s3, state_dir=pair.state_dir,
-        ignore=shown,
+        pair.local_path, pair.remote_url, yes=yes, max_delete=limit, s3=pair.s3,
+        state_dir=pair.state_dir, ignore=shown,
     )  # fmt: skip
 
 

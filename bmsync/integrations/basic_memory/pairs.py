@@ -14,13 +14,13 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from bmsync.bmhome import basic_memory_dir
 from bmsync.cloud.bmconfig import config_path, read_config
 from bmsync.cloud.configured import configured_projects
 from bmsync.cloud.projects import cloud_prefix
+from bmsync.commands.run_pair import Pair
 from bmsync.errors import BmsyncError
 from bmsync.integrations.basic_memory.credentials import s3_config_for
 from bmsync.integrations.basic_memory.values import RcloneError, SyncProject
@@ -49,14 +49,6 @@ def remote_url(project: SyncProject, bucket_name: str) -> str:
     return f"s3://{bucket_name}/{_prefix(project)}"
 
 
-@dataclass(frozen=True)
-class Pair:
-    folder: Path
-    url: str
-    s3: S3Config
-    state_dir: Path
-
-
 def remote_side(project: SyncProject, bucket_name: str) -> tuple[str, S3Config]:
     """The project's `s3://` URL and S3 settings, for a command that needs no folder (ls)."""
     return remote_url(project, bucket_name), _s3(project)
@@ -68,10 +60,10 @@ def project_pair(project: SyncProject, bucket_name: str, state_dir: Path | None 
     if not project.local_sync_path:
         raise RcloneError(f"Project {project.name} has no local_sync_path configured")
     return Pair(
-        Path(project.local_sync_path).expanduser(),
-        remote_url(project, bucket_name),
-        _s3(project),
-        state_dir or get_project_bisync_state(project.name),
+        local_path=Path(project.local_sync_path).expanduser(),
+        remote_url=remote_url(project, bucket_name),
+        s3=_s3(project),
+        state_dir=state_dir or get_project_bisync_state(project.name),
     )
 
 
@@ -90,7 +82,7 @@ def remote_only_pair(project: SyncProject, bucket_name: str) -> Iterator[Pair]:
         root = Path(scratch)
         (root / "folder").mkdir()
         url, s3 = remote_side(project, bucket_name)
-        yield Pair(root / "folder", url, s3, root / "state")
+        yield Pair(local_path=root / "folder", remote_url=url, s3=s3, state_dir=root / "state")
 
 
 def _configured_folder(name: str) -> Path | None:

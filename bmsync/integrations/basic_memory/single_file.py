@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
-from bmsync.integrations.basic_memory.pairs import Pair
+from bmsync.commands.run_pair import Pair
 from bmsync.integrations.basic_memory.values import TransferDirection
 from bmsync.local.hashing import hash_file
 from bmsync.local.ops import AtomicDownload
@@ -31,16 +32,17 @@ async def copy_one_file(
     arrow = "local -> cloud" if direction == "push" else "cloud -> local"
     if dry_run:
         return f"{verb} {source} to {dest} ({arrow})"
-    async with remote_for(None, parse_remote_url(pair.url), pair.s3) as remote:
+    folder = Path(pair.local_path)
+    async with remote_for(None, parse_remote_url(pair.remote_url), pair.s3) as remote:
         if direction == "push":
-            file = pair.folder / source
+            file = folder / source
             digest, size = await asyncio.to_thread(hash_file, file)
             mtime_ns = storable_ns((await asyncio.to_thread(os.stat, file)).st_mtime_ns)
             upload = FileSource(file, size, mtime_ns, digest)
             await remote.upload(dest, upload, mode=Create(), verify=True)
         else:
-            await asyncio.to_thread(pair.folder.mkdir, parents=True, exist_ok=True)
-            writer = await asyncio.to_thread(AtomicDownload, pair.folder, dest)
+            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+            writer = await asyncio.to_thread(AtomicDownload, folder, dest)
             try:
                 meta = await remote.download(source, writer.sink, if_match=None, verify=True)
                 await asyncio.to_thread(writer.commit_new, meta.effective_mtime_ns)
