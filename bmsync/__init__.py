@@ -89,7 +89,7 @@ _LAZY = {
     "sync_all": "bmsync.commands.all",
     "sync_all_blocking": "bmsync.commands.all",
     "AllReport": "bmsync.commands.all",
-    "ProjectPair": "bmsync.commands.projects",
+    "ProjectPair": "bmsync.commands.which_projects",
     "push_project": "bmsync.commands.transfer",
     "pull_project": "bmsync.commands.transfer",
     "mirror_project": "bmsync.commands.transfer",
@@ -128,7 +128,6 @@ if _typing.TYPE_CHECKING:
     from bmsync.commands.all import AllReport, sync_all, sync_all_blocking
     from bmsync.commands.check import CheckReport, check_project, check_project_blocking
     from bmsync.commands.ls import RemoteFile, RemoteFiles, list_remote, list_remote_blocking
-    from bmsync.commands.projects import ProjectPair
     from bmsync.commands.recover import (
         RestoreResult,
         TrashedVersion,
@@ -152,6 +151,7 @@ if _typing.TYPE_CHECKING:
     )
     from bmsync.commands.watch import watch_project, watch_project_blocking
     from bmsync.commands.watch_all import watch_all
+    from bmsync.commands.which_projects import ProjectPair
     from bmsync.errors import (
         BmsyncError,
         BucketNotFoundError,

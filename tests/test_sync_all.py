@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bmsync.commands.all import check_no_nesting, sync_all
-from bmsync.commands.projects import CloudSource, ProjectPair
+from bmsync.commands.which_projects import CloudSource, ProjectPair
 from bmsync.errors import ConfigError
 from bmsync.state.lock import ProjectLock
 from bmsync.state.paths import ProjectPaths

@@ -27,8 +27,8 @@ from bmsync.cli.runner import (
 
 if TYPE_CHECKING:
     from bmsync.cli.terminal import Terminal
-    from bmsync.commands.projects import CloudSource
     from bmsync.commands.recover import TrashedVersion
+    from bmsync.commands.which_projects import CloudSource
     from bmsync.remotes import S3Config
     from bmsync.report import SyncReport
 
@@ -251,7 +251,7 @@ async def _watch(args: argparse.Namespace, terminal: Terminal) -> Outcome:
 def _cloud_source(args: argparse.Namespace) -> CloudSource | None:
     if args.cloud is None:
         return None
-    from bmsync.commands.projects import CloudSource
+    from bmsync.commands.which_projects import CloudSource
 
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
     return CloudSource(args.cloud or None, endpoint, args.region)

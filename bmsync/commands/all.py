@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bmsync.commands.blocking import blocking
-from bmsync.commands.projects import CloudSource, ProjectPair, find_projects
 from bmsync.commands.run_pair import Pair, run_pair
+from bmsync.commands.which_projects import CloudSource, ProjectPair, find_projects
 from bmsync.display import counted, html_table, short_repr
 from bmsync.errors import BmsyncError, ConfigError
 from bmsync.options import ConflictName, ProfileName, SyncOptions, resolve_options
@@ -172,7 +172,7 @@ async def sync_all(
     """Sync every project; see the module docstring. The projects are every top-level folder
     of `root` and of `remote_url` (`s3://bucket[/prefix]`), or basic-memory's configured ones
     (`config_file`, or `use_config` for its usual place), in the Basic Memory Cloud's bucket
-    with `cloud` (`bmsync.commands.projects`). `on_synced(name, report)` is called as each
+    with `cloud` (`bmsync.commands.which_projects`). `on_synced(name, report)` is called as each
     project finishes, `progress(name, event)` with each project's progress events
     (`bmsync.progress`); `dir_markers` keeps folder markers in every project (each project's
     own folder included)."""

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bmsync.commands.all import ProjectProgressFn
-from bmsync.commands.projects import CloudSource, find_projects
 from bmsync.commands.run_pair import sync_project
 from bmsync.commands.schedule import Timing
 from bmsync.commands.watch import (
@@ -26,6 +25,7 @@ from bmsync.commands.watch import (
     feed_changes,
     keep_in_sync,
 )
+from bmsync.commands.which_projects import CloudSource, find_projects
 from bmsync.project import PathArg, Project, open_project, project_root
 from bmsync.remotes import S3Config
 from bmsync.report import SyncReport
