@@ -1,6 +1,7 @@
 """Every error bmsync raises to its caller, and the exit code the CLI gives each.
 
-    BmsyncError                 base; `exit_code` is what `bmsync sync` exits with
+    BmsyncError                 base; `exit_code` is what `bmsync sync` exits with (code tells
+                                errors apart by type, never by this number)
     ├── ConfigError             bad arguments or settings (2)
     │   ├── RemoteUrlError      not an s3://bucket/prefix URL
     │   ├── StateMismatchError  the state file belongs to another local folder or remote

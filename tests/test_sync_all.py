@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bmsync.commands.all import check_no_nesting, sync_all
+from bmsync.commands.all import ProjectOutcome, check_no_nesting, sync_all
 from bmsync.commands.which_projects import CloudSource, ProjectPair
-from bmsync.errors import ConfigError
+from bmsync.errors import BmsyncError, ConfigError, LockedError
 from bmsync.state.lock import ProjectLock
 from bmsync.state.paths import ProjectPaths
 from tests.cloud_server import API_KEY, CloudServer
@@ -214,3 +214,16 @@ def test_sync_all_cloud_from_the_command_line(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["projects"]["research"]["uploaded"] == ["a.md"]
+
+
+def test_a_project_is_locked_by_the_error_type_not_its_exit_code() -> None:
+    """`sync_all` tells a project another sync holds (`locked`) from one that failed (`error`)
+    by the exception's type; the exit code is the CLI's business, not the library's test."""
+
+    class SomeOtherError(BmsyncError):
+        exit_code = 4
+
+    pair = ProjectPair("notes", Path("notes"), "s3://bucket/notes")
+    assert ProjectOutcome(pair, error=LockedError("held")).status == "locked"
+    assert ProjectOutcome(pair, error=SomeOtherError("other")).status == "error"
+    assert ProjectOutcome(pair, error=ConfigError("bad")).status == "error"

@@ -25,7 +25,7 @@ from bmsync.commands.blocking import blocking
 from bmsync.commands.run_pair import Pair, run_pair
 from bmsync.commands.which_projects import CloudSource, ProjectPair, find_projects
 from bmsync.display import counted, html_table, short_repr
-from bmsync.errors import BmsyncError, ConfigError
+from bmsync.errors import BmsyncError, ConfigError, LockedError
 from bmsync.options import ConflictName, ProfileName, SyncOptions, resolve_options
 from bmsync.progress import Progress
 from bmsync.project import PathArg
@@ -51,7 +51,7 @@ class ProjectOutcome:
     @property
     def status(self) -> AllStatus:
         if self.error is not None:
-            return "locked" if self.error.exit_code == 4 else "error"
+            return "locked" if isinstance(self.error, LockedError) else "error"
         assert self.report is not None
         return self.report.status
 
