@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 import bmsync
-from bmsync import jsontext
-from bmsync.cli import build_parser
+from bmsync.cli import build_parser, jsontext
 from bmsync.names import TEMP_PREFIX
 from tests.commandline import cli_env, run_cli
 from tests.faultproxy import Fault, FaultProxy, always, on_keys

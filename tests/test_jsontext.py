@@ -1,4 +1,4 @@
-"""`--json` output is strict UTF-8 JSON even for names that are not UTF-8 (`bmsync.jsontext`)."""
+"""`--json` output is strict UTF-8 JSON even for names that are not UTF-8 (`cli/jsontext.py`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bmsync import jsontext
+from bmsync.cli import jsontext
 
 # Text as a local scan can hand it over: any characters, plus bytes that are not UTF-8 (as
 # `surrogateescape` makes them) and backslashes, which the escaping must keep apart.

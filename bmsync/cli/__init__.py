@@ -7,6 +7,7 @@
     __main__.py   `python -m bmsync.cli`
     terminal.py   all output: the result, live progress, each action, the log
     rich_view.py  what rich draws (imported only when something is drawn)
+    jsontext.py   every `--json` object as strict UTF-8 JSON, names that are not UTF-8 included
 
 Each command is imported only when it runs, so `bmsync --help` and `bmsync --version` load
 neither the S3 client nor the snapshot store.

@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from bmsync import jsontext
+from bmsync.cli import jsontext
 from bmsync.cli.parser import parse_headers
 from bmsync.cli.runner import (
     ALL_EXIT_CODES,

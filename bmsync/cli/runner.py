@@ -27,7 +27,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bmsync import jsontext
+from bmsync.cli import jsontext
 from bmsync.errors import BmsyncError
 
 if TYPE_CHECKING:

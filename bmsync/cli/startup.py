@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from typing import NoReturn
 
-from bmsync import jsontext
+from bmsync.cli import jsontext
 from bmsync.cli.handlers import COMMANDS
 from bmsync.cli.parser import UsageError, build_parser
 from bmsync.cli.runner import fail, run_command

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from bmsync import jsontext
+from bmsync.cli import jsontext
 from bmsync.display import human_bytes
 from bmsync.progress import Progress, ProgressEvent, ProgressFn
 
