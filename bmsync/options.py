@@ -45,7 +45,10 @@ class OneWayConflict(Enum):
     """The incoming version is put beside the destination's as `{stem}.conflict-{time}{suffix}`."""
 
 
-class ConflictStrategy(Enum):
+class TwoWayConflict(Enum):
+    """How a two-way sync settles a file changed on both sides (push and pull take a
+    `OneWayConflict`; basic-memory's API names its own words `ConflictStrategy`)."""
+
     NEWER = "newer"
     OLDER = "older"
     LARGER = "larger"
@@ -57,7 +60,7 @@ class ConflictStrategy(Enum):
 
 ProfileName = Literal["safe", "balanced", "fast"]
 ConflictName = Literal["newer", "older", "larger", "smaller", "local", "remote", "keep-both"]
-"""The words `profile` and `conflict` accept (a `ConflictStrategy` is accepted too)."""
+"""The words `profile` and `conflict` accept (a `TwoWayConflict` is accepted too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,14 +85,14 @@ class MaxDelete:
 class Profile:
     name: str
     max_delete: MaxDelete
-    conflict: ConflictStrategy
+    conflict: TwoWayConflict
     verify: bool
 
 
 PROFILES: dict[str, Profile] = {
-    "safe": Profile("safe", MaxDelete(count=10), ConflictStrategy.KEEP_BOTH, verify=True),
-    "balanced": Profile("balanced", MaxDelete(count=25), ConflictStrategy.NEWER, verify=True),
-    "fast": Profile("fast", MaxDelete(count=50), ConflictStrategy.NEWER, verify=False),
+    "safe": Profile("safe", MaxDelete(count=10), TwoWayConflict.KEEP_BOTH, verify=True),
+    "balanced": Profile("balanced", MaxDelete(count=25), TwoWayConflict.NEWER, verify=True),
+    "fast": Profile("fast", MaxDelete(count=50), TwoWayConflict.NEWER, verify=False),
 }
 
 
@@ -104,7 +107,7 @@ and fewer, down to `transfers`, while the store answers "slow down": `bmsync/eng
 class SyncOptions:
     """Everything the planner and guards need to know about how this run should behave."""
 
-    conflict: ConflictStrategy = ConflictStrategy.NEWER
+    conflict: TwoWayConflict = TwoWayConflict.NEWER
     max_delete: MaxDelete = MaxDelete(count=25)
     verify: bool = True
     resync: bool = False
@@ -151,13 +154,13 @@ def parse_max_delete(value: int | str) -> MaxDelete:
     return MaxDelete(count=int(number))
 
 
-def parse_conflict(value: str | ConflictStrategy) -> ConflictStrategy:
-    if isinstance(value, ConflictStrategy):
+def parse_conflict(value: str | TwoWayConflict) -> TwoWayConflict:
+    if isinstance(value, TwoWayConflict):
         return value
     try:
-        return ConflictStrategy(value)
+        return TwoWayConflict(value)
     except ValueError:
-        choices = ", ".join(s.value for s in ConflictStrategy)
+        choices = ", ".join(s.value for s in TwoWayConflict)
         raise ConfigError(
             f"unknown conflict strategy {value!r}; choose one of: {choices}"
         ) from None
@@ -190,7 +193,7 @@ def check_transfers(transfers: object) -> None:
 def resolve_options(
     *,
     profile: str = "balanced",
-    conflict: str | ConflictStrategy | None = None,
+    conflict: str | TwoWayConflict | None = None,
     max_delete: int | str | None = None,
     resync: bool = False,
     force: bool = False,

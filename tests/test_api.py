@@ -15,7 +15,7 @@ import pytest
 import bmsync
 from bmsync.cli import parse_headers
 from bmsync.errors import ConfigError
-from bmsync.options import ConflictStrategy, MaxDelete, parse_max_delete, resolve_options
+from bmsync.options import MaxDelete, TwoWayConflict, parse_max_delete, resolve_options
 from bmsync.testing import MemoryRemote
 
 
@@ -81,9 +81,9 @@ def test_bad_max_delete_is_a_config_error(value: int | str) -> None:
 
 def test_profiles_and_overrides() -> None:
     safe = resolve_options(profile="safe")
-    assert safe.conflict is ConflictStrategy.KEEP_BOTH and safe.max_delete.limit(100) == 10
+    assert safe.conflict is TwoWayConflict.KEEP_BOTH and safe.max_delete.limit(100) == 10
     fast = resolve_options(profile="fast", conflict="older", max_delete="10%")
-    assert not fast.verify and fast.conflict is ConflictStrategy.OLDER
+    assert not fast.verify and fast.conflict is TwoWayConflict.OLDER
     assert fast.max_delete.limit(200) == 20
     with pytest.raises(ConfigError, match="unknown profile"):
         resolve_options(profile="yolo")

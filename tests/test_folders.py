@@ -30,7 +30,7 @@ from bmsync.engine.folders import (
     with_parents,
 )
 from bmsync.engine.plan import Plan, paths_to_compare, plan_sync
-from bmsync.options import ConflictStrategy, Mode
+from bmsync.options import Mode, TwoWayConflict
 from bmsync.types import (
     Comparison,
     Create,
@@ -243,7 +243,7 @@ def file_plan(world: World, mode: Mode, resync: bool) -> Plan:
     comparisons = {p: equal for p in paths_to_compare(local, remote, snapshot, resync=resync)}
     return plan_sync(
         local, remote, snapshot, comparisons,
-        strategy=ConflictStrategy.NEWER, now=NOW, resync=resync, mode=mode,
+        strategy=TwoWayConflict.NEWER, now=NOW, resync=resync, mode=mode,
     )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from bmsync.engine.actions import (
 from bmsync.engine.adopt import adopt_kept_copies
 from bmsync.engine.plan import Plan, choose_winner, paths_to_compare, plan_sync
 from bmsync.names import conflict_copy_name
-from bmsync.options import ConflictStrategy
+from bmsync.options import TwoWayConflict
 from bmsync.types import (
     Comparison,
     Create,
@@ -56,7 +56,7 @@ def plan_one(
     snapshot: SnapshotEntry | None,
     comparison: Comparison | None = None,
     *,
-    strategy: ConflictStrategy = ConflictStrategy.NEWER,
+    strategy: TwoWayConflict = TwoWayConflict.NEWER,
     resync: bool = False,
 ) -> Plan:
     return plan_sync(
@@ -185,16 +185,16 @@ def test_conflict_remote_without_mtime_metadata_uses_last_modified() -> None:
 @pytest.mark.parametrize(
     ("strategy", "expected"),
     [
-        (ConflictStrategy.NEWER, Side.LOCAL),
-        (ConflictStrategy.OLDER, Side.REMOTE),
-        (ConflictStrategy.LARGER, Side.LOCAL),
-        (ConflictStrategy.SMALLER, Side.REMOTE),
-        (ConflictStrategy.LOCAL, Side.LOCAL),
-        (ConflictStrategy.REMOTE, Side.REMOTE),
-        (ConflictStrategy.KEEP_BOTH, None),
+        (TwoWayConflict.NEWER, Side.LOCAL),
+        (TwoWayConflict.OLDER, Side.REMOTE),
+        (TwoWayConflict.LARGER, Side.LOCAL),
+        (TwoWayConflict.SMALLER, Side.REMOTE),
+        (TwoWayConflict.LOCAL, Side.LOCAL),
+        (TwoWayConflict.REMOTE, Side.REMOTE),
+        (TwoWayConflict.KEEP_BOTH, None),
     ],
 )
-def test_conflict_strategies(strategy: ConflictStrategy, expected: Side | None) -> None:
+def test_conflict_strategies(strategy: TwoWayConflict, expected: Side | None) -> None:
     local = lf("longer", mtime=2_000)
     remote = Comparison(False, meta("c", 1_000))
     assert choose_winner(strategy, local, remote) is expected
@@ -207,7 +207,7 @@ def test_keep_both_keeps_remote_at_path_and_local_as_copy() -> None:
             ro("c"),
             snap("a"),
             Comparison(False, meta("c", 1)),
-            strategy=ConflictStrategy.KEEP_BOTH,
+            strategy=TwoWayConflict.KEEP_BOTH,
         )
     )
     assert isinstance(action, ResolveConflict)
@@ -236,7 +236,7 @@ def test_resync_ignores_the_snapshot_and_never_deletes() -> None:
             "c.md": snap("c", path="c.md"),
         },
         {},
-        strategy=ConflictStrategy.NEWER,
+        strategy=TwoWayConflict.NEWER,
         now=NOW,
         resync=True,
     )
@@ -267,7 +267,7 @@ def test_two_conflicts_in_one_run_get_distinct_copy_names() -> None:
         remote,
         {},
         {"x.md": Comparison(False, meta("c", 1))},
-        strategy=ConflictStrategy.NEWER,
+        strategy=TwoWayConflict.NEWER,
         now=NOW,
     )
     conflict = plan.of_type(ResolveConflict)[0]
@@ -304,7 +304,7 @@ def replan_after_kill(
     comparisons = {P: Comparison(False, meta("c", 1_500), same)}
     if copy_remote is not None and not copy_in_snapshot:
         comparisons[copy.path] = Comparison(copy_remote_equal, meta("z", 1_500))
-    plan = plan_sync(local, remote, snapshot, comparisons, strategy=ConflictStrategy.NEWER, now=NOW)
+    plan = plan_sync(local, remote, snapshot, comparisons, strategy=TwoWayConflict.NEWER, now=NOW)
     return adopt_kept_copies(plan, local, remote, snapshot, comparisons)
 
 

@@ -38,7 +38,7 @@ from bmsync.engine.plan import (
     plan_sync,
     settled_paths,
 )
-from bmsync.options import ConflictStrategy, Mode, OneWayConflict
+from bmsync.options import Mode, OneWayConflict, TwoWayConflict
 from bmsync.types import (
     Change,
     Comparison,
@@ -96,7 +96,7 @@ def plan_for(
     }
     gone = {p: RemoteObject(p, len(c), f"e-{c}", 1) for p, c in (excluded or {}).items()}
     return plan_sync(
-        local, remote, snapshot, comparisons, strategy=ConflictStrategy.NEWER, now=NOW,
+        local, remote, snapshot, comparisons, strategy=TwoWayConflict.NEWER, now=NOW,
         mode=mode, one_way=one_way, excluded=gone, settled=settled,
     )  # fmt: skip
 
@@ -316,7 +316,7 @@ def test_keep_both_records_the_copy_a_killed_run_made_instead_of_making_another(
         comparison = Comparison(False, meta, same_as_remote=(copy,))
         expected = Settlement("a.md", Side.LOCAL, "e-y", copy, "h-y")
     plan = plan_sync(
-        local, remote, {}, {"a.md": comparison}, strategy=ConflictStrategy.NEWER, now=NOW,
+        local, remote, {}, {"a.md": comparison}, strategy=TwoWayConflict.NEWER, now=NOW,
         mode=mode, one_way=OneWayConflict.KEEP_BOTH,
     )  # fmt: skip
     assert [a for a in plan.actions if not isinstance(a, Upload | Download)] == [Settle(expected)]

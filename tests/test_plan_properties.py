@@ -37,7 +37,7 @@ from bmsync.engine.actions import (
 from bmsync.engine.adopt import adopt_kept_copies
 from bmsync.engine.plan import Plan, paths_to_compare, plan_sync
 from bmsync.names import conflict_copy_name, copy_names, split_name
-from bmsync.options import ConflictStrategy
+from bmsync.options import TwoWayConflict
 from bmsync.types import Comparison, LocalFile, RemoteMeta, RemoteObject, Side, SnapshotEntry
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
@@ -95,7 +95,7 @@ def compare(world: World, resync: bool) -> dict[str, Comparison]:
     return comparisons
 
 
-def plan_without_adoption(world: World, strategy: ConflictStrategy, resync: bool) -> Plan:
+def plan_without_adoption(world: World, strategy: TwoWayConflict, resync: bool) -> Plan:
     local, remote, snapshot = trees(world)
     comparisons = compare(world, resync)
     return plan_sync(
@@ -103,7 +103,7 @@ def plan_without_adoption(world: World, strategy: ConflictStrategy, resync: bool
     )
 
 
-def make_plan(world: World, strategy: ConflictStrategy, resync: bool = False) -> Plan:
+def make_plan(world: World, strategy: TwoWayConflict, resync: bool = False) -> Plan:
     local, remote, snapshot = trees(world)
     planned = plan_without_adoption(world, strategy, resync)
     return adopt_kept_copies(planned, local, remote, snapshot, compare(world, resync))
@@ -177,12 +177,12 @@ def lost_versions(before: World, after: World, resync: bool) -> list[tuple[str, 
     return lost
 
 
-strategies = st.sampled_from(list(ConflictStrategy))
+strategies = st.sampled_from(list(TwoWayConflict))
 
 
 @settings(max_examples=400, deadline=None)
 @given(worlds(), strategies)
-def test_first_run_never_deletes(world: World, strategy: ConflictStrategy) -> None:
+def test_first_run_never_deletes(world: World, strategy: TwoWayConflict) -> None:
     world.snapshot = {}
     plan = make_plan(world, strategy)
     assert not plan.of_type(DeleteLocal) and not plan.of_type(DeleteRemote)
@@ -190,7 +190,7 @@ def test_first_run_never_deletes(world: World, strategy: ConflictStrategy) -> No
 
 @settings(max_examples=400, deadline=None)
 @given(worlds(), strategies)
-def test_resync_never_deletes(world: World, strategy: ConflictStrategy) -> None:
+def test_resync_never_deletes(world: World, strategy: TwoWayConflict) -> None:
     plan = make_plan(world, strategy, resync=True)
     assert not plan.of_type(DeleteLocal) and not plan.of_type(DeleteRemote)
 
@@ -198,7 +198,7 @@ def test_resync_never_deletes(world: World, strategy: ConflictStrategy) -> None:
 @settings(max_examples=600, deadline=None)
 @given(worlds(), strategies, st.booleans())
 def test_applying_a_plan_makes_both_sides_equal(
-    world: World, strategy: ConflictStrategy, resync: bool
+    world: World, strategy: TwoWayConflict, resync: bool
 ) -> None:
     after = apply(world, make_plan(world, strategy, resync))
     assert {p: c for p, (c, _) in after.local.items()} == {
@@ -209,7 +209,7 @@ def test_applying_a_plan_makes_both_sides_equal(
 @settings(max_examples=600, deadline=None)
 @given(worlds(), strategies, st.booleans())
 def test_replanning_after_applying_is_empty(
-    world: World, strategy: ConflictStrategy, resync: bool
+    world: World, strategy: TwoWayConflict, resync: bool
 ) -> None:
     after = apply(world, make_plan(world, strategy, resync))
     assert make_plan(after, strategy).actions == ()
@@ -218,7 +218,7 @@ def test_replanning_after_applying_is_empty(
 @settings(max_examples=600, deadline=None)
 @given(worlds(), strategies, st.booleans())
 def test_only_versions_the_snapshot_knows_can_disappear(
-    world: World, strategy: ConflictStrategy, resync: bool
+    world: World, strategy: TwoWayConflict, resync: bool
 ) -> None:
     after = apply(world, make_plan(world, strategy, resync))
     assert not lost_versions(world, after, resync)
@@ -226,7 +226,7 @@ def test_only_versions_the_snapshot_knows_can_disappear(
 
 @settings(max_examples=300, deadline=None)
 @given(worlds(), strategies)
-def test_delete_counts_match_the_actions(world: World, strategy: ConflictStrategy) -> None:
+def test_delete_counts_match_the_actions(world: World, strategy: TwoWayConflict) -> None:
     plan = make_plan(world, strategy)
     assert plan.local_deletes == len(plan.of_type(DeleteLocal))
     assert plan.remote_deletes == len(plan.of_type(DeleteRemote))
@@ -331,7 +331,7 @@ def test_copies_left_by_a_killed_conflict_are_adopted_only_on_proof() -> None:
 
     @settings(max_examples=600, deadline=None)
     @given(worlds_with_left_copies(), strategies, st.booleans())
-    def check(world: World, strategy: ConflictStrategy, resync: bool) -> None:
+    def check(world: World, strategy: TwoWayConflict, resync: bool) -> None:
         comparisons = compare(world, resync)
         planned = plan_without_adoption(world, strategy, resync)
         plan = make_plan(world, strategy, resync)

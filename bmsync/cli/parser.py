@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from bmsync import __version__
 from bmsync.errors import ConfigError
-from bmsync.options import PROFILES, ConflictStrategy
+from bmsync.options import PROFILES, TwoWayConflict
 
 
 class UsageError(ConfigError):
@@ -155,9 +155,7 @@ def _sync_choices(parser: argparse.ArgumentParser, max_delete: str) -> None:
     parser.add_argument(
         "--profile", choices=sorted(PROFILES), default="balanced", help=PROFILE_HELP
     )
-    parser.add_argument(
-        "--conflict", choices=[s.value for s in ConflictStrategy], help=CONFLICT_HELP
-    )
+    parser.add_argument("--conflict", choices=[s.value for s in TwoWayConflict], help=CONFLICT_HELP)
     parser.add_argument("--max-delete", metavar="N|N%", help=max_delete)
 
 

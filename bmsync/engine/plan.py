@@ -30,7 +30,7 @@ from bmsync.engine.actions import (
 )
 from bmsync.engine.diff import is_touched, local_change, remote_change
 from bmsync.names import MAX_KEY_BYTES, conflict_copy_name
-from bmsync.options import ConflictStrategy, Mode, OneWayConflict
+from bmsync.options import Mode, OneWayConflict, TwoWayConflict
 from bmsync.types import (
     Change,
     Comparison,
@@ -222,23 +222,23 @@ def settled_paths(
     return found
 
 
-def choose_winner(strategy: ConflictStrategy, local: LocalFile, remote: Comparison) -> Side | None:
+def choose_winner(strategy: TwoWayConflict, local: LocalFile, remote: Comparison) -> Side | None:
     """Who keeps the path. Ties go to the remote, so every client resolves a tie the same way."""
     remote_mtime = remote.remote.effective_mtime_ns
     match strategy:
-        case ConflictStrategy.NEWER:
+        case TwoWayConflict.NEWER:
             return Side.LOCAL if local.mtime_ns > remote_mtime else Side.REMOTE
-        case ConflictStrategy.OLDER:
+        case TwoWayConflict.OLDER:
             return Side.LOCAL if local.mtime_ns < remote_mtime else Side.REMOTE
-        case ConflictStrategy.LARGER:
+        case TwoWayConflict.LARGER:
             return Side.LOCAL if local.size > remote.remote.size else Side.REMOTE
-        case ConflictStrategy.SMALLER:
+        case TwoWayConflict.SMALLER:
             return Side.LOCAL if local.size < remote.remote.size else Side.REMOTE
-        case ConflictStrategy.LOCAL:
+        case TwoWayConflict.LOCAL:
             return Side.LOCAL
-        case ConflictStrategy.REMOTE:
+        case TwoWayConflict.REMOTE:
             return Side.REMOTE
-        case ConflictStrategy.KEEP_BOTH:
+        case TwoWayConflict.KEEP_BOTH:
             return None
 
 
@@ -259,7 +259,7 @@ class _Context:
     """What decides a path besides its three versions: the run's settings and the names taken."""
 
     mode: Mode
-    strategy: ConflictStrategy
+    strategy: TwoWayConflict
     one_way: OneWayConflict
     now: datetime
     taken: set[str]
@@ -275,7 +275,7 @@ def plan_sync(
     snapshot: Snapshot,
     comparisons: Mapping[str, Comparison],
     *,
-    strategy: ConflictStrategy,
+    strategy: TwoWayConflict,
     now: datetime,
     resync: bool = False,
     mode: Mode = Mode.BISYNC,
