@@ -227,12 +227,12 @@ def conflict_copies(
 ) -> Callable[[int], str]:
     """The names a conflict copy of `path` made at `stamp` takes, by number: 1 is
     `notes/x.conflict-<stamp>.md`, n is `notes/x.conflict-<stamp>-n.md`, cut to fit. The one
-    rule for a conflict copy's name, bmsync's (`conflict_copy_name`) and basic-memory's
+    rule for a conflict copy's name, bmsync's (`free_conflict_copy`) and basic-memory's
     (`integrations.basic_memory.conflict_copy_name`, which takes the stamp as text)."""
     return sibling(path, f"conflict-{stamp}", max_path_bytes=max_path_bytes)
 
 
-def conflict_copy_name(
+def free_conflict_copy(
     path: str, stamp: datetime, taken: Set[str], *, max_path_bytes: int = MAX_KEY_BYTES
 ) -> str:
     """`notes/x.md` → `notes/x.conflict-20261123-101500.md`, numbered if that is taken."""
@@ -243,7 +243,7 @@ def conflict_copy_name(
 def copy_names(
     path: str, names: Sequence[str], *, max_path_bytes: int = MAX_KEY_BYTES
 ) -> list[str]:
-    """The names among `names` (sorted) that `conflict_copy_name` could have given a copy of
+    """The names among `names` (sorted) that `free_conflict_copy` could have given a copy of
     `path` (shortened ones included), oldest first.
 
     A candidate is rebuilt from the time and number in its name and must come out the same, so

@@ -17,7 +17,7 @@ from bmsync.engine.actions import (
 )
 from bmsync.engine.adopt import adopt_kept_copies
 from bmsync.engine.plan import Plan, choose_winner, paths_to_compare, plan_sync
-from bmsync.names import conflict_copy_name
+from bmsync.names import free_conflict_copy
 from bmsync.options import TwoWayConflict
 from bmsync.types import (
     Comparison,
@@ -245,14 +245,14 @@ def test_resync_ignores_the_snapshot_and_never_deletes() -> None:
 
 
 def test_conflict_copy_name_formats() -> None:
-    assert conflict_copy_name("x.md", NOW, set()) == "x.conflict-20261123-101500.md"
-    assert conflict_copy_name("a/README", NOW, set()) == "a/README.conflict-20261123-101500"
-    assert conflict_copy_name("a/t.tar.gz", NOW, set()) == "a/t.tar.conflict-20261123-101500.gz"
+    assert free_conflict_copy("x.md", NOW, set()) == "x.conflict-20261123-101500.md"
+    assert free_conflict_copy("a/README", NOW, set()) == "a/README.conflict-20261123-101500"
+    assert free_conflict_copy("a/t.tar.gz", NOW, set()) == "a/t.tar.conflict-20261123-101500.gz"
 
 
 def test_conflict_copy_name_avoids_taken_names() -> None:
     taken = {"x.conflict-20261123-101500.md", "x.conflict-20261123-101500-2.md"}
-    assert conflict_copy_name("x.md", NOW, taken) == "x.conflict-20261123-101500-3.md"
+    assert free_conflict_copy("x.md", NOW, taken) == "x.conflict-20261123-101500-3.md"
 
 
 def test_two_conflicts_in_one_run_get_distinct_copy_names() -> None:

@@ -36,7 +36,7 @@ from bmsync.engine.actions import (
 )
 from bmsync.engine.adopt import adopt_kept_copies
 from bmsync.engine.plan import Plan, paths_to_compare, plan_sync
-from bmsync.names import conflict_copy_name, copy_names, split_name
+from bmsync.names import copy_names, free_conflict_copy, split_name
 from bmsync.options import TwoWayConflict
 from bmsync.types import Comparison, LocalFile, RemoteMeta, RemoteObject, Side, SnapshotEntry
 
@@ -260,7 +260,7 @@ def test_conflict_copies_stay_beside_their_file_and_are_recognised(
     earlier = {f"{base}-{n}{suffix}" for n in taken_numbers}
     if first_taken:
         earlier.add(f"{base}{suffix}")
-    copy = conflict_copy_name(path, stamp, {path} | earlier)
+    copy = free_conflict_copy(path, stamp, {path} | earlier)
     if first_taken:
         number = min(n for n in range(2, 9) if n not in taken_numbers)
         assert copy == f"{base}-{number}{suffix}"
@@ -280,7 +280,7 @@ EARLIER = NOW - timedelta(days=1)
 @st.composite
 def worlds_with_left_copies(draw: st.DrawFn) -> World:
     """A world where a run was killed in the middle of conflicts: beside each of some paths,
-    modified on both sides, one or two conflict copies (named as `conflict_copy_name` names
+    modified on both sides, one or two conflict copies (named as `free_conflict_copy` names
     them, this run's stamp included). A copy mostly holds the remote version (the killed run
     downloaded it) and may also be on the remote (it copied it there too), hold other bytes,
     be known to the snapshot (an older, synced copy) or be left unproven by the edge."""
@@ -296,7 +296,7 @@ def worlds_with_left_copies(draw: st.DrawFn) -> World:
             world.snapshot.pop(path, None)
         taken: set[str] = set()
         for _ in range(draw(st.integers(1, 2))):
-            copy = conflict_copy_name(path, draw(st.sampled_from([EARLIER, NOW])), taken)
+            copy = free_conflict_copy(path, draw(st.sampled_from([EARLIER, NOW])), taken)
             taken.add(copy)
             content = draw(st.sampled_from([theirs, theirs, *CONTENTS]))
             world.local[copy] = (content, draw(st.integers(1, 4)))

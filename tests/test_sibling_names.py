@@ -21,8 +21,8 @@ from bmsync.local.trash import Trash
 from bmsync.names import (
     MAX_KEY_BYTES,
     MAX_NAME_BYTES,
-    conflict_copy_name,
     copy_names,
+    free_conflict_copy,
     segment_problem,
     sibling,
 )
@@ -40,7 +40,7 @@ def utf8(text: str) -> int:
 
 
 def test_a_conflict_copy_of_a_237_byte_name_is_cut_to_255_bytes() -> None:
-    copy = conflict_copy_name(f"notes/{CJK}", NOW, set())
+    copy = free_conflict_copy(f"notes/{CJK}", NOW, set())
     name = copy.removeprefix("notes/")
     assert utf8(name) <= MAX_NAME_BYTES and segment_problem(name) is None
     assert name == "漢" * 75 + f".{STAMP}.md"  # 225 + 25 + 3 bytes: whole characters only
@@ -51,7 +51,7 @@ def test_a_copy_fits_in_the_room_a_key_has_below_the_prefix() -> None:
     folder = "d" * 200 + "/" + "e" * 200 + "/"
     path = folder + "n" * 120 + ".md"
     room = utf8(path) + 10  # the prefix leaves 10 bytes more than the file takes
-    copy = conflict_copy_name(path, NOW, set(), max_path_bytes=room)
+    copy = free_conflict_copy(path, NOW, set(), max_path_bytes=room)
     assert utf8(copy) <= room and copy.startswith(folder + "n") and copy.endswith(f".{STAMP}.md")
     assert copy_names(path, [copy], max_path_bytes=room) == [copy]
     assert copy_names(path, [copy]) == [], "a copy is one the same room would have named"
@@ -60,7 +60,7 @@ def test_a_copy_fits_in_the_room_a_key_has_below_the_prefix() -> None:
 def test_numbered_copies_are_cut_further_and_found_oldest_first() -> None:
     path = "n" * 250 + ".md"
     copies = [sibling(path, STAMP)(n) for n in (1, 2, 10)]
-    earlier = conflict_copy_name(path, datetime(2025, 1, 1, tzinfo=UTC), set())
+    earlier = free_conflict_copy(path, datetime(2025, 1, 1, tzinfo=UTC), set())
     assert all(utf8(c) == MAX_NAME_BYTES for c in copies)
     assert copy_names(path, sorted([*copies, earlier, path, "n.md"])) == [earlier, *copies]
 
@@ -74,11 +74,11 @@ def test_a_suffix_too_long_to_keep_is_cut_with_the_stem() -> None:
 
 def test_basic_memorys_transfer_copy_name_is_cut_the_same_way() -> None:
     copy = bm.conflict_copy_name(f"notes/{CJK}", "20261123-101500")
-    assert copy == conflict_copy_name(f"notes/{CJK}", NOW, set())
+    assert copy == free_conflict_copy(f"notes/{CJK}", NOW, set())
 
 
 def test_short_names_keep_their_form() -> None:
-    assert conflict_copy_name("a/t.tar.gz", NOW, set()) == f"a/t.tar.{STAMP}.gz"
+    assert free_conflict_copy("a/t.tar.gz", NOW, set()) == f"a/t.tar.{STAMP}.gz"
     assert sibling("x.md", "restored-20261123T101500")(2) == "x.restored-20261123T101500-2.md"
 
 

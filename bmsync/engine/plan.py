@@ -29,7 +29,7 @@ from bmsync.engine.actions import (
     UploadCopy,
 )
 from bmsync.engine.diff import is_touched, local_change, remote_change
-from bmsync.names import MAX_KEY_BYTES, conflict_copy_name
+from bmsync.names import MAX_KEY_BYTES, free_conflict_copy
 from bmsync.options import Mode, OneWayConflict, TwoWayConflict
 from bmsync.types import (
     Change,
@@ -389,7 +389,7 @@ def _differing(
     the folder's version simply replaces the remote one (kept in the trash)."""
     if context.mode is Mode.MIRROR:
         return _upload(lf, ro)
-    copy = conflict_copy_name(path, context.now, context.taken, max_path_bytes=context.key_room)
+    copy = free_conflict_copy(path, context.now, context.taken, max_path_bytes=context.key_room)
     if context.mode is Mode.BISYNC:
         context.taken.add(copy)
         winner = choose_winner(context.strategy, lf, comparison)
