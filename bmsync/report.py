@@ -5,7 +5,7 @@ Its JSON form is a contract (`bmsync sync --json`): the field names and their me
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from bmsync.display import counted, first_few, html_table, human_bytes, short_repr
@@ -79,13 +79,23 @@ class FileError:
         return f"skipped {self.path}: {self.message}"
 
 
+def _final_status(status: Status, errors: list[FileError]) -> Status:
+    """A guard's abort stays; otherwise a run with errors did part of its work."""
+    if status == "aborted":
+        return status
+    return "partial" if errors else "ok"
+
+
 def skipped_paths(warnings: list[FileError]) -> list[FileError]:
     """The warnings that are paths left alone, without the notes on the run."""
     return [w for w in warnings if not w.about_the_run]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SyncReport:
+    """What a run did: built once, when the run ends, from what ran (`bmsync.engine.build_report`),
+    and never changed after."""
+
     status: Status = "ok"
     dry_run: bool = False
     uploaded: list[str] = field(default_factory=list)
@@ -151,26 +161,26 @@ class SyncReport:
         )
 
     def finish(self, duration_s: float) -> SyncReport:
-        self.duration_s = round(duration_s, 3)
-        for names in (
-            self.uploaded,
-            self.downloaded,
-            self.deleted_local,
-            self.deleted_remote,
-            self.new,
-            self.destination_only,
-            self.folders_created,
-            self.folders_removed,
-            self.markers_created,
-            self.markers_deleted,
-        ):
-            names.sort()
-        self.conflicts.sort(key=lambda c: c.path)
-        self.moved.sort(key=lambda m: m.path)
-        self.errors.sort(key=lambda e: e.path)
-        if self.status != "aborted":
-            self.status = "partial" if self.errors else "ok"
-        return self
+        """This report as a finished run's: its lists in order, its status set by its errors
+        (unless a guard aborted it), and how long it took."""
+        return replace(
+            self,
+            status=_final_status(self.status, self.errors),
+            duration_s=round(duration_s, 3),
+            uploaded=sorted(self.uploaded),
+            downloaded=sorted(self.downloaded),
+            deleted_local=sorted(self.deleted_local),
+            deleted_remote=sorted(self.deleted_remote),
+            new=sorted(self.new),
+            destination_only=sorted(self.destination_only),
+            folders_created=sorted(self.folders_created),
+            folders_removed=sorted(self.folders_removed),
+            markers_created=sorted(self.markers_created),
+            markers_deleted=sorted(self.markers_deleted),
+            conflicts=sorted(self.conflicts, key=lambda c: c.path),
+            moved=sorted(self.moved, key=lambda m: m.path),
+            errors=sorted(self.errors, key=lambda e: e.path),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

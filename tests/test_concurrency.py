@@ -1,6 +1,6 @@
 """How many transfers run at once: small files up to 4x `transfers` (capped by the client's
 connection pool), fewer while the store throttles (bmsync/engine/aimd.py), large ones at
-`transfers` (bmsync/engine/execute.py)."""
+`transfers` (bmsync/engine/lanes.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bmsync import SyncReport, sync_project
-from bmsync.engine.execute import SMALL_BYTES, small_transfers
+from bmsync.engine.lanes import SMALL_BYTES, small_transfers
 from bmsync.options import MAX_REQUESTS_IN_FLIGHT
 from bmsync.ports import LocalSource
 from bmsync.s3.client import MAX_POOL_CONNECTIONS

@@ -103,12 +103,12 @@ async def run_pair(
         open_store(project, dry_run=options.dry_run, repair=options.resync) as store,
         remote_for(pair.remote, project.location, pair.s3) as opened,
     ):
+        took_over = lock.taken_over_from
         run = Run(
-            project.root, opened, store, project.paths.trash, project.rules, options, progress
-        )
+            project.root, opened, store, project.paths.trash, project.rules, options, progress,
+            warnings=(FileError("(lock)", took_over),) if took_over else (),
+        )  # fmt: skip
         report = await run_sync(run, now)
-    if lock.taken_over_from:
-        report.warnings.insert(0, FileError("(lock)", lock.taken_over_from))
     if on_synced is not None:
         on_synced(report)
     return report

@@ -1,7 +1,7 @@
 """How many small actions may be in flight while the store throttles (pure): additive
 increase, multiplicative decrease.
 
-The executor runs small actions up to `cap` at once (`execute.small_transfers`). A store that
+The executor runs small actions up to `cap` at once (`lanes.small_transfers`). A store that
 answers "slow down" (HTTP 503 SlowDown, 429, a throttling error code) is asking for fewer
 requests; botocore retries each such request after a backoff, but bmsync would keep `cap` of
 them in flight. So each finished small action is an event here: whether the store throttled
@@ -16,7 +16,7 @@ any request since the previous event (`RemoteStore.throttled` grew) or not.
   the cap within `recovery_bound(floor, cap)` events.
 
 A store that never throttles never moves the limit off `cap`: the executor then behaves exactly
-as with a fixed limit. The floor is the executor's `transfers` (see `execute.py`): what the
+as with a fixed limit. The floor is the executor's `transfers` (see `lanes.py`): what the
 user asked for stays; the width bmsync adds on its own for small files is what it gives back.
 
 No I/O and no clock: every decision is a function of the events, so it is tested exhaustively

@@ -15,13 +15,14 @@ import contextlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bmsync.engine.outcomes import Outcomes
 from bmsync.failures import FileActionError
 from bmsync.local import ops
 from bmsync.local.ignore import IgnoreRules
 from bmsync.local.scan import find_temp_files
 from bmsync.local.trash import purge_trash
 from bmsync.ports import RemoteStore, SnapshotStore
-from bmsync.report import FileError, SyncReport
+from bmsync.report import FileError
 
 STALE_UPLOAD_AGE = timedelta(days=1)
 """A multipart upload begun this long ago belongs to a killed run (a run never lasts a day)."""
@@ -61,9 +62,10 @@ async def purge_daily(
     trash_root: Path,
     retention_days: float,
     now: datetime,
-    report: SyncReport,
+    outcomes: Outcomes,
 ) -> None:
-    """Empty old trash on both sides and abort stale uploads, once a day."""
+    """Empty old trash on both sides and abort stale uploads, once a day; a failure is a
+    warning among the run's outcomes."""
     last = await store.get_meta(PURGED_AT)
     if last is not None and now - datetime.fromisoformat(last) < timedelta(days=1):
         return
@@ -72,10 +74,10 @@ async def purge_daily(
     try:
         await remote.purge_trash(cutoff)
     except FileActionError as err:
-        report.warnings.append(FileError(".bmsync-trash", f"could not empty old trash: {err}"))
+        outcomes.warnings.append(FileError(".bmsync-trash", f"could not empty old trash: {err}"))
         return
     try:
         await remote.abort_stale_uploads(now - STALE_UPLOAD_AGE)
     except FileActionError as err:  # tried again tomorrow, not on every run
-        report.warnings.append(FileError(".", str(err)))
+        outcomes.warnings.append(FileError(".", str(err)))
     await store.set_meta(PURGED_AT, now.isoformat())

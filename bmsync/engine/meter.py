@@ -55,17 +55,25 @@ def action_name(action: Action) -> ActionName:
 
 
 def planned_bytes(action: Action) -> int:
-    """The bytes an action moves, as `Executor._perform` carries it out."""
+    """The bytes an action moves, both ways together, as `Executor._perform` carries it out."""
+    sent, received = transfer_bytes(action)
+    return sent + received
+
+
+def transfer_bytes(action: Action) -> tuple[int, int]:
+    """The bytes an action sends and receives, as `Executor._perform` carries it out (what a
+    dry run reports it would move)."""
     match action:
         case Upload() | UploadCopy():
-            return action.local.size
+            return action.local.size, 0
         case Download() | DownloadCopy():
-            return action.remote.size
-        case ResolveConflict():
-            if action.kept_at_path is Side.REMOTE:  # the local loser up, the remote one down
-                return action.local.size + action.remote.size
-            fetched = action.remote.size if action.kept_copy is None else 0
-            return fetched + action.local.size
+            return 0, action.remote.size
+        case ResolveConflict() if action.kept_at_path is Side.REMOTE:
+            # The local loser up to its copy (unless a push's keep-both put it there), the
+            # remote winner down.
+            return (action.local.size if action.remote_copy is None else 0), action.remote.size
+        case ResolveConflict():  # the remote loser down to its copy, unless kept already
+            return action.local.size, (action.remote.size if action.kept_copy is None else 0)
         case (
             DeleteLocal()
             | DeleteRemote()
@@ -75,7 +83,7 @@ def planned_bytes(action: Action) -> int:
             | MoveRemote()
             | MoveLocal()
         ):
-            return 0  # a move copies on the server or renames locally: no bytes travel
+            return 0, 0  # a move copies on the server or renames locally: no bytes travel
         case _:
             assert_never(action)
 

@@ -14,6 +14,7 @@ caller (`bmsync.commands`) holds the project lock and opened the store and the r
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable
@@ -21,14 +22,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bmsync.engine import build_report, commit, housekeeping
+from bmsync.engine import commit, housekeeping
 from bmsync.engine.adopt import adopt_kept_copies
+from bmsync.engine.build_report import RunFacts, build_report
 from bmsync.engine.compare import compare_paths
 from bmsync.engine.execute import Executor
 from bmsync.engine.folders import FolderPlan, plan_folders
 from bmsync.engine.gather import Gathered, Inputs, gather
 from bmsync.engine.guards import conflicts_reason, empty_side_reason, max_delete_reason
 from bmsync.engine.moves import detect_moves
+from bmsync.engine.outcomes import Outcomes, would_do
 from bmsync.engine.plan import Plan, paths_to_compare, plan_sync, settled_paths
 from bmsync.errors import ConfigError
 from bmsync.local.ignore import IgnoreRules
@@ -37,7 +40,7 @@ from bmsync.names import MAX_KEY_BYTES
 from bmsync.options import Mode, OneWayConflict, SyncOptions
 from bmsync.ports import RemoteStore, SnapshotStore
 from bmsync.progress import PhaseEvent, ProgressFn, no_progress
-from bmsync.report import Guard, SyncReport
+from bmsync.report import FileError, Guard, SyncReport
 from bmsync.runs import new_run_id
 from bmsync.types import Comparison, Settlement, SnapshotEntry
 
@@ -56,45 +59,44 @@ class Run:
     rules: IgnoreRules
     options: SyncOptions
     progress: ProgressFn | None = None
+    warnings: tuple[FileError, ...] = ()
+    """Notes on the run known before it starts: the lock of a killed run taken over (`(lock)`),
+    listed first among the report's warnings."""
 
 
 async def run_sync(run: Run, now: datetime | None = None) -> SyncReport:
     """Sync `run.root` with `run.remote`; a guard's abort is a report, not an exception."""
     started, now = time.monotonic(), now or datetime.now(UTC)
     options, run_id = run.options, new_run_id(now)
-    result = build_report.start_report(run_id, dry_run=options.dry_run)
     dry = " (dry run)" if options.dry_run else ""
     log.debug("%s %s <-> %s: run %s%s", options.mode.value, run.root, run.remote.url, run_id, dry)
     found = await gather(
         run.root, run.remote, _load(run.store), run.rules,
         load_folders=_load_folders(run.store, options), progress=run.progress,
     )  # fmt: skip
-    build_report.add_warnings(result, found.warnings)
+    facts = RunFacts(run_id, options, started, (*run.warnings, *found.warnings))
     if reason := _empty_side(found, options):
-        return _logged(build_report.abort(result, "empty_side", reason, started))
+        return _logged(build_report(facts.aborted("empty_side", reason), None, Outcomes()))
     settlements = await run.store.load_settled() if run.store is not None else []
     settled = settled_paths(
         found.inputs.local, found.inputs.remote, settlements,
         mode=options.mode, one_way=options.one_way,
     )  # fmt: skip
-    comparisons = await _compare(run, found.inputs, settled, result)
+    comparisons, facts = await _compare(run, found.inputs, settled, facts)
     plan, folders = _plan(
         found.inputs, comparisons, settlements, settled, options, now, _key_room(run.remote)
     )
     (run.progress or no_progress)(PhaseEvent("planning", len(plan.actions), finished=True))
-    build_report.report_direction(plan, options, result)
     guard, reason = _plan_guard(plan, options)
-    if options.dry_run:
-        build_report.report_plan(plan, result)
-        build_report.report_folders(folders, result)
     if guard is not None and reason is not None:
-        return _logged(build_report.abort(result, guard, reason, started))
-    if options.dry_run:
-        return _logged(build_report.finish(result, started))
+        facts = facts.aborted(guard, reason)
+    if options.dry_run:  # a run whose executor carries out nothing: what it would do
+        return _logged(build_report(facts, plan, would_do(plan, folders)))
+    if facts.guard is not None:
+        return _logged(build_report(facts, plan, Outcomes()))
     assert run.store is not None, "only a dry run goes without a snapshot"
     await _check_markers_kept(run, folders)
-    await _carry_out(run, run.store, plan, folders, found, result, run_id, now, started)
-    return _logged(result)
+    return _logged(await _carry_out(run, run.store, plan, folders, found, facts, now))
 
 
 def _key_room(remote: RemoteStore) -> int:
@@ -128,10 +130,10 @@ def _empty_side(found: Gathered, options: SyncOptions) -> str | None:
 
 
 async def _compare(
-    run: Run, trees: Inputs, settled: set[str], result: SyncReport
-) -> dict[str, Comparison]:
+    run: Run, trees: Inputs, settled: set[str], facts: RunFacts
+) -> tuple[dict[str, Comparison], RunFacts]:
     """Comparisons for the paths modified on both sides (settled ones aside); those that
-    fail are reported."""
+    fail are reported (the facts returned list them)."""
     options = run.options
     to_compare = paths_to_compare(
         trees.local, trees.remote, trees.snapshot, resync=options.resync, settled=settled
@@ -143,8 +145,8 @@ async def _compare(
         concurrency=options.transfers, key_room=_key_room(run.remote),
         remote_copies=options.mode is Mode.PUSH and options.one_way is OneWayConflict.KEEP_BOTH,
     )  # fmt: skip
-    build_report.add_errors(result, failed)
-    return comparisons
+    undecided = tuple(FileError(path, why) for path, why in failed.items())
+    return comparisons, dataclasses.replace(facts, undecided=undecided)
 
 
 def _plan(
@@ -193,34 +195,35 @@ async def _carry_out(
     plan: Plan,
     folders: FolderPlan,
     found: Gathered,
-    result: SyncReport,
-    run_id: str,
+    facts: RunFacts,
     now: datetime,
-    started: float,
-) -> None:
+) -> SyncReport:
     """Execute, commit and tidy up; the history records how the run ended, even a kill."""
+    run_id, outcomes = facts.run_id, Outcomes()
     await commit.begin_run(store, run_id, now)
     await housekeeping.prepare_folder(run.root, found.temp_files)
     batcher = commit.SnapshotBatcher(store.apply)
     await batcher.add(upserts=found.inputs.respelled, deletes=found.inputs.forgotten)
     executor = Executor(
         root=run.root, remote=run.remote, batcher=batcher, trash=Trash(run.trash_root, run_id),
-        run_id=run_id, report=result, transfers=run.options.transfers,
+        run_id=run_id, outcomes=outcomes, transfers=run.options.transfers,
         verify=run.options.verify, progress=run.progress,
     )  # fmt: skip
     try:
         await executor.run(plan.actions)
         if not folders.empty:
             await store.apply_folders(*await executor.run_folders(folders))
-        executor.report_throttling()
+        executor.note_throttling()
         retention = run.options.trash_retention_days
-        await housekeeping.purge_daily(store, run.remote, run.trash_root, retention, now, result)
+        await housekeeping.purge_daily(store, run.remote, run.trash_root, retention, now, outcomes)
     except BaseException as err:
         log.info("run %s stopped (%s); recorded as interrupted", run_id, type(err).__name__)
-        await commit.record_interrupted(store, build_report.finish(result, started))
+        await commit.record_interrupted(store, build_report(facts, plan, outcomes))
         await housekeeping.remove_leftovers(run.root, run.rules)
         raise
-    await commit.finish_run(store, build_report.finish(result, started))
+    result = build_report(facts, plan, outcomes)
+    await commit.finish_run(store, result)
+    return result
 
 
 def _plan_guard(plan: Plan, options: SyncOptions) -> tuple[Guard | None, str | None]:
