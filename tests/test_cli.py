@@ -20,6 +20,8 @@ import pytest
 
 import bmsync
 from bmsync.cli import build_parser, jsontext
+from bmsync.cli.runner import error_exit_code, error_object
+from bmsync.errors import BmsyncError, LockedError, RestoreError
 from bmsync.names import TEMP_PREFIX
 from tests.commandline import cli_env, run_cli
 from tests.faultproxy import Fault, FaultProxy, always, on_keys
@@ -107,6 +109,20 @@ def test_help_ends_with_the_exit_codes_and_the_environment() -> None:
     assert {"BMSYNC_STATE_DIR", "BASIC_MEMORY_CONFIG_DIR", "AWS_ENDPOINT_URL"} <= read
     listed = set(re.findall(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", text[environment:]))
     assert read <= listed, f"read by the code but not in --help: {sorted(read - listed)}"
+
+
+def _error_types(kind: type[BmsyncError] = BmsyncError) -> list[type[BmsyncError]]:
+    return [kind, *(sub for child in kind.__subclasses__() for sub in _error_types(child))]
+
+
+@pytest.mark.parametrize("kind", _error_types(), ids=lambda kind: kind.__name__)
+def test_the_runner_gives_each_error_type_its_exit_code(kind: type[BmsyncError]) -> None:
+    """The runner alone maps an error to the exit code, by the error's type; the code is the
+    one the exit-code table (and, while they carry it, the library's exceptions) promise."""
+    error = kind.__new__(kind)
+    promised = {LockedError: 4, RestoreError: 1}.get(kind, 2)
+    assert error_exit_code(error) == promised == kind.exit_code
+    assert error_object("m", kind.__name__, promised)["exit_code"] == promised
 
 
 @pytest.mark.parametrize("command", ["sync", "check"])

@@ -8,31 +8,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from bmsync.cli import jsontext
 from bmsync.cli.parser import parse_headers
-from bmsync.cli.runner import (
-    ALL_EXIT_CODES,
-    EXIT_LOCKED,
-    EXIT_OK,
-    EXIT_PARTIAL,
-    EXIT_USAGE,
-    GUARD_HINTS,
-    Command,
-    Outcome,
-    exit_code,
-)
+from bmsync.cli.runner import Command, Ending, Outcome, report_outcome
 
 if TYPE_CHECKING:
     from bmsync.cli.terminal import Terminal
-    from bmsync.commands.recover import TrashedVersion
     from bmsync.commands.which_projects import CloudSource
     from bmsync.remotes import S3Config
-    from bmsync.report import SyncReport
-
-# -- the commands: each imports what it runs only when it runs --------------------------------
 
 
 def _s3_config(args: argparse.Namespace) -> S3Config:
@@ -71,7 +55,7 @@ async def _sync(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         dir_markers=args.dir_markers,
         **_pair_options(args, terminal),
     )
-    return _report_outcome(report)
+    return report_outcome(report)
 
 
 async def _check(args: argparse.Namespace, terminal: Terminal) -> Outcome:
@@ -87,8 +71,8 @@ async def _check(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         ignore_files=args.ignore_file,
         transfers=args.transfers,
     )
-    code = EXIT_OK if report.in_sync else EXIT_PARTIAL
-    return Outcome(report.to_dict(), report.summary(), code, result=report)
+    ending: Ending = "ok" if report.in_sync else "partial"
+    return Outcome(report.to_dict(), report.summary(), ending, result=report)
 
 
 async def _status(args: argparse.Namespace, terminal: Terminal) -> Outcome:
@@ -99,27 +83,17 @@ async def _status(args: argparse.Namespace, terminal: Terminal) -> Outcome:
 
 
 async def _trash(args: argparse.Namespace, terminal: Terminal) -> Outcome:
+    from bmsync.cli.terminal import trash_text
     from bmsync.commands.recover import list_trash
 
     versions = await list_trash(
         args.remote, side=args.side, s3=_s3_config(args), state_dir=args.state_dir
     )
-    return Outcome({"versions": [v.to_dict() for v in versions]}, _trash_table(versions))
-
-
-def _trash_table(versions: Sequence[TrashedVersion]) -> str:
-    if not versions:
-        return "The trash of this project is empty."
-    lines = [f"{'deleted or overwritten (UTC)':<28} {'trash':<6} {'size':>9}  path"]
-    for v in versions:
-        number = f" (#{v.number})" if v.number > 1 else ""
-        when = f"{v.deleted_at:%Y-%m-%d %H:%M:%S}"
-        lines.append(f"{when:<28} {v.side:<6} {v.size:>9}  {v.path}{number}   [run {v.run_id}]")
-    lines.append("Restore one with: bmsync restore LOCAL REMOTE PATH [--run RUN] [--side SIDE]")
-    return "\n".join(lines)
+    return Outcome({"versions": [v.to_dict() for v in versions]}, trash_text(versions))
 
 
 async def _restore(args: argparse.Namespace, terminal: Terminal) -> Outcome:
+    from bmsync.cli.terminal import restore_text
     from bmsync.commands.recover import restore_file
 
     result = await restore_file(
@@ -131,17 +105,7 @@ async def _restore(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         s3=_s3_config(args),
         state_dir=args.state_dir,
     )
-    v = result.version
-    text = (
-        f"Restored {v.path} as it was before the run of {v.deleted_at:%Y-%m-%d %H:%M:%S} "
-        f"UTC ({v.side} trash) to {result.restored_to}; the next sync uploads it."
-    )
-    return Outcome(result.to_dict(), text)
-
-
-def _report_outcome(report: SyncReport) -> Outcome:
-    hint = GUARD_HINTS[report.guard] if report.guard else None
-    return Outcome(report.to_dict(), report.summary(), exit_code(report), hint, report)
+    return Outcome(result.to_dict(), restore_text(result))
 
 
 async def _push_or_pull(args: argparse.Namespace, terminal: Terminal) -> Outcome:
@@ -154,7 +118,7 @@ async def _push_or_pull(args: argparse.Namespace, terminal: Terminal) -> Outcome
         )
     else:
         report = await transfer.pull_project(args.local, args.remote, **common)
-    return _report_outcome(report)
+    return report_outcome(report)
 
 
 async def _mirror(args: argparse.Namespace, terminal: Terminal) -> Outcome:
@@ -170,7 +134,7 @@ async def _mirror(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         dir_markers=args.dir_markers,
         **_pair_options(args, terminal),
     )
-    return _report_outcome(report)
+    return report_outcome(report)
 
 
 async def _prune(args: argparse.Namespace, terminal: Terminal) -> Outcome:
@@ -184,7 +148,7 @@ async def _prune(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         force=args.force,
         **_pair_options(args, terminal),
     )
-    outcome = _report_outcome(report)
+    outcome = report_outcome(report)
     if report.dry_run and report.deleted_remote and not report.guard:
         return dataclasses.replace(outcome, hint="run again with --yes to delete them")
     return outcome
@@ -213,29 +177,17 @@ async def _sync_all(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         dir_markers=args.dir_markers,
         progress=terminal.named_progress(),
     )
-    code = ALL_EXIT_CODES.get(
-        result.status, EXIT_LOCKED if result.status == "locked" else EXIT_USAGE
-    )
-    return Outcome(result.to_dict(), result.summary(), code, result=result)
+    return Outcome(result.to_dict(), result.summary(), result.status, result=result)
 
 
 async def _watch(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.watch import watch_project
 
-    def show(report: SyncReport) -> None:
-        terminal.end_run()
-        if args.quiet:
-            return
-        if args.json:
-            print(jsontext.dumps(report.to_dict()), flush=True)
-        else:
-            print(report.summary(), flush=True)
-
     await watch_project(
         args.local,
         args.remote,
         interval=args.interval,
-        on_synced=show,
+        on_synced=terminal.show_run,
         s3=_s3_config(args),
         state_dir=args.state_dir,
         ignore_files=args.ignore_file,
@@ -260,15 +212,6 @@ def _cloud_source(args: argparse.Namespace) -> CloudSource | None:
 async def _watch_all(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands.watch_all import watch_all
 
-    def show(name: str, report: SyncReport) -> None:
-        terminal.end_run(name)
-        if args.quiet:
-            return
-        if args.json:
-            print(jsontext.dumps({"project": name} | report.to_dict()), flush=True)
-        else:
-            print(f"{name}: " + report.summary(), flush=True)
-
     await watch_all(
         args.root,
         args.remote,
@@ -277,7 +220,7 @@ async def _watch_all(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         use_config=args.config is not None,
         interval=args.interval,
         projects_concurrency=args.projects_concurrency,
-        on_synced=show,
+        on_synced=lambda name, report: terminal.show_run(report, name),
         s3=_s3_config(args),
         state_dir=args.state_dir,
         profile=args.profile,
@@ -309,7 +252,7 @@ async def _demo(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.demo import run_demo
 
     story = await run_demo()
-    return Outcome(story.to_dict(), story.summary(), EXIT_OK if story.ok else EXIT_PARTIAL)
+    return Outcome(story.to_dict(), story.summary(), "ok" if story.ok else "partial")
 
 
 COMMANDS = {

@@ -25,10 +25,9 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from bmsync.cli import jsontext
-from bmsync.errors import BmsyncError
+from bmsync.errors import BmsyncError, LockedError, RestoreError
 
 if TYPE_CHECKING:
     from bmsync.cli.terminal import Terminal
@@ -40,11 +39,50 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 """128 + SIGTERM: what a shell reports for a program stopped by `kill`, systemd or Docker."""
 
+Ending = Literal["ok", "partial", "aborted", "locked", "error"]
+"""How a command ended, in the words of a report's status (`SyncReport.status`, `AllStatus`):
+a handler says which, and only the runner turns it into a number."""
 
-def exit_code(report: SyncReport) -> int:
+EXIT_CODES: dict[Ending, int] = {
+    "ok": EXIT_OK,
+    "partial": EXIT_PARTIAL,
+    "aborted": EXIT_ABORTED,
+    "locked": EXIT_LOCKED,
+    "error": EXIT_USAGE,
+}
+"""The exit code of each ending. sync-all exits with the worst project's (a project that could
+not run at all is worst, then one another sync holds, then one a guard stopped)."""
+
+ERROR_EXIT_CODES: tuple[tuple[type[BmsyncError], int], ...] = (
+    (LockedError, EXIT_LOCKED),
+    (RestoreError, EXIT_PARTIAL),
+    (BmsyncError, EXIT_USAGE),
+)
+"""The exit code of each kind of error, by its type (the first that matches): another sync
+holds the lock (4), a found version could not be written back (1), and every other error
+(usage, configuration, state, S3, Cloud) 2."""
+
+
+def error_exit_code(error: BmsyncError) -> int:
+    """The exit code of a command that `error` stopped (`ERROR_EXIT_CODES`)."""
+    return next(code for kind, code in ERROR_EXIT_CODES if isinstance(error, kind))
+
+
+def report_ending(report: SyncReport) -> Ending:
+    """A run a guard stopped is "aborted" (3), one with per-file errors "partial" (1)."""
     if report.status == "aborted":
-        return EXIT_ABORTED
-    return EXIT_PARTIAL if report.errors else EXIT_OK
+        return "aborted"
+    return "partial" if report.errors else "ok"
+
+
+GUARD_HINTS: dict[Guard, str] = {
+    "empty_side": "if that side really was emptied, run again with --force",
+    "max_delete": "review them with --dry-run; if the deletes are intended, run again with "
+    "--force or a higher --max-delete N|N%",
+    "conflicts": "choose with --conflict keep-local, keep-remote or keep-both",
+}
+"""What the CLI adds to a guard's reason: the flags that lift it (the library, which has no
+flags, says it in words)."""
 
 
 # -- the runner -------------------------------------------------------------------------------
@@ -58,11 +96,19 @@ class Outcome:
     """The `--json` object."""
     text: str
     """The summary for a terminal (stdout)."""
-    code: int = EXIT_OK
+    ending: Ending = "ok"
+    """How it ended, which the runner turns into the exit code (`EXIT_CODES`)."""
     hint: str | None = None
     """What to do next, on stderr after the result (e.g. the flag that lifts a guard)."""
     result: object = None
     """The result itself, for a terminal to draw as a table (`bmsync.cli.rich_view`)."""
+
+
+def report_outcome(report: SyncReport) -> Outcome:
+    """The outcome of a command whose result is one run's report (sync, push, pull, mirror,
+    prune): its ending, and the flags that lift the guard that stopped it."""
+    hint = GUARD_HINTS[report.guard] if report.guard else None
+    return Outcome(report.to_dict(), report.summary(), report_ending(report), hint, report)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +120,18 @@ class Command:
     """Whether Ctrl-C is how this command ends (a watch): exit 0, not 130."""
     transfers: bool = False
     """Whether it moves files, and so shows live progress on a terminal."""
+
+
+def fail(error: BmsyncError, as_json: bool) -> int:
+    """A command `error` stopped: its one line on stderr (and its JSON object), its exit code."""
+    return _fail(str(error), type(error).__name__, error_exit_code(error), as_json)
+
+
+def _fail(message: str, error_type: str, code: int, as_json: bool) -> int:
+    from bmsync.cli.terminal import print_message
+
+    print_message(message, error_object(message, error_type, code) if as_json else None)
+    return code
 
 
 def error_object(message: str, error_type: str, code: int) -> dict[str, Any]:
@@ -89,16 +147,9 @@ def error_object(message: str, error_type: str, code: int) -> dict[str, Any]:
     }
 
 
-def fail(message: str, error_type: str, code: int, as_json: bool) -> int:
-    print(f"bmsync: {message}", file=sys.stderr)
-    if as_json:
-        print(jsontext.dumps(error_object(message, error_type, code)))
-    return code
-
-
 def run_command(command: Command, args: argparse.Namespace) -> int:
     """Run one subcommand to its exit code; see the module docstring."""
-    from bmsync.cli.terminal import QUIET, Terminal
+    from bmsync.cli.terminal import QUIET, Terminal, print_message
 
     as_json = bool(getattr(args, "json", False))
     verbosity = QUIET if getattr(args, "quiet", False) else int(getattr(args, "verbose", 0))
@@ -109,25 +160,24 @@ def run_command(command: Command, args: argparse.Namespace) -> int:
         with terminal:  # the live progress is off the screen before anything else is printed
             outcome = asyncio.run(_until_terminated(command.run(args, terminal)))
     except BmsyncError as err:
-        return fail(str(err), type(err).__name__, err.exit_code, as_json)
+        return fail(err, as_json)
     except (KeyboardInterrupt, _Terminated) as stopped:
         # asyncio.run has already cancelled the command and let it clean up (the lock released,
         # temporary files removed), so only the message is left to say.
         if command.stopped_by_interrupt(args):
-            print(f"bmsync: {command.if_interrupted}", file=sys.stderr)
-            if as_json:
-                print(jsontext.dumps({"status": "stopped", "message": command.if_interrupted}))
+            stopped_data = {"status": "stopped", "message": command.if_interrupted}
+            print_message(command.if_interrupted, stopped_data if as_json else None)
             return EXIT_OK
         if isinstance(stopped, _Terminated):
-            return fail(command.if_interrupted, "SIGTERM", EXIT_TERMINATED, as_json)
-        return fail(command.if_interrupted, "KeyboardInterrupt", EXIT_INTERRUPTED, as_json)
+            return _fail(command.if_interrupted, "SIGTERM", EXIT_TERMINATED, as_json)
+        return _fail(command.if_interrupted, "KeyboardInterrupt", EXIT_INTERRUPTED, as_json)
     try:
         terminal.show(outcome.data, outcome.text, outcome.result)
         if outcome.hint:
-            print(f"bmsync: {outcome.hint}", file=sys.stderr)
+            print_message(outcome.hint)
     except BrokenPipeError:
         _stop_writing_to_closed_pipes()
-    return outcome.code
+    return EXIT_CODES[outcome.ending]
 
 
 class _Terminated(Exception):
@@ -183,24 +233,3 @@ def _stop_writing_to_closed_pipes() -> None:
                 os.dup2(null, stream.fileno())
     finally:
         os.close(null)
-
-
-GUARD_HINTS: dict[Guard, str] = {
-    "empty_side": "if that side really was emptied, run again with --force",
-    "max_delete": "review them with --dry-run; if the deletes are intended, run again with "
-    "--force or a higher --max-delete N|N%",
-    "conflicts": "choose with --conflict keep-local, keep-remote or keep-both",
-}
-"""What the CLI adds to a guard's reason: the flags that lift it (the library, which has no
-flags, says it in words)."""
-
-
-ALL_EXIT_CODES = {
-    "ok": EXIT_OK,
-    "partial": EXIT_PARTIAL,
-    "aborted": EXIT_ABORTED,
-    "locked": EXIT_LOCKED,
-    "error": EXIT_USAGE,
-}
-"""sync-all exits with the worst project's code (a project that could not run at all is
-worst, then one another sync holds, then one a guard stopped)."""

@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except UsageError as err:
         # argparse has not said whether --json was given; the raw arguments do.
-        return fail(str(err), type(err).__name__, err.exit_code, "--json" in argv)
+        return fail(err, "--json" in argv)
     return run_command(COMMANDS[args.command], args)
 
 

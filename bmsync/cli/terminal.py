@@ -1,6 +1,7 @@
 """What a command shows besides its result: live progress, each action, the log; and the result.
 
-The rules every command follows (README, "Progress"):
+All a command prints goes through here: results, watch summaries, errors and hints. The rules
+every command follows (README, "Progress"):
 - The result goes to stdout: with `--json` exactly one JSON object; on a terminal a table when
   the result has one (a sync's summary); otherwise its text summary.
 - Live progress goes to stderr, and only when stderr is a terminal, the command transfers files,
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ from bmsync.progress import Progress, ProgressEvent, ProgressFn
 
 if TYPE_CHECKING:
     from bmsync.cli.rich_view import LiveView
+    from bmsync.commands.recover import RestoreResult, TrashedVersion
+    from bmsync.report import SyncReport
 
 QUIET, NORMAL, VERBOSE, DEBUG = -1, 0, 1, 2
 
@@ -139,6 +142,18 @@ class Terminal:
                 return
         print(text, flush=True)
 
+    def show_run(self, report: SyncReport, project: str | None = None) -> None:
+        """One run of a watch is over: its summary (or JSON object, `project` named in it),
+        unless `-q`. Its progress is taken off the screen first."""
+        self.end_run(project)
+        if self.verbosity == QUIET:
+            return
+        if self.as_json:
+            where = {} if project is None else {"project": project}
+            print(jsontext.dumps(where | report.to_dict()), flush=True)
+        else:
+            print(("" if project is None else f"{project}: ") + report.summary(), flush=True)
+
     def _print_action(self, project: str | None, event: Progress) -> None:
         line = (
             action_line(event, self.verbosity, project)
@@ -155,6 +170,36 @@ class Terminal:
             verbosity = self.verbosity
             self._view = LiveView(lambda project, event: action_line(event, verbosity, project))
         return self._view
+
+
+def print_message(line: str, data: dict[str, Any] | None = None) -> None:
+    """A line for a person on stderr (an error, how a command stopped, what to do next); with
+    `--json`, `data` is the one JSON object on stdout."""
+    print(f"bmsync: {line}", file=sys.stderr)
+    if data is not None:
+        print(jsontext.dumps(data))
+
+
+def trash_text(versions: Sequence[TrashedVersion]) -> str:
+    """`bmsync trash` for a person: one line per trashed version, and how to restore one."""
+    if not versions:
+        return "The trash of this project is empty."
+    lines = [f"{'deleted or overwritten (UTC)':<28} {'trash':<6} {'size':>9}  path"]
+    for v in versions:
+        number = f" (#{v.number})" if v.number > 1 else ""
+        when = f"{v.deleted_at:%Y-%m-%d %H:%M:%S}"
+        lines.append(f"{when:<28} {v.side:<6} {v.size:>9}  {v.path}{number}   [run {v.run_id}]")
+    lines.append("Restore one with: bmsync restore LOCAL REMOTE PATH [--run RUN] [--side SIDE]")
+    return "\n".join(lines)
+
+
+def restore_text(result: RestoreResult) -> str:
+    """`bmsync restore` for a person: which version went where, and what happens next."""
+    v = result.version
+    return (
+        f"Restored {v.path} as it was before the run of {v.deleted_at:%Y-%m-%d %H:%M:%S} "
+        f"UTC ({v.side} trash) to {result.restored_to}; the next sync uploads it."
+    )
 
 
 class _ToTerminal(logging.Handler):
