@@ -1,4 +1,12 @@
-"""Profiles, conflict strategies and the max-delete limit, resolved into one `SyncOptions`.
+"""The options a run takes, defined once (`RunOptions`), and the `SyncOptions` they resolve to.
+
+`RunOptions` is the one list of what a caller may say about how a run behaves (profile,
+conflicts, the delete limit, dry run, ...): its fields' names, types, defaults and meanings.
+`TAKES` says which of them each command takes. The public functions (`sync_project`,
+`push_project`, ..., `watch_all`) take those as keywords under the same names, types and
+defaults (tests/test_options.py checks each signature against this module, so they cannot
+drift), and the CLI builds one `RunOptions` from its arguments. Adding an option: a field
+here, its name in `TAKES`, its parameter in each function that takes it, and its use.
 
 The three profiles are the ones Basic Memory users already know from the rclone era (SPEC-9):
 `safe` keeps both versions of every conflict and allows 10 deletes, `balanced` (default) lets
@@ -9,9 +17,10 @@ An explicit `conflict` or `max_delete` overrides the profile's.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
 from bmsync.errors import ConfigError
 
@@ -226,3 +235,79 @@ def resolve_options(
         delete_excluded=delete_excluded,
         dir_markers=dir_markers,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOptions:
+    """How a run behaves, as a caller says it (`resolve` validates it into a `SyncOptions`).
+
+    Each public function takes the fields `TAKES` names for it as keyword arguments of the same
+    name, type and default; where the folder and the remote are (`s3`, `state_dir`, `ignore`,
+    ...) is `bmsync.commands.run_pair.Pair`'s, and callbacks are each function's own."""
+
+    profile: ProfileName = "balanced"
+    """`safe`, `balanced` or `fast`: the delete limit, the conflict rule and whether each
+    transfer is checked afterwards, unless `conflict` or `max_delete` says otherwise."""
+    conflict: ConflictName | None = None
+    """How a two-way sync settles a file changed differently on both sides (default: the
+    profile's). Push and pull take a `conflict` of their own (`OneWayConflictName`)."""
+    max_delete: int | str | None = None
+    """Per-side delete limit: a count (`25`) or a share of the files (`"50%"`); default: the
+    profile's."""
+    dry_run: bool = False
+    """Plan and report, change nothing."""
+    resync: bool = False
+    """Ignore (and, if damaged, rebuild) the snapshot: a union that deletes nothing."""
+    force: bool = False
+    """Lift the safety guards (max-delete; an empty side facing a full one)."""
+    transfers: int = 8
+    """How many transfers run at once (at least 1)."""
+    trash_retention_days: float = 30.0
+    """How long trashed versions are kept before a run empties them."""
+    dir_markers: bool = False
+    """Keep a `folder/` marker for every folder and sync empty folders (TigrisFS mounts)."""
+    delete_excluded: bool = False
+    """Mirror: also delete remote files the ignore rules exclude."""
+
+    @classmethod
+    def given(cls, command: str, arguments: Mapping[str, Any]) -> RunOptions:
+        """The options `command` takes, picked by name from its `arguments` (a function's
+        `locals()`, an argparse namespace's `vars()`); the others keep their defaults."""
+        return cls(**{name: arguments[name] for name in TAKES[command] if name in arguments})
+
+    def keywords(self, command: str) -> dict[str, Any]:
+        """The options `command` takes, as the keyword arguments of its function."""
+        return {name: getattr(self, name) for name in TAKES[command]}
+
+    def resolve(
+        self, mode: Mode = Mode.BISYNC, one_way: str | OneWayConflict = OneWayConflict.FAIL
+    ) -> SyncOptions:
+        """Validate, and apply the explicit settings on top of the profile."""
+        given = {f.name: getattr(self, f.name) for f in fields(self)}
+        return resolve_options(**given, mode=mode, one_way=one_way)
+
+
+_TWO_WAY = (
+    "profile", "conflict", "max_delete", "dry_run", "resync", "force", "transfers",
+    "trash_retention_days", "dir_markers",
+)  # fmt: skip
+TAKES: dict[str, tuple[str, ...]] = {
+    "sync": _TWO_WAY,
+    "watch": _TWO_WAY,  # a watch refuses dry_run, resync and force, saying why
+    "sync-all": (
+        "profile",
+        "conflict",
+        "max_delete",
+        "dry_run",
+        "force",
+        "transfers",
+        "dir_markers",
+    ),
+    "watch-all": _TWO_WAY,
+    "push": ("dry_run", "transfers", "dir_markers"),
+    "pull": ("dry_run", "transfers"),
+    "mirror": ("delete_excluded", "max_delete", "force", "dry_run", "transfers", "dir_markers"),
+    "prune": ("max_delete", "force", "transfers"),
+}
+"""Which `RunOptions` each command takes (push and pull also take their own `conflict`, prune
+its `yes`, which is `dry_run`'s opposite)."""

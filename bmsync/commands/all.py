@@ -26,7 +26,7 @@ from bmsync.commands.run_pair import Pair, run_pair
 from bmsync.commands.which_projects import CloudSource, ProjectPair, find_projects
 from bmsync.display import counted, html_table, short_repr
 from bmsync.errors import BmsyncError, ConfigError, LockedError
-from bmsync.options import ConflictName, ProfileName, SyncOptions, resolve_options
+from bmsync.options import ConflictName, ProfileName, RunOptions, SyncOptions
 from bmsync.progress import Progress
 from bmsync.project import PathArg
 from bmsync.remotes import S3Config, parse_remote_url
@@ -176,10 +176,7 @@ async def sync_all(
     project finishes, `progress(name, event)` with each project's progress events
     (`bmsync.progress`); `dir_markers` keeps folder markers in every project (each project's
     own folder included)."""
-    options = resolve_options(
-        profile=profile, conflict=conflict, max_delete=max_delete, dry_run=dry_run, force=force,
-        transfers=transfers, dir_markers=dir_markers,
-    )  # fmt: skip
+    options = RunOptions.given("sync-all", locals()).resolve()
     found = await find_projects(
         root, remote_url, s3=s3, config_file=config_file, use_config=use_config, cloud=cloud,
         register=not dry_run,

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from bmsync.commands.blocking import blocking
 from bmsync.engine.run import Run, run_sync
-from bmsync.options import ConflictName, ProfileName, SyncOptions, resolve_options
+from bmsync.options import ConflictName, ProfileName, RunOptions, SyncOptions
 from bmsync.ports import RemoteStore
 from bmsync.progress import ProgressFn
 from bmsync.project import PathArg, locked, open_project, open_store, remote_for
@@ -53,17 +53,7 @@ async def sync_project(
     `folder/` marker for every folder and syncs empty folders (for TigrisFS mounts). See
     README.md for the rest.
     """
-    options = resolve_options(
-        profile=profile,
-        conflict=conflict,
-        max_delete=max_delete,
-        resync=resync,
-        force=force,
-        dry_run=dry_run,
-        transfers=transfers,
-        trash_retention_days=trash_retention_days,
-        dir_markers=dir_markers,
-    )
+    options = RunOptions.given("sync", locals()).resolve()
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
     return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
 

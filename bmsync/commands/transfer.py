@@ -23,12 +23,13 @@ change there.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
 from bmsync.commands.blocking import blocking
 from bmsync.commands.run_pair import Pair, SyncedFn, run_pair
-from bmsync.options import Mode, OneWayConflictName, resolve_options
+from bmsync.options import Mode, OneWayConflictName, RunOptions
 from bmsync.ports import RemoteStore
 from bmsync.progress import ProgressFn
 from bmsync.project import PathArg
@@ -54,10 +55,7 @@ async def push_project(
     dir_markers: bool = False,
 ) -> SyncReport:
     """Copy new and changed local files to the remote; delete nothing (module docstring)."""
-    options = resolve_options(
-        mode=Mode.PUSH, one_way=conflict, dry_run=dry_run, transfers=transfers,
-        dir_markers=dir_markers,
-    )  # fmt: skip
+    options = RunOptions.given("push", locals()).resolve(Mode.PUSH, one_way=conflict)
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
     return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
 
@@ -79,9 +77,7 @@ async def pull_project(
     on_synced: SyncedFn | None = None,
 ) -> SyncReport:
     """Copy new and changed remote files into the folder; delete nothing (module docstring)."""
-    options = resolve_options(
-        mode=Mode.PULL, one_way=conflict, dry_run=dry_run, transfers=transfers
-    )
+    options = RunOptions.given("pull", locals()).resolve(Mode.PULL, one_way=conflict)
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
     return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
 
@@ -106,15 +102,7 @@ async def mirror_project(
     dir_markers: bool = False,
 ) -> SyncReport:
     """Make the remote identical to the folder (module docstring)."""
-    options = resolve_options(
-        mode=Mode.MIRROR,
-        delete_excluded=delete_excluded,
-        max_delete=max_delete,
-        force=force,
-        dry_run=dry_run,
-        transfers=transfers,
-        dir_markers=dir_markers,
-    )
+    options = RunOptions.given("mirror", locals()).resolve(Mode.MIRROR)
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
     return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
 
@@ -139,9 +127,8 @@ async def prune_project(
     """List the remote files the pair's ignore rules exclude (`deleted_remote` of a dry run);
     with `yes`, delete exactly those, each only if it is still the listed version, into the
     remote trash."""
-    options = resolve_options(
-        mode=Mode.PRUNE, max_delete=max_delete, force=force, dry_run=not yes, transfers=transfers
-    )
+    given = RunOptions.given("prune", locals())
+    options = dataclasses.replace(given, dry_run=not yes).resolve(Mode.PRUNE)
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
     return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
 

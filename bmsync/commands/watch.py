@@ -27,7 +27,6 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from bmsync.commands.blocking import blocking
 from bmsync.commands.run_pair import sync_project
@@ -36,7 +35,9 @@ from bmsync.display import counted
 from bmsync.errors import BmsyncError, ConfigError
 from bmsync.local.changes import changed_paths
 from bmsync.names import canonical
+from bmsync.options import ConflictName, ProfileName, RunOptions
 from bmsync.ports import RemoteStore
+from bmsync.progress import ProgressFn
 from bmsync.project import PathArg, Project, open_project, read_snapshot, remote_for
 from bmsync.remotes import S3Config
 from bmsync.report import SyncReport
@@ -56,7 +57,6 @@ _REFUSED = {
     "dry_run": "a watch that changes nothing has nothing to watch for; use `bmsync sync "
     "--dry-run` or `check_project`",
     "resync": "run `bmsync sync --resync` once, then watch",
-    "now": "every run of a watch has its own time",
 }
 
 
@@ -273,20 +273,29 @@ async def watch_project(
     ignore: Sequence[str] = (),
     ignore_files: Sequence[PathArg] = (),
     remote: RemoteStore | None = None,
-    **sync_options: Any,
+    progress: ProgressFn | None = None,
+    profile: ProfileName = "balanced",
+    conflict: ConflictName | None = None,
+    max_delete: int | str | None = None,
+    dry_run: bool = False,
+    resync: bool = False,
+    force: bool = False,
+    transfers: int = 8,
+    trash_retention_days: float = 30.0,
+    dir_markers: bool = False,
 ) -> None:
     """Sync `local_path` with `remote_url` now, then after each local change (within about
     `2 * debounce` seconds) and every `interval` seconds, until `stop` is set (then it returns
     after the current run) or the task is cancelled (Ctrl-C: the running sync stops, leaving no
     partial file, and `CancelledError` is raised).
 
-    `on_synced(report)` is called after each run. `sync_options` are `sync_project`'s
-    (`profile`, `conflict`, `max_delete`, `transfers`, `progress`, ...), given to every run;
-    `force`, `dry_run`, `resync` and `now` are refused. Failed runs are logged under the
-    `bmsync` logger and retried; argument and configuration errors are raised at once.
+    `on_synced(report)` is called after each run. The options (`bmsync.options.RunOptions`)
+    and `progress` are `sync_project`'s, given to every run; `force`, `dry_run` and `resync`
+    are refused. Failed runs are logged under the `bmsync` logger and retried; argument and
+    configuration errors are raised at once.
     """
     timing = Timing(interval=interval, debounce=debounce)
-    check_watch_options(sync_options)
+    options = check_watch_options(RunOptions.given("watch", locals()))
 
     async def reopen() -> Project:
         return await open_project(local_path, remote_url, state_dir, ignore, ignore_files)
@@ -298,7 +307,8 @@ async def watch_project(
         async def sync_once() -> SyncReport:
             report = await sync_project(
                 local_path, remote_url, s3=s3, state_dir=state_dir, ignore=ignore,
-                ignore_files=ignore_files, remote=opened, **sync_options,
+                ignore_files=ignore_files, remote=opened, progress=progress,
+                **options.keywords("watch"),
             )  # fmt: skip
             await folder.reload()
             return report
@@ -324,14 +334,12 @@ async def watch_project(
                 halt.set()
 
 
-def check_watch_options(options: dict[str, Any]) -> None:
+def check_watch_options(options: RunOptions) -> RunOptions:
     """Refuse, at once rather than at the first run, what a watch must not pass on."""
     for name, why in _REFUSED.items():
-        if options.get(name):
+        if getattr(options, name):
             raise ConfigError(f"watch does not take {name}: {why}")
-    unknown = set(options) - set(inspect.signature(sync_project).parameters)
-    if unknown:
-        raise TypeError(f"watch_project got unexpected options: {', '.join(sorted(unknown))}")
+    return options
 
 
 watch_project_blocking = blocking(watch_project)

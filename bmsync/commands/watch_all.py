@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from bmsync.commands.all import ProjectProgressFn
 from bmsync.commands.run_pair import sync_project
@@ -26,6 +25,7 @@ from bmsync.commands.watch import (
     keep_in_sync,
 )
 from bmsync.commands.which_projects import CloudSource, find_projects
+from bmsync.options import ConflictName, ProfileName, RunOptions
 from bmsync.project import PathArg, Project, open_project, project_root
 from bmsync.remotes import S3Config
 from bmsync.report import SyncReport
@@ -47,12 +47,21 @@ async def watch_all(
     state_dir: PathArg | None = None,
     ignore: Sequence[str] = (),
     progress: ProjectProgressFn | None = None,
-    **sync_options: Any,
+    profile: ProfileName = "balanced",
+    conflict: ConflictName | None = None,
+    max_delete: int | str | None = None,
+    dry_run: bool = False,
+    resync: bool = False,
+    force: bool = False,
+    transfers: int = 8,
+    trash_retention_days: float = 30.0,
+    dir_markers: bool = False,
 ) -> None:
     """Keep every project of `root` and `remote_url` in sync until `stop` is set (or the task
     is cancelled); see the module docstring. `on_synced(name, report)` after each run,
-    `progress(name, event)` with each run's progress events (`bmsync.progress`)."""
-    check_watch_options(sync_options)
+    `progress(name, event)` with each run's progress events (`bmsync.progress`); the options
+    are `watch_project`'s, given to every run of every project."""
+    options = check_watch_options(RunOptions.given("watch-all", locals()))
     timing = Timing(interval=interval, debounce=debounce)
     pairs = (
         await find_projects(
@@ -107,7 +116,7 @@ async def watch_all(
                             report = await sync_project(
                                 local, url, s3=s3 if given is None else given,
                                 state_dir=state_dir, ignore=ignore, progress=told,
-                                **sync_options,
+                                **options.keywords("watch-all"),
                             )  # fmt: skip
                         await watched.reload()
                         return report

@@ -1,0 +1,110 @@
+"""The options a run takes are defined once (`bmsync.options.RunOptions`, `TAKES`): every public
+function that runs a sync takes exactly those it is listed for, under the same names, types and
+defaults, plus its own extras named here, so a signature and the definition cannot drift."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import bmsync
+from bmsync.commands.run_pair import Pair
+from bmsync.options import TAKES, Mode, RunOptions, resolve_options
+
+WHERE = {f.name: f for f in dataclasses.fields(Pair) if f.name not in ("local_path", "remote_url")}
+OPTIONS = {f.name: f for f in dataclasses.fields(RunOptions)}
+
+# Each function: its command in `TAKES`, the `Pair` fields it takes, and its own extras.
+FUNCTIONS: dict[str, tuple[str, set[str], set[str]]] = {
+    "sync_project": ("sync", set(WHERE), {"progress", "now", "on_synced"}),
+    "push_project": ("push", set(WHERE), {"conflict", "progress", "now", "on_synced"}),
+    "pull_project": ("pull", set(WHERE), {"conflict", "progress", "now", "on_synced"}),
+    "mirror_project": ("mirror", set(WHERE), {"progress", "now", "on_synced"}),
+    "prune_project": ("prune", set(WHERE), {"yes", "progress", "now", "on_synced"}),
+    "watch_project": (
+        "watch",
+        set(WHERE),
+        {"interval", "debounce", "on_synced", "stop", "progress"},
+    ),
+    "sync_all": (
+        "sync-all",
+        {"s3", "state_dir", "ignore"},
+        {"cloud", "config_file", "use_config", "projects_concurrency", "on_synced", "progress"},
+    ),
+    "watch_all": (
+        "watch-all",
+        {"s3", "state_dir", "ignore"},
+        {
+            "cloud",
+            "config_file",
+            "use_config",
+            "interval",
+            "debounce",
+            "projects_concurrency",
+            "on_synced",
+            "stop",
+            "progress",
+        },
+    ),
+}
+
+
+def keyword_parameters(function: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    return {
+        name: p
+        for name, p in inspect.signature(function).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_each_run_function_takes_the_defined_options(name: str) -> None:
+    command, where, extras = FUNCTIONS[name]
+    taken = keyword_parameters(getattr(bmsync, name))
+    assert set(taken) == set(TAKES[command]) | where | extras
+    for option, field in [*OPTIONS.items(), *WHERE.items()]:
+        if option in taken and option not in extras:
+            parameter = taken[option]
+            assert str(parameter.annotation) == str(field.type), (name, option)
+            assert parameter.default == field.default, (name, option)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_the_blocking_forms_take_the_same(name: str) -> None:
+    blocking = getattr(bmsync, f"{name}_blocking", None)
+    if blocking is not None:
+        assert keyword_parameters(blocking) == keyword_parameters(getattr(bmsync, name))
+
+
+def test_resolve_options_takes_every_option_and_the_mode() -> None:
+    assert set(keyword_parameters(resolve_options)) == set(OPTIONS) | {"mode", "one_way"}
+
+
+def test_every_option_is_taken_by_some_command() -> None:
+    assert {o for names in TAKES.values() for o in names} == set(OPTIONS)
+    assert all(set(names) <= set(OPTIONS) for names in TAKES.values())
+
+
+def test_run_options_resolve_as_resolve_options_does() -> None:
+    given = RunOptions(profile="safe", max_delete="10%", dry_run=True, transfers=3)
+    assert given.resolve(Mode.MIRROR) == resolve_options(
+        profile="safe", max_delete="10%", dry_run=True, transfers=3, mode=Mode.MIRROR
+    )
+
+
+def test_options_are_picked_by_what_a_command_takes() -> None:
+    given = RunOptions.given("pull", {"dry_run": True, "profile": "fast", "other": 1})
+    assert given == RunOptions(dry_run=True)
+    assert given.keywords("pull") == {"dry_run": True, "transfers": 8}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        given.dry_run = False  # type: ignore[misc]
+
+
+def test_watch_takes_typed_options_not_arbitrary_keywords() -> None:
+    for name in ("watch_project", "watch_all"):
+        kinds = {p.kind for p in inspect.signature(getattr(bmsync, name)).parameters.values()}
+        assert inspect.Parameter.VAR_KEYWORD not in kinds
