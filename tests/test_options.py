@@ -4,6 +4,7 @@ defaults, plus its own extras named here, so a signature and the definition cann
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import inspect
 from collections.abc import Callable
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 
 import bmsync
+from bmsync.cli.handlers import run_options
+from bmsync.cli.parser import build_parser
 from bmsync.commands.run_pair import Pair
 from bmsync.options import TAKES, Mode, RunOptions, resolve_options
 
@@ -108,3 +111,33 @@ def test_watch_takes_typed_options_not_arbitrary_keywords() -> None:
     for name in ("watch_project", "watch_all"):
         kinds = {p.kind for p in inspect.signature(getattr(bmsync, name)).parameters.values()}
         assert inspect.Parameter.VAR_KEYWORD not in kinds
+
+
+def subcommand(name: str) -> argparse.ArgumentParser:
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    parser: argparse.ArgumentParser = commands.choices[name]
+    return parser
+
+
+@pytest.mark.parametrize(
+    "command", ["sync", "push", "pull", "mirror", "prune", "watch", "sync-all"]
+)
+def test_every_run_option_the_command_line_offers_reaches_the_run(command: str) -> None:
+    """The CLI reads options by `TAKES`: one it parsed but the command does not take would be
+    dropped without a word."""
+    offered = {a.dest for a in subcommand(command)._actions} & set(OPTIONS)
+    if command in ("push", "pull"):
+        offered.discard("conflict")  # their own: fail, keep-local, ...
+    assert offered <= set(TAKES[command])
+
+
+def test_the_command_line_builds_the_options_once() -> None:
+    args = build_parser().parse_args(
+        ["sync", "here", "s3://b/p", "--profile", "safe", "--max-delete", "5", "--dry-run",
+         "--transfers", "3", "--dir-markers"]
+    )  # fmt: skip
+    assert run_options(args, "sync") == RunOptions(
+        profile="safe", max_delete="5", dry_run=True, transfers=3, dir_markers=True
+    )
+    mirror = build_parser().parse_args(["mirror", "here", "s3://b/p", "--delete-excluded"])
+    assert run_options(mirror, "mirror") == RunOptions(delete_excluded=True)

@@ -16,6 +16,7 @@ from bmsync.cli.runner import Command, Ending, Outcome, report_outcome
 if TYPE_CHECKING:
     from bmsync.cli.terminal import Terminal
     from bmsync.commands.which_projects import CloudSource
+    from bmsync.options import RunOptions
     from bmsync.remotes import S3Config
 
 
@@ -29,13 +30,26 @@ def _s3_config(args: argparse.Namespace) -> S3Config:
     )
 
 
+def run_options(args: argparse.Namespace, command: str) -> RunOptions:
+    """The run options `command` (a key of `bmsync.options.TAKES`) takes, read from its command
+    line: each option's argument has the option's name as its dest, so this is the one place
+    a command line becomes options."""
+    from bmsync.options import RunOptions
+
+    return RunOptions.given(command, vars(args))
+
+
+def _options(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """`run_options` as the keyword arguments of `command`'s function."""
+    return run_options(args, command).keywords(command)
+
+
 def _pair_options(args: argparse.Namespace, terminal: Terminal) -> dict[str, Any]:
-    """What every command that syncs a (folder, remote) pair takes from its command line."""
+    """Where every command that syncs a (folder, remote) pair runs, from its command line."""
     return {
         "s3": _s3_config(args),
         "state_dir": args.state_dir,
         "ignore_files": args.ignore_file,
-        "transfers": args.transfers,
         "progress": terminal.progress(),
     }
 
@@ -46,13 +60,7 @@ async def _sync(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     report = await sync_project(
         args.local,
         args.remote,
-        profile=args.profile,
-        conflict=args.conflict,
-        max_delete=args.max_delete,
-        dry_run=args.dry_run,
-        resync=args.resync,
-        force=args.force,
-        dir_markers=args.dir_markers,
+        **_options(args, "sync"),
         **_pair_options(args, terminal),
     )
     return report_outcome(report)
@@ -111,13 +119,12 @@ async def _restore(args: argparse.Namespace, terminal: Terminal) -> Outcome:
 async def _push_or_pull(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands import transfer
 
-    common = {"conflict": args.conflict, "dry_run": args.dry_run} | _pair_options(args, terminal)
+    given = {"conflict": args.conflict} | _options(args, args.command)
+    given |= _pair_options(args, terminal)
     if args.command == "push":
-        report = await transfer.push_project(
-            args.local, args.remote, dir_markers=args.dir_markers, **common
-        )
+        report = await transfer.push_project(args.local, args.remote, **given)
     else:
-        report = await transfer.pull_project(args.local, args.remote, **common)
+        report = await transfer.pull_project(args.local, args.remote, **given)
     return report_outcome(report)
 
 
@@ -127,11 +134,7 @@ async def _mirror(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     report = await mirror_project(
         args.local,
         args.remote,
-        delete_excluded=args.delete_excluded,
-        max_delete=args.max_delete,
-        force=args.force,
-        dry_run=args.dry_run,
-        dir_markers=args.dir_markers,
+        **_options(args, "mirror"),
         **_pair_options(args, terminal),
     )
     return report_outcome(report)
@@ -144,8 +147,7 @@ async def _prune(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         args.local,
         args.remote,
         yes=args.yes,
-        max_delete=args.max_delete,
-        force=args.force,
+        **_options(args, "prune"),
         **_pair_options(args, terminal),
     )
     outcome = report_outcome(report)
@@ -168,14 +170,8 @@ async def _sync_all(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         projects_concurrency=args.projects_concurrency,
         s3=_s3_config(args),
         state_dir=args.state_dir,
-        profile=args.profile,
-        conflict=args.conflict,
-        max_delete=args.max_delete,
-        dry_run=args.dry_run,
-        force=args.force,
-        transfers=args.transfers,
-        dir_markers=args.dir_markers,
         progress=terminal.named_progress(),
+        **_options(args, "sync-all"),
     )
     return Outcome(result.to_dict(), result.summary(), result.status, result=result)
 
@@ -188,14 +184,8 @@ async def _watch(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         args.remote,
         interval=args.interval,
         on_synced=terminal.show_run,
-        s3=_s3_config(args),
-        state_dir=args.state_dir,
-        ignore_files=args.ignore_file,
-        profile=args.profile,
-        conflict=args.conflict,
-        max_delete=args.max_delete,
-        transfers=args.transfers,
-        progress=terminal.progress(),
+        **_options(args, "watch"),
+        **_pair_options(args, terminal),
     )
     return Outcome({"status": "stopped"}, "watch stopped")
 
@@ -223,13 +213,9 @@ async def _watch_all(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         on_synced=lambda name, report: terminal.show_run(report, name),
         s3=_s3_config(args),
         state_dir=args.state_dir,
-        profile=args.profile,
-        conflict=args.conflict,
-        max_delete=args.max_delete,
-        transfers=args.transfers,
-        force=args.force,  # refused with a reason, rather than silently dropped
-        dry_run=args.dry_run,
         progress=terminal.named_progress(),
+        # --force and --dry-run go too: refused with a reason, rather than silently dropped
+        **_options(args, "watch-all"),
     )
     return Outcome({"status": "stopped"}, "watch stopped")
 
