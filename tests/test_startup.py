@@ -181,3 +181,23 @@ def test_only_a_syncing_command_loads_the_engine_up_front(argv: list[str], engin
     from bmsync.cli import startup as cli
 
     assert (cli._command_of(argv) in cli._ENGINE_COMMANDS) is engine
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["sync", "--help"]])
+def test_help_and_version_end_in_the_parser_without_asyncio(argv: list[str]) -> None:
+    """The handlers and the runner, and asyncio with them (about 20 ms), are imported only
+    once the arguments parsed; `--help` and `--version` never get that far."""
+    done = python(
+        "import json, sys\n"
+        "from bmsync.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n",
+        *argv,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stderr.splitlines()[-1]))
+    assert "bmsync.cli.parser" in loaded
+    assert not loaded & {"asyncio", "bmsync.cli.runner", "bmsync.cli.handlers"}, sorted(loaded)

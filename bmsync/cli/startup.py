@@ -17,19 +17,27 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from bmsync.cli import jsontext
-from bmsync.cli.handlers import COMMANDS
 from bmsync.cli.parser import UsageError, build_parser
-from bmsync.cli.runner import fail, run_command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` and run its command to an exit code.
+
+    The handlers and the runner (and with it asyncio, 20 ms) are imported only once the
+    arguments parsed: `--help` and `--version` end inside the parser without them.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     jsontext.escape_unwritable()  # a name that is not UTF-8 never ends in a traceback
     try:
         args = build_parser().parse_args(argv)
     except UsageError as err:
+        from bmsync.cli.runner import fail
+
         # argparse has not said whether --json was given; the raw arguments do.
         return fail(err, "--json" in argv)
+    from bmsync.cli.handlers import COMMANDS
+    from bmsync.cli.runner import run_command
+
     return run_command(COMMANDS[args.command], args)
 
 
