@@ -14,7 +14,7 @@ import pytest
 
 import bmsync
 from bmsync.cli.handlers import run_options
-from bmsync.cli.parser import build_parser
+from bmsync.cli.parser import RUN_OPTIONS, build_parser
 from bmsync.commands.run_pair import Pair
 from bmsync.options import TAKES, Mode, RunOptions, resolve_options
 
@@ -141,3 +141,11 @@ def test_the_command_line_builds_the_options_once() -> None:
     )
     mirror = build_parser().parse_args(["mirror", "here", "s3://b/p", "--delete-excluded"])
     assert run_options(mirror, "mirror") == RunOptions(delete_excluded=True)
+
+
+def test_the_parser_defines_each_run_option_once_under_its_name() -> None:
+    assert set(RUN_OPTIONS) <= set(OPTIONS)
+    for command in ("sync", "mirror", "sync-all"):
+        flags = {a.dest: a.option_strings for a in subcommand(command)._actions}
+        for name in set(flags) & set(RUN_OPTIONS):
+            assert flags[name] == [RUN_OPTIONS[name][0]]

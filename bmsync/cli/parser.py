@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from bmsync import __version__
 from bmsync.errors import ConfigError
@@ -143,31 +143,69 @@ def _ignore_file(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _transfers(parser: argparse.ArgumentParser, what: str = "transfers") -> None:
-    parser.add_argument(
-        "--transfers", type=_at_least_one, default=8, metavar="N",
-        help=f"how many {what} run at once (default 8)",
-    )  # fmt: skip
+def _toggle(help: str) -> dict[str, Any]:
+    return {"action": "store_true", "help": help}
 
 
-def _sync_choices(parser: argparse.ArgumentParser, max_delete: str) -> None:
-    """The options of a two-way sync: profile, conflicts, the delete limit."""
-    parser.add_argument(
-        "--profile", choices=sorted(PROFILES), default="balanced", help=PROFILE_HELP
-    )
-    parser.add_argument("--conflict", choices=[s.value for s in TwoWayConflict], help=CONFLICT_HELP)
-    parser.add_argument("--max-delete", metavar="N|N%", help=max_delete)
+RUN_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "profile": (
+        "--profile",
+        {"choices": sorted(PROFILES), "default": "balanced", "help": PROFILE_HELP},
+    ),
+    "conflict": (
+        "--conflict",
+        {"choices": [s.value for s in TwoWayConflict], "help": CONFLICT_HELP},
+    ),
+    "max_delete": (
+        "--max-delete",
+        {
+            "metavar": "N|N%",
+            "help": "per-side delete limit: a count or a share of the files (default: the "
+            "profile's)",
+        },
+    ),
+    "force": (
+        "--force",
+        _toggle("lift the safety guards (max-delete; an empty folder or remote facing a full one)"),
+    ),
+    "dry_run": ("--dry-run", _toggle("plan only, change nothing")),
+    "resync": (
+        "--resync",
+        _toggle("ignore (and, if damaged, rebuild) the snapshot: a union that deletes nothing"),
+    ),
+    "transfers": (
+        "--transfers",
+        {
+            "type": _at_least_one,
+            "default": 8,
+            "metavar": "N",
+            "help": "how many transfers run at once (default 8)",
+        },
+    ),
+    "dir_markers": (
+        "--dir-markers",
+        _toggle(
+            "keep a 'folder/' marker object for every folder, and sync empty folders (TigrisFS "
+            "mounts such as bm cloud mount show only folders that have one)"
+        ),
+    ),
+    "delete_excluded": (
+        "--delete-excluded",
+        _toggle("also delete remote files the ignore rules exclude"),
+    ),
+}
+"""The arguments of the run options (`bmsync.options.RunOptions`), each written once; the dest of
+each is the option's name, which is how `bmsync.cli.handlers.run_options` reads them."""
 
 
-def _force(parser: argparse.ArgumentParser, what: str = "the safety guards") -> None:
-    parser.add_argument(
-        "--force", action="store_true",
-        help=f"lift {what} (max-delete; an empty folder or remote facing a full one)",
-    )  # fmt: skip
-
-
-def _dry_run(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
+def _run_options(parser: argparse.ArgumentParser, *names: str, **helps: str) -> None:
+    """Add the run options `names` to `parser`, each with its own help unless `helps` words it
+    for this command."""
+    for name in names:
+        flag, settings = RUN_OPTIONS[name]
+        parser.add_argument(
+            flag, dest=name, **(settings | {"help": helps.get(name, settings["help"])})
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,17 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
         "sync", parents=[common], help="sync a local folder with an S3 prefix, both ways"
     )
     _pair(sync, "the local project folder (created if missing)")
-    _sync_choices(sync, "per-side delete limit: a count or a share of the files (default: the "
-                  "profile's)")  # fmt: skip
-    _force(sync)
-    _dry_run(sync)
-    sync.add_argument(
-        "--resync", action="store_true",
-        help="ignore (and, if damaged, rebuild) the snapshot: a union that deletes nothing",
-    )  # fmt: skip
+    _run_options(sync, "profile", "conflict", "max_delete", "force", "dry_run", "resync")
     _ignore_file(sync)
-    _transfers(sync)
-    _dir_markers_option(sync)
+    _run_options(sync, "transfers", "dir_markers")
 
     check = commands.add_parser(
         "check",
@@ -215,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
         "no difference)",
     )
     _ignore_file(check)
-    _transfers(check, "comparisons")
+    _run_options(check, "transfers", transfers="how many comparisons run at once (default 8)")
 
     for name, source, destination in (("push", "folder", "remote"), ("pull", "remote", "folder")):
         one_way = commands.add_parser(
@@ -237,9 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
             "side's version on the destination, or put the incoming one beside it (keep-both); "
             "keep-cloud is keep-remote",
         )
-        _transfer_options(one_way)
-        if name == "push":
-            _dir_markers_option(one_way)
+        _run_options(one_way, "dry_run")
+        _ignore_file(one_way)
+        _run_options(one_way, "transfers", *(["dir_markers"] if name == "push" else []))
 
     mirror = commands.add_parser(
         "mirror",
@@ -247,15 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="make the remote identical to the folder (deletes into the remote trash)",
     )
     _pair(mirror)
-    mirror.add_argument(
-        "--delete-excluded",
-        action="store_true",
-        help="also delete remote files the ignore rules exclude",
-    )
-    mirror.add_argument("--max-delete", metavar="N|N%", help="delete limit (default 25)")
-    _force(mirror)
-    _transfer_options(mirror)
-    _dir_markers_option(mirror)
+    _run_options(
+        mirror, "delete_excluded", "max_delete", "force", "dry_run",
+        max_delete="delete limit (default 25)",
+    )  # fmt: skip
+    _ignore_file(mirror)
+    _run_options(mirror, "transfers", "dir_markers")
 
     prune = commands.add_parser(
         "prune",
@@ -264,10 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _pair(prune, "the local project folder (its ignore rules apply)")
     prune.add_argument("--yes", action="store_true", help="delete them (into the remote trash)")
-    prune.add_argument("--max-delete", metavar="N|N%", help="delete limit (default 25)")
-    _force(prune, "the delete limit")
+    _run_options(
+        prune, "max_delete", "force", max_delete="delete limit (default 25)",
+        force="lift the delete limit (max-delete; an empty folder or remote facing a full one)",
+    )  # fmt: skip
     _ignore_file(prune)
-    _transfers(prune, "deletes")
+    _run_options(prune, "transfers", transfers="how many deletes run at once (default 8)")
 
     every = commands.add_parser(
         "sync-all",
@@ -301,11 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--projects-concurrency", type=_at_least_one, default=2, metavar="N",
         help="how many projects sync at once (default 2)",
     )  # fmt: skip
-    _sync_choices(every, "per-side delete limit, per project: a count or a share of the files")
-    _force(every)
-    _dry_run(every)
-    _transfers(every, "transfers of each project")
-    _dir_markers_option(every)
+    _run_options(
+        every, "profile", "conflict", "max_delete", "force", "dry_run", "transfers", "dir_markers",
+        max_delete="per-side delete limit, per project: a count or a share of the files",
+        transfers="how many transfers of each project run at once (default 8)",
+    )  # fmt: skip
     every.add_argument(
         "--watch", action="store_true",
         help="keep going: sync each project on its local changes and poll the remote; Ctrl-C "
@@ -330,9 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval", type=float, default=60.0, metavar="SECONDS",
         help="how often to look for remote changes (default 60)",
     )  # fmt: skip
-    _sync_choices(watch, "per-side delete limit of each run: a count or a share of the files")
+    _run_options(
+        watch, "profile", "conflict", "max_delete",
+        max_delete="per-side delete limit of each run: a count or a share of the files",
+    )  # fmt: skip
     _ignore_file(watch)
-    _transfers(watch)
+    _run_options(watch, "transfers")
 
     ls = commands.add_parser(
         "ls", parents=[common], help="list the files below a remote prefix (size, time, ETag)"
@@ -390,22 +422,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="sync a sample knowledge base with a throwaway local S3 server",
     )
     return parser
-
-
-def _transfer_options(parser: argparse.ArgumentParser) -> None:
-    """What push, pull and mirror take besides their own options."""
-    _dry_run(parser)
-    _ignore_file(parser)
-    _transfers(parser)
-
-
-def _dir_markers_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--dir-markers",
-        action="store_true",
-        help="keep a 'folder/' marker object for every folder, and sync empty folders (TigrisFS "
-        "mounts such as bm cloud mount show only folders that have one)",
-    )
 
 
 def parse_headers(values: Sequence[str]) -> dict[str, str]:
