@@ -86,6 +86,7 @@ _LAZY = {
     "TransferEvent": "bmsync.progress",
     "SyncReport": "bmsync.report",
     "S3Config": "bmsync.remotes",
+    "RunOptions": "bmsync.options",
     "sync_all": "bmsync.commands.all",
     "sync_all_blocking": "bmsync.commands.all",
     "AllReport": "bmsync.commands.all",
@@ -171,6 +172,7 @@ if _typing.TYPE_CHECKING:
         StateMismatchError,
         StateTooNewError,
     )
+    from bmsync.options import RunOptions
     from bmsync.progress import PhaseEvent, Progress, ProgressEvent, TransferEvent
     from bmsync.remotes import S3Config
     from bmsync.report import ConflictReport, FileError, SyncReport
@@ -221,6 +223,7 @@ __all__ = [
     "ResetResult",
     "RestoreError",
     "RestoreResult",
+    "RunOptions",
     "S3Config",
     "StateCorruptError",
     "StateError",

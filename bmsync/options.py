@@ -5,8 +5,12 @@ conflicts, the delete limit, dry run, ...): its fields' names, types, defaults a
 `TAKES` says which of them each command takes. The public functions (`sync_project`,
 `push_project`, ..., `watch_all`) take those as keywords under the same names, types and
 defaults (tests/test_options.py checks each signature against this module, so they cannot
-drift), and the CLI builds one `RunOptions` from its arguments. Adding an option: a field
-here, its name in `TAKES`, its parameter in each function that takes it, and its use.
+drift); each also takes them whole (`options=RunOptions(...)`), which is how the CLI, having
+built one `RunOptions` from its arguments, passes them. Adding an option is a field here and
+its use (in `resolve` if the pipeline reads it); to offer it as a keyword as well, its name in
+`TAKES` and a parameter in each function `TAKES` lists it for (the test names any missed); on
+the command line, its entry in `bmsync.cli.parser.RUN_OPTIONS` and its name where a
+subcommand adds it.
 
 The three profiles are the ones Basic Memory users already know from the rclone era (SPEC-9):
 `safe` keeps both versions of every conflict and allows 10 deletes, `balanced` (default) lets
@@ -201,40 +205,12 @@ def check_transfers(transfers: object) -> None:
 
 def resolve_options(
     *,
-    profile: str = "balanced",
-    conflict: str | TwoWayConflict | None = None,
-    max_delete: int | str | None = None,
-    resync: bool = False,
-    force: bool = False,
-    dry_run: bool = False,
-    transfers: int = 8,
-    trash_retention_days: float = 30.0,
     mode: Mode = Mode.BISYNC,
     one_way: str | OneWayConflict = OneWayConflict.FAIL,
-    delete_excluded: bool = False,
-    dir_markers: bool = False,
+    **given: Any,
 ) -> SyncOptions:
-    """Apply explicit settings on top of the named profile, validating each."""
-    chosen = PROFILES.get(profile)
-    if chosen is None:
-        raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
-    check_transfers(transfers)
-    if trash_retention_days < 0:
-        raise ConfigError(f"trash retention must be at least 0 days (got {trash_retention_days})")
-    return SyncOptions(
-        conflict=parse_conflict(conflict) if conflict is not None else chosen.conflict,
-        max_delete=parse_max_delete(max_delete) if max_delete is not None else chosen.max_delete,
-        verify=chosen.verify,
-        resync=resync,
-        force=force,
-        dry_run=dry_run,
-        transfers=transfers,
-        trash_retention_days=trash_retention_days,
-        mode=mode,
-        one_way=parse_one_way(one_way),
-        delete_excluded=delete_excluded,
-        dir_markers=dir_markers,
-    )
+    """`RunOptions(**given).resolve(mode, one_way)`: the options named as keywords."""
+    return RunOptions(**given).resolve(mode, one_way)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -272,8 +248,21 @@ class RunOptions:
     @classmethod
     def given(cls, command: str, arguments: Mapping[str, Any]) -> RunOptions:
         """The options `command` takes, picked by name from its `arguments` (a function's
-        `locals()`, an argparse namespace's `vars()`); the others keep their defaults."""
-        return cls(**{name: arguments[name] for name in TAKES[command] if name in arguments})
+        `locals()`, an argparse namespace's `vars()`); the others keep their defaults. A
+        function's `options` argument, if given, is the options whole: then none may be given
+        as a keyword too (which would win is not obvious)."""
+        picked = {name: arguments[name] for name in TAKES[command] if name in arguments}
+        whole = arguments.get("options")
+        if whole is None:
+            return cls(**picked)
+        if not isinstance(whole, RunOptions):
+            raise ConfigError(f"options must be a bmsync.RunOptions, not {whole!r}")
+        both = [name for name, value in picked.items() if value != _DEFAULTS[name]]
+        if both:
+            raise ConfigError(
+                f"{', '.join(both)} given both as a keyword and in options; give each once"
+            )
+        return whole
 
     def keywords(self, command: str) -> dict[str, Any]:
         """The options `command` takes, as the keyword arguments of its function."""
@@ -282,10 +271,37 @@ class RunOptions:
     def resolve(
         self, mode: Mode = Mode.BISYNC, one_way: str | OneWayConflict = OneWayConflict.FAIL
     ) -> SyncOptions:
-        """Validate, and apply the explicit settings on top of the profile."""
-        given = {f.name: getattr(self, f.name) for f in fields(self)}
-        return resolve_options(**given, mode=mode, one_way=one_way)
+        """Validate each setting, and apply the explicit ones on top of the named profile."""
+        chosen = PROFILES.get(self.profile)
+        if chosen is None:
+            raise ConfigError(
+                f"unknown profile {self.profile!r}; choose one of: {', '.join(PROFILES)}"
+            )
+        check_transfers(self.transfers)
+        if self.trash_retention_days < 0:
+            raise ConfigError(
+                f"trash retention must be at least 0 days (got {self.trash_retention_days})"
+            )
+        conflict, max_delete = self.conflict, self.max_delete
+        return SyncOptions(
+            conflict=parse_conflict(conflict) if conflict is not None else chosen.conflict,
+            max_delete=parse_max_delete(max_delete)
+            if max_delete is not None
+            else chosen.max_delete,
+            verify=chosen.verify,
+            resync=self.resync,
+            force=self.force,
+            dry_run=self.dry_run,
+            transfers=self.transfers,
+            trash_retention_days=self.trash_retention_days,
+            mode=mode,
+            one_way=parse_one_way(one_way),
+            delete_excluded=self.delete_excluded,
+            dir_markers=self.dir_markers,
+        )
 
+
+_DEFAULTS = {f.name: f.default for f in fields(RunOptions)}
 
 _TWO_WAY = (
     "profile", "conflict", "max_delete", "dry_run", "resync", "force", "transfers",

@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,9 @@ import bmsync
 from bmsync.cli.handlers import run_options
 from bmsync.cli.parser import RUN_OPTIONS, build_parser
 from bmsync.commands.run_pair import Pair
+from bmsync.errors import ConfigError
 from bmsync.options import TAKES, Mode, RunOptions, resolve_options
+from bmsync.testing import MemoryRemote
 
 WHERE = {f.name: f for f in dataclasses.fields(Pair) if f.name not in ("local_path", "remote_url")}
 OPTIONS = {f.name: f for f in dataclasses.fields(RunOptions)}
@@ -68,7 +71,8 @@ def keyword_parameters(function: Callable[..., Any]) -> dict[str, inspect.Parame
 def test_each_run_function_takes_the_defined_options(name: str) -> None:
     command, where, extras = FUNCTIONS[name]
     taken = keyword_parameters(getattr(bmsync, name))
-    assert set(taken) == set(TAKES[command]) | where | extras
+    assert set(taken) == set(TAKES[command]) | where | extras | {"options"}
+    assert str(taken["options"].annotation) == "RunOptions | None"
     for option, field in [*OPTIONS.items(), *WHERE.items()]:
         if option in taken and option not in extras:
             parameter = taken[option]
@@ -83,12 +87,7 @@ def test_the_blocking_forms_take_the_same(name: str) -> None:
         assert keyword_parameters(blocking) == keyword_parameters(getattr(bmsync, name))
 
 
-def test_resolve_options_takes_every_option_and_the_mode() -> None:
-    assert set(keyword_parameters(resolve_options)) == set(OPTIONS) | {"mode", "one_way"}
-
-
-def test_every_option_is_taken_by_some_command() -> None:
-    assert {o for names in TAKES.values() for o in names} == set(OPTIONS)
+def test_each_command_takes_only_defined_options() -> None:
     assert all(set(names) <= set(OPTIONS) for names in TAKES.values())
 
 
@@ -105,6 +104,37 @@ def test_options_are_picked_by_what_a_command_takes() -> None:
     assert given.keywords("pull") == {"dry_run": True, "transfers": 8}
     with pytest.raises(dataclasses.FrozenInstanceError):
         given.dry_run = False  # type: ignore[misc]
+
+
+def test_options_are_given_whole_or_as_keywords_not_both() -> None:
+    whole = RunOptions(dry_run=True, transfers=2)
+    assert RunOptions.given("sync", {"options": whole, "dry_run": False}) is whole
+    with pytest.raises(ConfigError, match="transfers"):
+        RunOptions.given("sync", {"options": whole, "transfers": 4})
+    with pytest.raises(ConfigError, match="RunOptions"):
+        RunOptions.given("sync", {"options": {"dry_run": True}})
+
+
+def test_a_run_takes_its_options_whole(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.md").write_text("a")
+    remote = MemoryRemote()
+    state = tmp_path / "state"
+    dry = bmsync.sync_project_blocking(
+        tmp_path / "notes", "s3://b/p", state_dir=state, remote=remote,
+        options=bmsync.RunOptions(dry_run=True, profile="safe"),
+    )  # fmt: skip
+    assert dry.dry_run and dry.uploaded == ["a.md"] and not remote.objects
+    pushed = bmsync.push_project_blocking(
+        tmp_path / "notes", "s3://b/p", state_dir=state, remote=remote,
+        options=bmsync.RunOptions(transfers=1),
+    )  # fmt: skip
+    assert pushed.uploaded == ["a.md"]
+    with pytest.raises(ConfigError, match="dry_run"):
+        bmsync.sync_project_blocking(
+            tmp_path / "notes", "s3://b/p", remote=remote, dry_run=True,
+            options=bmsync.RunOptions(),
+        )  # fmt: skip
 
 
 def test_watch_takes_typed_options_not_arbitrary_keywords() -> None:

@@ -39,11 +39,6 @@ def run_options(args: argparse.Namespace, command: str) -> RunOptions:
     return RunOptions.given(command, vars(args))
 
 
-def _options(args: argparse.Namespace, command: str) -> dict[str, Any]:
-    """`run_options` as the keyword arguments of `command`'s function."""
-    return run_options(args, command).keywords(command)
-
-
 def _pair_options(args: argparse.Namespace, terminal: Terminal) -> dict[str, Any]:
     """Where every command that syncs a (folder, remote) pair runs, from its command line."""
     return {
@@ -60,7 +55,7 @@ async def _sync(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     report = await sync_project(
         args.local,
         args.remote,
-        **_options(args, "sync"),
+        options=run_options(args, "sync"),
         **_pair_options(args, terminal),
     )
     return report_outcome(report)
@@ -119,12 +114,16 @@ async def _restore(args: argparse.Namespace, terminal: Terminal) -> Outcome:
 async def _push_or_pull(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     from bmsync.commands import transfer
 
-    given = {"conflict": args.conflict} | _options(args, args.command)
-    given |= _pair_options(args, terminal)
+    options = run_options(args, args.command)
+    given = _pair_options(args, terminal)
     if args.command == "push":
-        report = await transfer.push_project(args.local, args.remote, **given)
+        report = await transfer.push_project(
+            args.local, args.remote, conflict=args.conflict, options=options, **given
+        )
     else:
-        report = await transfer.pull_project(args.local, args.remote, **given)
+        report = await transfer.pull_project(
+            args.local, args.remote, conflict=args.conflict, options=options, **given
+        )
     return report_outcome(report)
 
 
@@ -134,7 +133,7 @@ async def _mirror(args: argparse.Namespace, terminal: Terminal) -> Outcome:
     report = await mirror_project(
         args.local,
         args.remote,
-        **_options(args, "mirror"),
+        options=run_options(args, "mirror"),
         **_pair_options(args, terminal),
     )
     return report_outcome(report)
@@ -147,7 +146,7 @@ async def _prune(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         args.local,
         args.remote,
         yes=args.yes,
-        **_options(args, "prune"),
+        options=run_options(args, "prune"),
         **_pair_options(args, terminal),
     )
     outcome = report_outcome(report)
@@ -171,7 +170,7 @@ async def _sync_all(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         s3=_s3_config(args),
         state_dir=args.state_dir,
         progress=terminal.named_progress(),
-        **_options(args, "sync-all"),
+        options=run_options(args, "sync-all"),
     )
     return Outcome(result.to_dict(), result.summary(), result.status, result=result)
 
@@ -184,7 +183,7 @@ async def _watch(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         args.remote,
         interval=args.interval,
         on_synced=terminal.show_run,
-        **_options(args, "watch"),
+        options=run_options(args, "watch"),
         **_pair_options(args, terminal),
     )
     return Outcome({"status": "stopped"}, "watch stopped")
@@ -215,7 +214,7 @@ async def _watch_all(args: argparse.Namespace, terminal: Terminal) -> Outcome:
         state_dir=args.state_dir,
         progress=terminal.named_progress(),
         # --force and --dry-run go too: refused with a reason, rather than silently dropped
-        **_options(args, "watch-all"),
+        options=run_options(args, "watch-all"),
     )
     return Outcome({"status": "stopped"}, "watch stopped")
 

@@ -168,6 +168,7 @@ async def sync_all(
     on_synced: Callable[[str, SyncReport], object] | None = None,
     dir_markers: bool = False,
     progress: ProjectProgressFn | None = None,
+    options: RunOptions | None = None,
 ) -> AllReport:
     """Sync every project; see the module docstring. The projects are every top-level folder
     of `root` and of `remote_url` (`s3://bucket[/prefix]`), or basic-memory's configured ones
@@ -175,14 +176,14 @@ async def sync_all(
     with `cloud` (`bmsync.commands.which_projects`). `on_synced(name, report)` is called as each
     project finishes, `progress(name, event)` with each project's progress events
     (`bmsync.progress`); `dir_markers` keeps folder markers in every project (each project's
-    own folder included)."""
-    options = RunOptions.given("sync-all", locals()).resolve()
+    own folder included); `options` gives the options (`bmsync.RunOptions`) whole instead."""
+    resolved = RunOptions.given("sync-all", locals()).resolve()
     found = await find_projects(
         root, remote_url, s3=s3, config_file=config_file, use_config=use_config, cloud=cloud,
-        register=not dry_run,
+        register=not resolved.dry_run,
     )  # fmt: skip
     result = await sync_pairs(
-        found.pairs, options, projects_concurrency=projects_concurrency, s3=s3,
+        found.pairs, resolved, projects_concurrency=projects_concurrency, s3=s3,
         state_dir=state_dir, ignore=ignore, on_synced=on_synced, progress=progress,
     )  # fmt: skip
     result.warnings[:0] = found.warnings

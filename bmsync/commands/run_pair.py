@@ -44,18 +44,19 @@ async def sync_project(
     now: datetime | None = None,
     on_synced: SyncedFn | None = None,
     dir_markers: bool = False,
+    options: RunOptions | None = None,
 ) -> SyncReport:
     """Bring `local_path` and `remote_url` (`s3://bucket/prefix`) in step, both ways.
 
     `remote` replaces the S3 client (a test seam, e.g. `bmsync.testing.MemoryRemote`); `now`
     fixes the run's clock (conflict-copy names); `on_synced(report)` is called with the report
     when the run ends (its `local_changes` say what to reindex); `dir_markers` keeps a
-    `folder/` marker for every folder and syncs empty folders (for TigrisFS mounts). See
-    README.md for the rest.
+    `folder/` marker for every folder and syncs empty folders (for TigrisFS mounts);
+    `options` gives the options (`bmsync.RunOptions`) whole instead. See README.md for the rest.
     """
-    options = RunOptions.given("sync", locals()).resolve()
+    resolved = RunOptions.given("sync", locals()).resolve()
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
-    return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
+    return await run_pair(pair, resolved, progress=progress, now=now, on_synced=on_synced)
 
 
 SyncedFn = Callable[[SyncReport], object]

@@ -17,6 +17,7 @@ change there.
 - `dir_markers` (push and mirror): keep a `folder/` marker for every folder of the folder, so
   a TigrisFS mount shows them, empty ones included; mirror also deletes the other markers.
   Pull needs none: it writes nothing to the remote.
+- Each also takes its options whole, `options=bmsync.RunOptions(...)` (`bmsync.options`).
 - `prune_project`: delete the remote files the ignore rules exclude (files added to
   `.bmignore` after they were uploaded), and nothing else; without `yes` it only lists them.
 """
@@ -53,11 +54,12 @@ async def push_project(
     now: datetime | None = None,
     on_synced: SyncedFn | None = None,
     dir_markers: bool = False,
+    options: RunOptions | None = None,
 ) -> SyncReport:
     """Copy new and changed local files to the remote; delete nothing (module docstring)."""
-    options = RunOptions.given("push", locals()).resolve(Mode.PUSH, one_way=conflict)
+    resolved = RunOptions.given("push", locals()).resolve(Mode.PUSH, one_way=conflict)
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
-    return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
+    return await run_pair(pair, resolved, progress=progress, now=now, on_synced=on_synced)
 
 
 async def pull_project(
@@ -75,11 +77,12 @@ async def pull_project(
     remote: RemoteStore | None = None,
     now: datetime | None = None,
     on_synced: SyncedFn | None = None,
+    options: RunOptions | None = None,
 ) -> SyncReport:
     """Copy new and changed remote files into the folder; delete nothing (module docstring)."""
-    options = RunOptions.given("pull", locals()).resolve(Mode.PULL, one_way=conflict)
+    resolved = RunOptions.given("pull", locals()).resolve(Mode.PULL, one_way=conflict)
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
-    return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
+    return await run_pair(pair, resolved, progress=progress, now=now, on_synced=on_synced)
 
 
 async def mirror_project(
@@ -100,11 +103,12 @@ async def mirror_project(
     now: datetime | None = None,
     on_synced: SyncedFn | None = None,
     dir_markers: bool = False,
+    options: RunOptions | None = None,
 ) -> SyncReport:
     """Make the remote identical to the folder (module docstring)."""
-    options = RunOptions.given("mirror", locals()).resolve(Mode.MIRROR)
+    resolved = RunOptions.given("mirror", locals()).resolve(Mode.MIRROR)
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
-    return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
+    return await run_pair(pair, resolved, progress=progress, now=now, on_synced=on_synced)
 
 
 async def prune_project(
@@ -123,14 +127,15 @@ async def prune_project(
     remote: RemoteStore | None = None,
     now: datetime | None = None,
     on_synced: SyncedFn | None = None,
+    options: RunOptions | None = None,
 ) -> SyncReport:
     """List the remote files the pair's ignore rules exclude (`deleted_remote` of a dry run);
     with `yes`, delete exactly those, each only if it is still the listed version, into the
     remote trash."""
     given = RunOptions.given("prune", locals())
-    options = dataclasses.replace(given, dry_run=not yes).resolve(Mode.PRUNE)
+    resolved = dataclasses.replace(given, dry_run=not yes).resolve(Mode.PRUNE)
     pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
-    return await run_pair(pair, options, progress=progress, now=now, on_synced=on_synced)
+    return await run_pair(pair, resolved, progress=progress, now=now, on_synced=on_synced)
 
 
 push_project_blocking = blocking(push_project)

@@ -283,19 +283,20 @@ async def watch_project(
     transfers: int = 8,
     trash_retention_days: float = 30.0,
     dir_markers: bool = False,
+    options: RunOptions | None = None,
 ) -> None:
     """Sync `local_path` with `remote_url` now, then after each local change (within about
     `2 * debounce` seconds) and every `interval` seconds, until `stop` is set (then it returns
     after the current run) or the task is cancelled (Ctrl-C: the running sync stops, leaving no
     partial file, and `CancelledError` is raised).
 
-    `on_synced(report)` is called after each run. The options (`bmsync.options.RunOptions`)
-    and `progress` are `sync_project`'s, given to every run; `force`, `dry_run` and `resync`
-    are refused. Failed runs are logged under the `bmsync` logger and retried; argument and
-    configuration errors are raised at once.
+    `on_synced(report)` is called after each run. The options (`bmsync.RunOptions`, as
+    keywords or whole as `options`) and `progress` are `sync_project`'s, given to every run;
+    `force`, `dry_run` and `resync` are refused. Failed runs are logged under the `bmsync`
+    logger and retried; argument and configuration errors are raised at once.
     """
     timing = Timing(interval=interval, debounce=debounce)
-    options = check_watch_options(RunOptions.given("watch", locals()))
+    given = check_watch_options(RunOptions.given("watch", locals()))
 
     async def reopen() -> Project:
         return await open_project(local_path, remote_url, state_dir, ignore, ignore_files)
@@ -307,8 +308,7 @@ async def watch_project(
         async def sync_once() -> SyncReport:
             report = await sync_project(
                 local_path, remote_url, s3=s3, state_dir=state_dir, ignore=ignore,
-                ignore_files=ignore_files, remote=opened, progress=progress,
-                **options.keywords("watch"),
+                ignore_files=ignore_files, remote=opened, progress=progress, options=given,
             )  # fmt: skip
             await folder.reload()
             return report

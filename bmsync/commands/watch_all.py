@@ -56,12 +56,13 @@ async def watch_all(
     transfers: int = 8,
     trash_retention_days: float = 30.0,
     dir_markers: bool = False,
+    options: RunOptions | None = None,
 ) -> None:
     """Keep every project of `root` and `remote_url` in sync until `stop` is set (or the task
     is cancelled); see the module docstring. `on_synced(name, report)` after each run,
     `progress(name, event)` with each run's progress events (`bmsync.progress`); the options
     are `watch_project`'s, given to every run of every project."""
-    options = check_watch_options(RunOptions.given("watch-all", locals()))
+    chosen = check_watch_options(RunOptions.given("watch-all", locals()))
     timing = Timing(interval=interval, debounce=debounce)
     pairs = (
         await find_projects(
@@ -116,7 +117,7 @@ async def watch_all(
                             report = await sync_project(
                                 local, url, s3=s3 if given is None else given,
                                 state_dir=state_dir, ignore=ignore, progress=told,
-                                **options.keywords("watch-all"),
+                                options=chosen,
                             )  # fmt: skip
                         await watched.reload()
                         return report
