@@ -9,9 +9,10 @@ pipeline (`bmsync.engine.run`). A safety abort comes back as a report with statu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from bmsync.commands.blocking import blocking
 from bmsync.engine.run import Run, run_sync
@@ -55,7 +56,7 @@ async def sync_project(
     `options` gives the options (`bmsync.RunOptions`) whole instead. See README.md for the rest.
     """
     resolved = RunOptions.given("sync", locals()).resolve()
-    pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
+    pair = Pair.given(locals())
     return await run_pair(pair, resolved, progress=progress, now=now, on_synced=on_synced)
 
 
@@ -74,6 +75,13 @@ class Pair:
     ignore: Sequence[str] = ()
     ignore_files: Sequence[PathArg] = ()
     remote: RemoteStore | None = None
+
+    @classmethod
+    def given(cls, arguments: Mapping[str, Any]) -> Pair:
+        """The pair a command's `arguments` (its `locals()`) name, picked by field name: the
+        commands' parameters of the same names are held to these fields by
+        tests/test_options.py."""
+        return cls(**{f.name: arguments[f.name] for f in fields(cls) if f.name in arguments})
 
 
 async def run_pair(

@@ -58,7 +58,7 @@ async def push_project(
 ) -> SyncReport:
     """Copy new and changed local files to the remote; delete nothing (module docstring)."""
     resolved = RunOptions.given("push", locals()).resolve(Mode.PUSH, one_way=conflict)
-    pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
+    pair = Pair.given(locals())
     return await run_pair(pair, resolved, progress=progress, now=now, on_synced=on_synced)
 
 
@@ -81,7 +81,7 @@ async def pull_project(
 ) -> SyncReport:
     """Copy new and changed remote files into the folder; delete nothing (module docstring)."""
     resolved = RunOptions.given("pull", locals()).resolve(Mode.PULL, one_way=conflict)
-    pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
+    pair = Pair.given(locals())
     return await run_pair(pair, resolved, progress=progress, now=now, on_synced=on_synced)
 
 
@@ -107,7 +107,7 @@ async def mirror_project(
 ) -> SyncReport:
     """Make the remote identical to the folder (module docstring)."""
     resolved = RunOptions.given("mirror", locals()).resolve(Mode.MIRROR)
-    pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
+    pair = Pair.given(locals())
     return await run_pair(pair, resolved, progress=progress, now=now, on_synced=on_synced)
 
 
@@ -134,7 +134,7 @@ async def prune_project(
     remote trash."""
     given = RunOptions.given("prune", locals())
     resolved = dataclasses.replace(given, dry_run=not yes).resolve(Mode.PRUNE)
-    pair = Pair(local_path, remote_url, s3, state_dir, ignore, ignore_files, remote)
+    pair = Pair.given(locals())
     return await run_pair(pair, resolved, progress=progress, now=now, on_synced=on_synced)
 
 
