@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.cloud_server import CloudServer
+from tests.faultproxy import FaultProxy
 from tests.servers import S3TestServer, ServerPool
 
 
@@ -61,6 +62,14 @@ def _moto_only_skips_other_servers(request: pytest.FixtureRequest) -> None:
         pytest.skip(f"moto_only: {why}")
 
 
+@pytest.fixture
+def proxy(s3_server: S3TestServer) -> Iterator[FaultProxy]:
+    """A fault proxy (tests/faultproxy.py) in front of `s3_server`: it injects nothing until a
+    test sets its policy, and records every request. test_faults.py has its own, seeded one."""
+    with FaultProxy(str(s3_server.config.endpoint_url), seed=0) as running:
+        yield running
+
+
 # -- a local stand-in of the Basic Memory Cloud API (tests/cloud_server.py) --------------------
 
 
@@ -87,3 +96,21 @@ def cloud_http(cloud_env: None) -> Iterator[CloudServer]:
     """The stand-in alone, for tests of the API conversation that never reach S3."""
     with CloudServer(bucket="no-such-bucket", access_key="AK", secret_key="SK") as server:
         yield server
+
+
+# -- the project folder and state directory most tests sync ------------------------------------
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """An empty project folder, `notes/` under the test's tmp_path. A module that needs it seeded
+    overrides `root` by a fixture of that name taking this one (pytest's override by name)."""
+    path = tmp_path / "notes"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    """The state directory beside `root`, not created: bmsync makes it on first use."""
+    return tmp_path / "state"

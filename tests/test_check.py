@@ -22,18 +22,12 @@ URL = "s3://memory/project"
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "notes"
-    path.mkdir()
+def root(root: Path) -> Path:
+    """conftest's empty project folder, seeded with a.md, b.md and d/c.md."""
     for rel in ("a.md", "b.md", "d/c.md"):
-        (path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (path / rel).write_text(f"content of {rel}")
-    return path
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    return tmp_path / "state"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(f"content of {rel}")
+    return root
 
 
 def rows(state: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:

@@ -55,18 +55,6 @@ def markers(remote: MemoryRemote) -> list[str]:
     return sorted(key for key in remote.objects if key.endswith("/"))
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    return tmp_path / "state"
-
-
 async def sync(root: Path, state: Path, remote: MemoryRemote, **kw: Any) -> SyncReport:
     kw.setdefault("dir_markers", True)
     report = await sync_project(root, remote.url, state_dir=state, remote=remote, now=NOW, **kw)

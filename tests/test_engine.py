@@ -33,18 +33,6 @@ NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "notes"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    return tmp_path / "state"
-
-
-@pytest.fixture
 def remote() -> MemoryRemote:
     return MemoryRemote()
 

@@ -81,11 +81,6 @@ def outside(tmp_path: Path) -> Iterator[Path]:
     assert not temp_files(path)
 
 
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    return tmp_path / "state"
-
-
 def write(root: Path, rel: str, data: str | bytes, mtime_ns: int | None = None) -> Path:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -77,13 +77,6 @@ def remote(s3_server: S3TestServer, bucket: str) -> Side:
     return Side(s3_server, bucket)
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "notes"
-    path.mkdir()
-    return path
-
-
 def write(root: Path, rel: str, data: bytes | str, mtime_s: float | None = None) -> Path:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)

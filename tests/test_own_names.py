@@ -33,15 +33,13 @@ NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    """A project folder whose rules hide nothing (an empty global `.bmignore` replaces the
-    defaults, which hide every dotfile), so bmsync's names alone decide."""
+def root(root: Path) -> Path:
+    """conftest's project folder, with rules that hide nothing (an empty global `.bmignore`
+    replaces the defaults, which hide every dotfile), so bmsync's names alone decide."""
     config = Path(os.environ["BASIC_MEMORY_CONFIG_DIR"])
     config.mkdir(parents=True, exist_ok=True)
     (config / ".bmignore").write_text("")
-    path = tmp_path / "notes"
-    path.mkdir()
-    return path
+    return root
 
 
 async def sync(root: Path, remote: MemoryRemote, state: str = "state", **kw: Any) -> SyncReport:

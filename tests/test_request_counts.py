@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,6 @@ NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 FILES = 1500
 PAGE = 1000
 """The most keys a ListObjectsV2 page holds."""
-
-
-@pytest.fixture
-def proxy(s3_server: S3TestServer) -> Iterator[FaultProxy]:
-    with FaultProxy(str(s3_server.config.endpoint_url), seed=0) as running:
-        yield running
 
 
 class Project:

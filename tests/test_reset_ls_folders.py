@@ -20,17 +20,11 @@ URL = "s3://memory/p"
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "notes"
-    path.mkdir()
-    (path / "a.md").write_text("a")
-    (path / "b.md").write_text("b")
-    return path
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    return tmp_path / "state"
+def root(root: Path) -> Path:
+    """conftest's empty project folder, seeded with a.md and b.md."""
+    (root / "a.md").write_text("a")
+    (root / "b.md").write_text("b")
+    return root
 
 
 # -- reset ---------------------------------------------------------------------------------------

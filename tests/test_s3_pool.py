@@ -14,7 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,12 +25,6 @@ from tests.faultproxy import FaultProxy
 from tests.servers import S3TestServer
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def proxy(s3_server: S3TestServer) -> Iterator[FaultProxy]:
-    with FaultProxy(str(s3_server.config.endpoint_url), seed=0) as running:
-        yield running
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ through."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,12 +19,6 @@ from tests.faultproxy import Fault, FaultProxy, PerIdentityBurst, Request
 from tests.servers import S3TestServer
 
 PREFIX = "p"
-
-
-@pytest.fixture
-def proxy(s3_server: S3TestServer) -> Iterator[FaultProxy]:
-    with FaultProxy(str(s3_server.config.endpoint_url), seed=0) as running:
-        yield running
 
 
 def heads_of(key: str) -> Any:

@@ -12,11 +12,9 @@ pinned, never times.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from bmsync import SyncReport, sync_project
 from bmsync.options import MAX_REQUESTS_IN_FLIGHT
@@ -36,12 +34,6 @@ AFTER = 64
 halved down to `transfers` (8) during the phase, grows back by one per round of 8, 9, ...
 successes, so it is under 16 for the 8 + 9 + ... + 15 = 92 that follow."""
 CAP = MAX_REQUESTS_IN_FLIGHT
-
-
-@pytest.fixture
-def proxy(s3_server: S3TestServer) -> Iterator[FaultProxy]:
-    with FaultProxy(str(s3_server.config.endpoint_url), seed=0) as running:
-        yield running
 
 
 def note_put(request: Request) -> bool:

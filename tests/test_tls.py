@@ -84,11 +84,10 @@ def https_config(moto: S3TestServer, certificate: tuple[Path, Path]) -> Iterator
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "notes"
-    path.mkdir()
-    (path / "a.md").write_text("a")
-    return path
+def root(root: Path) -> Path:
+    """conftest's empty project folder, seeded with a.md."""
+    (root / "a.md").write_text("a")
+    return root
 
 
 async def test_verify_tls_refuses_a_self_signed_certificate(

@@ -435,13 +435,6 @@ class Watching:
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "notes"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def bucket_side(s3_server: S3TestServer, bucket: str) -> Bucket:
     return Bucket(s3_server, bucket)
 
