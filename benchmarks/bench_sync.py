@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from chart import draw_chart
+from chart import chart_link, chart_path, draw_chart, retire_chart_links
 from counting_proxy import CountingProxy, RequestParser
 from latency_relay import endpoint_through
 from results import RunMeta, SizeResult, render_section, write_results
@@ -91,7 +91,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="timed passes per N and latency, on fresh copies (medians over all of them)",
     )
     parser.add_argument(
-        "--chart", type=Path, default=None, help="the PNG chart (default: next to --out)"
+        "--chart",
+        type=Path,
+        default=None,
+        help="the PNG chart (default: chart.png next to --out, overwritten by each run)",
     )
     args = parser.parse_args(argv)
     if min(args.files) < MIN_FILES:
@@ -359,9 +362,10 @@ def run_section(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     meta, sizes = in_workdir("bmsync-bench-", args.keep, lambda work: run_all(args, work))
-    chart = args.chart or args.out.with_name(f"chart-{time.strftime('%Y%m%d-%H%M')}.png")
+    chart = args.chart or chart_path(args.out)
     if draw_chart(sizes, chart):
-        meta.notes.append(f"![sync time against project size]({chart.name})")
+        retire_chart_links(args.out, chart.name)
+        meta.notes.append(chart_link(chart.name))
     write_results(args.out, render_section(meta, sizes))
     print(f"wrote {args.out} and {chart}")
     failed = any(not o.ok for s in sizes for o in s.timed.values())

@@ -2,6 +2,11 @@
 
 matplotlib is a benchmark-only dependency (`pip install -e '.[bench]'`); without it the run
 still writes its tables and says the chart was skipped.
+
+There is one current chart, `chart.png` beside the results file, overwritten by each run: the
+tree keeps one picture, not one per run. When a run draws a new one, the earlier sections'
+links to it become a note that their chart is in git history, so no section shows another
+run's figures.
 """
 
 from __future__ import annotations
@@ -13,6 +18,32 @@ from results import SizeResult
 from scenarios import SCENARIOS
 
 TOOLS = (("bmsync", "-"), ("rclone bisync", "--"))
+CHART_NAME = "chart.png"
+ALT = "sync time against project size"
+IN_HISTORY = (
+    "The chart of this run is in git history: `benchmarks/{name}` as of the commit that added"
+    " this section."
+)
+
+
+def chart_path(results: Path) -> Path:
+    """The one current chart: `chart.png` beside the results file (benchmarks/ by default)."""
+    return results.with_name(CHART_NAME)
+
+
+def chart_link(name: str) -> str:
+    """The new section's link to the chart it drew."""
+    return f"![{ALT}]({name})"
+
+
+def retire_chart_links(results: Path, name: str) -> None:
+    """Earlier sections of `results` stop linking the chart a new run is about to overwrite."""
+    if not results.exists():
+        return
+    text = results.read_text(encoding="utf-8")
+    retired = text.replace(chart_link(name), IN_HISTORY.format(name=name))
+    if retired != text:
+        results.write_text(retired, encoding="utf-8")
 
 
 def draw_chart(sizes: list[SizeResult], out: Path) -> bool:
